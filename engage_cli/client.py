@@ -1,0 +1,350 @@
+"""EngageClient: the only module that imports httpx.
+
+Auth, timeouts, retries, pagination and the mapping of HTTP failures to typed errors all
+live here, as small named functions that the tests drive with tables of cases.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import platform
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from engage_cli import __version__
+from engage_cli.endpoints import APIRequest
+from engage_cli.errors import (
+    APIRefusedError,
+    ConfigError,
+    EngageError,
+    NotFoundError,
+    TemporaryError,
+)
+from engage_cli.pagination import CURSOR_PARAMS, cursor_param, next_cursor
+
+# Every tunable number of the request pipeline.
+BACKOFF_BASE = 0.5  # seconds before the first retry
+BACKOFF_CAP = 8.0  # longest computed backoff
+RETRY_AFTER_CAP = 60.0  # longest wait we accept from a Retry-After header
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+MAX_POOL_CONNECTIONS = 64
+
+USER_AGENT = (
+    f"engage-cli/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
+)
+Log = Callable[[str], None]
+
+
+# --- retry policy -------------------------------------------------------------------------
+
+
+def should_retry_status(status: int, repeatable: bool) -> bool:
+    """A 429 was refused before anything happened; a 5xx may have acted, so only a
+    request that is harmless to repeat goes again."""
+    if status == 429:
+        return True
+    return status in RETRYABLE_STATUSES and repeatable
+
+
+def should_retry_exception(exc: Exception, repeatable: bool) -> bool:
+    """Connection failures never reached the server; other transport failures may have."""
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return True
+    return isinstance(exc, httpx.TransportError) and repeatable
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return float(min(max(seconds, 0.0), RETRY_AFTER_CAP))
+
+
+def backoff(attempt: int, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: between half and all of base * 2**attempt."""
+    ceiling: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempt)
+    return ceiling * (0.5 + rand() / 2)
+
+
+# --- error mapping ------------------------------------------------------------------------
+
+
+def error_text(response: httpx.Response) -> str:
+    """The server's `error` message, or the first line of a non-JSON body."""
+    try:
+        data = response.json()
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error", data.get("message"))
+        if isinstance(err, dict):
+            err = err.get("message", err)
+        if err:
+            return str(err)
+    text = re.sub(r"<[^>]+>", " ", response.text)
+    for line in text.splitlines():
+        if line.strip():
+            return " ".join(line.split())[:200]
+    return response.reason_phrase or "no details"
+
+
+def error_for_response(request: APIRequest, response: httpx.Response) -> EngageError:
+    """Map an HTTP failure to the typed error (and so the exit code) users see."""
+    status = response.status_code
+    where = f"{request.method} {request.path}"
+    text = error_text(response)
+    if status in (401, 403):
+        return ConfigError(
+            f"Authentication failed ({status} on {where}): {text}",
+            hint="Check the API key and secret: `engage auth status`.",
+            status=status,
+        )
+    if status == 404:
+        return NotFoundError(f"Not found ({where}): {text}", status=status)
+    if status == 429:
+        return TemporaryError(
+            f"Rate limited by the API (429 on {where}) and the retries ran out.",
+            hint="Wait a little, or send fewer requests a second.",
+            status=status,
+            retryable=True,
+        )
+    if status >= 500:
+        return TemporaryError(
+            f"The API failed ({status} on {where}): {text}",
+            hint="Try again later; --debug shows each attempt.",
+            status=status,
+            retryable=True,
+        )
+    return APIRefusedError(f"The API refused the request ({status}): {text}", status=status)
+
+
+def error_for_exception(request: APIRequest, exc: Exception) -> EngageError:
+    where = f"{request.method} {request.path}"
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+    return TemporaryError(
+        f"The request {kind} ({where}): {exc or type(exc).__name__}",
+        hint="Check the network and --base-url, or raise --timeout.",
+        retryable=True,
+    )
+
+
+# --- the client ---------------------------------------------------------------------------
+
+
+def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: ("Basic ****" if k.lower() == "authorization" else v) for k, v in headers.items()}
+
+
+def encode_body(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class EngageClient:
+    """Sends APIRequests: credentials checked first, then one loop of bounded attempts."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        api_secret: str | None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+        log: Log | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        max_connections: int = 16,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.retries = retries
+        self._log = log
+        self._sleep = sleep
+        self._rand = rand
+        # A 429 pauses every request of this client, not only the one that got it.
+        self._pause_until = 0.0
+        self._pause_lock = threading.Lock()
+        limits = httpx.Limits(
+            max_connections=min(max_connections, MAX_POOL_CONNECTIONS),
+            max_keepalive_connections=min(max_connections, MAX_POOL_CONNECTIONS),
+        )
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            limits=limits,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> EngageClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # What would be sent: for --dry-run and --debug.
+    def url(self, request: APIRequest) -> str:
+        url = httpx.URL(self.base_url + request.path)
+        return str(url.copy_with(params=request.params) if request.params else url)
+
+    def headers(self, request: APIRequest) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = "Basic ****"
+        if request.body is not None:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def describe(self, request: APIRequest) -> dict[str, Any]:
+        return {
+            "method": request.method,
+            "url": self.url(request),
+            "headers": mask_headers(self.headers(request)),
+            "body": request.body,
+        }
+
+    def check_credentials(self, request: APIRequest) -> None:
+        if not self.api_key:
+            raise ConfigError(
+                "No API key is configured.",
+                hint="Run `engage auth login`, set ENGAGE_API_KEY, "
+                "or try the local sandbox with `engage --sandbox ...`.",
+            )
+        if request.needs_secret and not self.api_secret:
+            raise ConfigError(
+                f"{request.method} {request.path.split('?')[0]} needs the API secret, "
+                "and only an API key is configured.",
+                hint="Set ENGAGE_API_SECRET, or run `engage auth login` to store it.",
+            )
+
+    def send(self, request: APIRequest) -> Any:
+        """Send with retries; return the parsed JSON answer or raise an EngageError."""
+        self.check_credentials(request)
+        http_request = self._http.build_request(
+            request.method,
+            self.base_url + request.path,
+            params=request.params or None,
+            content=encode_body(request.body) if request.body is not None else None,
+            headers={"Content-Type": "application/json"} if request.body is not None else None,
+        )
+        assert self.api_key is not None
+        # Username authentication is the key with an empty password.
+        auth = (self.api_key, self.api_secret or "")
+        attempt = 0
+        while True:
+            self._wait_for_pause()
+            started = time.monotonic()
+            self._debug_request(request, http_request)
+            try:
+                response = self._http.send(http_request, auth=auth)
+            except httpx.TransportError as exc:
+                self._debug(f"< {type(exc).__name__}: {exc}")
+                if attempt < self.retries and should_retry_exception(exc, request.repeatable):
+                    self._retry_wait(attempt, None, f"{type(exc).__name__}")
+                    attempt += 1
+                    continue
+                raise error_for_exception(request, exc) from exc
+            elapsed_ms = (time.monotonic() - started) * 1000
+            self._debug(f"< {response.status_code} {response.reason_phrase} ({elapsed_ms:.0f} ms)")
+            if response.status_code < 400:
+                return self._json(request, response)
+            if attempt < self.retries and should_retry_status(
+                response.status_code, request.repeatable
+            ):
+                delay = retry_after(response.headers.get("Retry-After"))
+                if response.status_code == 429 and delay is not None:
+                    self._pause_all(delay)
+                self._retry_wait(attempt, delay, str(response.status_code))
+                attempt += 1
+                continue
+            raise error_for_response(request, response)
+
+    def paginate(self, request: APIRequest, *, backward: bool = False) -> Iterator[list[Any]]:
+        """Yield page after page, following `next_cursor` (or `previous_cursor` going
+        backward) when the server sends one, else `has_more` with the edge item's id."""
+        params = dict(request.params)
+        seen: set[str] = set()
+        while True:
+            page = self.send(request.with_params(params))
+            items = page.get("data") if isinstance(page, dict) else None
+            if not isinstance(items, list):
+                raise EngageError(
+                    f"Unexpected list answer from {request.path}: no `data` array.",
+                    hint="Is --base-url pointing at the Engage API?",
+                )
+            yield items
+            cursor = next_cursor(page, backward)
+            if cursor is None:
+                return
+            if cursor in seen:  # a server answering the same cursor again would loop forever
+                raise EngageError(f"The API repeated the pagination cursor {cursor!r}.")
+            seen.add(cursor)
+            params = {k: v for k, v in params.items() if k not in CURSOR_PARAMS}
+            params[cursor_param(page, backward)] = cursor
+
+    # --- internals ---
+
+    def _json(self, request: APIRequest, response: httpx.Response) -> Any:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise EngageError(
+                f"The API answered {request.method} {request.path} with something that is "
+                f"not JSON ({response.status_code}): {error_text(response)}",
+                hint="Is --base-url pointing at the Engage API?",
+            ) from exc
+
+    def _retry_wait(self, attempt: int, delay: float | None, why: str) -> None:
+        wait = delay if delay is not None else backoff(attempt, self._rand)
+        self._debug(f"  retrying in {wait:.2f}s after {why} (attempt {attempt + 2})")
+        self._sleep(wait)
+
+    def _pause_all(self, seconds: float) -> None:
+        with self._pause_lock:
+            self._pause_until = max(self._pause_until, time.monotonic() + seconds)
+
+    def _wait_for_pause(self) -> None:
+        remaining = self._pause_until - time.monotonic()
+        if remaining > 0:
+            self._sleep(remaining)
+
+    def _debug_request(self, request: APIRequest, http_request: httpx.Request) -> None:
+        if self._log is None:
+            return
+        self._debug(f"> {request.method} {http_request.url}")
+        for name, value in mask_headers(self.headers(request)).items():
+            self._debug(f"> {name}: {value}")
+        if request.body is not None:
+            self._debug(f"> {encode_body(request.body).decode('utf-8')}")
+
+    def _debug(self, line: str) -> None:
+        if self._log is not None:
+            self._log(line)

@@ -1,0 +1,124 @@
+"""`engage auth ...`: store, inspect and remove a profile's credentials."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from engage_cli.commands._common import OutputOpt, fmt, state_of
+from engage_cli.config import PROFILE_KEYS, SECRET_KEYS, choose_profile, mask
+from engage_cli.errors import ConfigError, UsageError
+
+app = typer.Typer(help="Log in, check and log out: a profile's credentials.", no_args_is_help=True)
+
+ProfileOpt = Annotated[
+    Optional[str], typer.Option("--profile", help="The profile to act on (else the current one).")
+]
+
+
+@app.command("login")
+def login(
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    api_key: Annotated[
+        Optional[str], typer.Option("--api-key", help="The API key (prompted on a terminal).")
+    ] = None,
+    secret_stdin: Annotated[
+        bool,
+        typer.Option("--secret-stdin", help="Read the API secret from the first line of stdin."),
+    ] = False,
+    base_url: Annotated[
+        Optional[str], typer.Option("--base-url", help="Store a base URL in the profile too.")
+    ] = None,
+) -> None:
+    """Save an API key and secret in a profile of config.toml (mode 0600).
+
+    Prompts for what it is not given, on a terminal only; the secret is never a flag.
+
+    Example: printf '%s\\n' "$ENGAGE_SECRET" | engage auth login --api-key KEY --secret-stdin
+    """
+    state = state_of(ctx)
+    streams = state.streams
+    config = state.config()
+    name = choose_profile(profile or state.profile, streams.environ, config).value
+    assert name is not None
+    key = api_key or state.api_key
+    secret: str | None = None
+    if secret_stdin:
+        secret = streams.stdin.readline().rstrip("\r\n")
+        if not secret:
+            raise UsageError("--secret-stdin: stdin held no secret (an empty first line).")
+    if not key:
+        if not streams.interactive:
+            raise UsageError(
+                "No API key given, and not on a terminal to ask for one.",
+                hint="Pass --api-key KEY (and --secret-stdin for the secret).",
+            )
+        key = typer.prompt("API key", err=True).strip()
+    if secret is None and streams.interactive:
+        secret = typer.prompt(
+            "API secret (leave empty for key-only use)",
+            default="",
+            hide_input=True,
+            show_default=False,
+            err=True,
+        ).strip()
+    if not key:
+        raise UsageError("The API key cannot be empty.")
+    table = config.profiles.setdefault(name, {})
+    table["api_key"] = key
+    if secret:
+        table["api_secret"] = secret
+    if base_url:
+        table["base_url"] = base_url
+    if not config.default_profile:
+        config.default_profile = name
+    config.save()
+    note = "" if table.get("api_secret") else " (key only: get, list and delete need a secret)"
+    streams.stderr.write(f"Saved credentials of profile {name!r} in {config.path}{note}.\n")
+
+
+@app.command("status")
+def status(ctx: typer.Context, output: OutputOpt = None) -> None:
+    """Show the effective settings, each with its source; secrets masked.
+
+    Exits 3 when no API key is configured.
+
+    Example: engage auth status -o json
+    """
+    state = state_of(ctx)
+    out = state.output(fmt(output))
+    settings = state.settings()
+    chosen = settings.profile
+    rows = [{"setting": "profile", "value": chosen.value, "source": chosen.source}]
+    for key in PROFILE_KEYS:
+        setting = settings.values[key]
+        value = mask(setting.value) if key in SECRET_KEYS else setting.value
+        rows.append({"setting": key, "value": value, "source": setting.source})
+    rows.append({"setting": "config_file", "value": str(state.config_path), "source": "path"})
+    out.items([rows])
+    if not settings.api_key:
+        raise ConfigError(
+            "No API key is configured.",
+            hint="Run `engage auth login`, or set ENGAGE_API_KEY and ENGAGE_API_SECRET.",
+        )
+
+
+@app.command("logout")
+def logout(ctx: typer.Context, profile: ProfileOpt = None) -> None:
+    """Remove the API key and secret from a profile (its other settings stay).
+
+    Example: engage auth logout --profile ci
+    """
+    state = state_of(ctx)
+    config = state.config()
+    name = choose_profile(profile or state.profile, state.streams.environ, config).value
+    table = config.profiles.get(name or "")
+    if not table or not (SECRET_KEYS & table.keys()):
+        state.streams.stderr.write(f"Profile {name!r} holds no credentials; nothing to do.\n")
+        return
+    for key in SECRET_KEYS:
+        table.pop(key, None)
+    config.save()
+    state.streams.stderr.write(f"Removed the credentials of profile {name!r}.\n")

@@ -1,0 +1,97 @@
+"""`engage profiles ...`: the named profiles of config.toml."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from engage_cli.commands._common import OutputOpt, fmt, state_of
+from engage_cli.config import PROFILE_KEYS, SECRET_KEYS, ConfigFile, choose_profile, mask
+from engage_cli.errors import ConfigError
+
+app = typer.Typer(help="List, show and choose config profiles.", no_args_is_help=True)
+
+
+def complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Profile names from the config file, for Tab completion."""
+    import os
+
+    from engage_cli.config import CONFIG_FILENAME, config_dir
+
+    try:
+        config = ConfigFile.load(config_dir(os.environ) / CONFIG_FILENAME)
+    except ConfigError:
+        return []
+    return [name for name in config.profiles if name.startswith(incomplete)]
+
+
+def _profile_row(config: ConfigFile, name: str) -> dict[str, Any]:
+    table = config.profiles.get(name, {})
+    row: dict[str, Any] = {"name": name, "default": name == config.default_profile}
+    for key in PROFILE_KEYS:
+        value = table.get(key)
+        row[key] = mask(value) if key in SECRET_KEYS and value else value
+    return row
+
+
+def _existing(config: ConfigFile, name: str) -> str:
+    if name not in config.profiles:
+        known = ", ".join(config.profiles) or "none yet"
+        raise ConfigError(
+            f"There is no profile {name!r} in {config.path} (profiles: {known}).",
+            hint=f"Create it with `engage auth login --profile {name}`.",
+        )
+    return name
+
+
+@app.command("list")
+def list_(ctx: typer.Context, output: OutputOpt = None) -> None:
+    """List the profiles; the default one is marked.
+
+    Example: engage profiles list -o json
+    """
+    state = state_of(ctx)
+    out = state.output(fmt(output))
+    config = state.config()
+    count = out.items([[_profile_row(config, name) for name in config.profiles]])
+    if count == 0:
+        out.info("No profiles yet: create one with `engage auth login`.")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="Profile name (default: the current one).", autocompletion=complete_profile
+        ),
+    ] = None,
+    output: OutputOpt = None,
+) -> None:
+    """Show one profile's stored settings, secrets masked.
+
+    Example: engage profiles show ci
+    """
+    state = state_of(ctx)
+    out = state.output(fmt(output))
+    config = state.config()
+    chosen = name or choose_profile(state.profile, state.streams.environ, config).value or ""
+    out.object(_profile_row(config, _existing(config, chosen)))
+
+
+@app.command("use")
+def use(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profile)],
+) -> None:
+    """Make a profile the default one.
+
+    Example: engage profiles use staging
+    """
+    state = state_of(ctx)
+    config = state.config()
+    config.default_profile = _existing(config, name)
+    config.save()
+    state.streams.stderr.write(f"Default profile is now {name!r}.\n")

@@ -1,0 +1,231 @@
+"""`engage users ...`: create, get, update, list and delete users."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from engage_cli.commands._common import (
+    CreatedAtOpt,
+    DataOpt,
+    DryRunOpt,
+    EmailOpt,
+    FirstNameOpt,
+    LastNameOpt,
+    MetaOpt,
+    NumberOpt,
+    OutputOpt,
+    YesOpt,
+    fmt,
+    send_or_show,
+    state_of,
+)
+from engage_cli.errors import UsageError
+
+app = typer.Typer(help="Create, read, update, list and delete users.", no_args_is_help=True)
+
+UidArg = Annotated[str, typer.Argument(metavar="UID", help="The user's id in your application.")]
+
+
+def _user_body(
+    model_name: str,
+    data: str | None,
+    stdin: Any,
+    fields: dict[str, Any],
+    meta: list[str] | None,
+) -> dict[str, Any]:
+    from engage_cli import inputs, models
+
+    base = inputs.load_data(data, stdin) if data is not None else None
+    # `fields` holds a "meta" slot so the body keeps the reference's field order.
+    overrides = {**fields, "meta": inputs.parse_pairs(meta, "--meta")}
+    body = inputs.merge_body(base, overrides)
+    return models.validate(getattr(models, model_name), body)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    id: Annotated[
+        Optional[str],
+        typer.Option("--id", help="The user's id in your application: letters and digits."),
+    ] = None,
+    first_name: FirstNameOpt = None,
+    last_name: LastNameOpt = None,
+    email: EmailOpt = None,
+    number: NumberOpt = None,
+    lists: Annotated[
+        Optional[list[str]],
+        typer.Option("--list", metavar="LIST_ID", help="Subscribe the user to a list (repeat)."),
+    ] = None,
+    meta: MetaOpt = None,
+    created_at: CreatedAtOpt = None,
+    data: DataOpt = None,
+    output: OutputOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Create a user (POST /users) and print it.
+
+    Example: engage users create --id u144 --first-name Akinyele --email a@example.com
+    --meta plan=pro --meta age:=34
+    """
+    state = state_of(ctx)
+    out = state.output(fmt(output))
+    fields = {
+        "id": id,
+        "first_name": first_name,
+        "last_name": last_name,
+        "email": email,
+        "number": number,
+        "lists": lists or None,
+        "meta": None,
+        "created_at": created_at,
+    }
+    body = _user_body("UserCreate", data, state.streams.stdin, fields, meta)
+    from engage_cli import endpoints
+
+    user = send_or_show(state, out, endpoints.create_user(body), dry_run)
+    if user is not None:
+        out.object(user, "user")
+
+
+@app.command("get")
+def get(ctx: typer.Context, uid: UidArg, output: OutputOpt = None) -> None:
+    """Show one user (GET /users/UID).
+
+    Example: engage users get u144 -o json
+    """
+    from engage_cli import endpoints
+
+    state = state_of(ctx)
+    out = state.output(fmt(output))
+    with state.client() as client:
+        out.object(client.send(endpoints.get_user(uid)), "user")
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    uid: UidArg,
+    first_name: FirstNameOpt = None,
+    last_name: LastNameOpt = None,
+    email: EmailOpt = None,
+    number: NumberOpt = None,
+    meta: MetaOpt = None,
+    created_at: CreatedAtOpt = None,
+    data: DataOpt = None,
+    output: OutputOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Update a user's fields (PUT /users/UID); creates the user if it does not exist.
+
+    Only the fields given are sent; meta merges into the stored meta key by key.
+    Changing the email needs the API secret.
+
+    Example: engage users update u144 --meta plan=custom --meta coverage:=20
+    """
+    state = state_of(ctx)
+    out = state.output(fmt(output))
+    fields = {
+        "first_name": first_name,
+        "last_name": last_name,
+        "email": email,
+        "number": number,
+        "meta": None,
+        "created_at": created_at,
+    }
+    body = _user_body("UserUpdate", data, state.streams.stdin, fields, meta)
+    if not body:
+        raise UsageError(
+            "Nothing to update: give at least one field.",
+            hint="For example --first-name Ada, --meta plan=pro or --data @changes.json.",
+        )
+    from engage_cli import endpoints
+
+    user = send_or_show(state, out, endpoints.update_user(uid, body), dry_run)
+    if user is not None:
+        out.object(user, "user")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    limit: Annotated[
+        Optional[int], typer.Option("--limit", "-n", help="Users per page, 1 to 30 (API: 10).")
+    ] = None,
+    after_id: Annotated[
+        Optional[str], typer.Option("--after-id", help="Users with internal ids after this one.")
+    ] = None,
+    before_id: Annotated[
+        Optional[str], typer.Option("--before-id", help="Users with internal ids before this one.")
+    ] = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="Follow every page.")] = False,
+    max_items: Annotated[
+        Optional[int], typer.Option("--max", help="Stop after this many users (implies --all).")
+    ] = None,
+    output: OutputOpt = None,
+) -> None:
+    """List users, one page or (with --all) every page, streamed as they arrive.
+
+    Example: engage users list --all -o ndjson | jq -r .email
+    """
+    if limit is not None and not 1 <= limit <= 30:
+        raise UsageError(f"--limit must be between 1 and 30, got {limit}.")
+    if after_id and before_id:
+        raise UsageError("--after-id and --before-id cannot be used together.")
+    if max_items is not None and max_items < 1:
+        raise UsageError(f"--max must be at least 1, got {max_items}.")
+    from engage_cli import endpoints
+    from engage_cli.pagination import first_page_hint, take
+
+    state = state_of(ctx)
+    out = state.output(fmt(output))
+    request = endpoints.list_users(limit, after_id, before_id)
+    backward = before_id is not None
+    with state.client() as client:
+        if all_pages or max_items is not None:
+            out.items(take(client.paginate(request, backward=backward), max_items), "user")
+            return
+        page = client.send(request)
+        out.items([page.get("data", []) if isinstance(page, dict) else []], "user")
+        hint = first_page_hint(page, backward, limit)
+        if hint and state.streams.stdout_isatty:
+            out.info(hint)
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    uid: UidArg,
+    yes: YesOpt = False,
+    output: OutputOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Delete a user (DELETE /users/UID). Asks first on a terminal; scripts pass --yes.
+
+    Example: engage users delete u144 --yes
+    """
+    from engage_cli import endpoints
+
+    state = state_of(ctx)
+    out = state.output(fmt(output))
+    if not (yes or dry_run):
+        confirm_or_refuse(state, f"Delete user {uid!r}? This cannot be undone.")
+    answer = send_or_show(state, out, endpoints.delete_user(uid), dry_run)
+    if answer is not None:
+        if out.format == "table":
+            out.info(f"Deleted user {uid!r}.")
+        else:
+            out.object(answer)
+
+
+def confirm_or_refuse(state: Any, question: str) -> None:
+    """Ask on a terminal; refuse (exit 2) when nobody can answer."""
+    if not state.streams.interactive:
+        raise UsageError(
+            "Refusing to delete without confirmation: not on a terminal.",
+            hint="Pass --yes to confirm in scripts.",
+        )
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(1)

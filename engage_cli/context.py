@@ -1,0 +1,109 @@
+"""The state one invocation carries: global options, streams, and what is built from them
+(settings, the output writer, the API client), each built only when a command needs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engage_cli.config import CONFIG_FILENAME, ConfigFile, Settings, config_dir, resolve_settings
+from engage_cli.output import Output, choose_format
+from engage_cli.streams import Streams
+
+if TYPE_CHECKING:
+    from engage_cli.client import EngageClient
+
+SANDBOX_BASE_URL = "http://sandbox.localhost/v1"
+
+
+@dataclass
+class State:
+    streams: Streams = field(default_factory=Streams.from_process)
+    profile: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    sandbox: bool = False
+    timeout: float | None = None
+    retries: int | None = None
+    debug: bool = False
+    transport: Any = None  # an httpx transport injected by tests
+    output_format: str | None = None  # set once a command has chosen it
+    _config: ConfigFile | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return config_dir(self.streams.environ) / CONFIG_FILENAME
+
+    def config(self) -> ConfigFile:
+        if self._config is None:
+            self._config = ConfigFile.load(self.config_path)
+        return self._config
+
+    def settings(self) -> Settings:
+        flags = {
+            "profile": self.profile,
+            "base_url": self.base_url,
+            "api_key": self.api_key,
+            "timeout": None if self.timeout is None else str(self.timeout),
+            "retries": None if self.retries is None else str(self.retries),
+        }
+        return resolve_settings(flags, self.streams.environ, self.config())
+
+    def output(self, flag: str | None) -> Output:
+        configured = self.streams.environ.get("ENGAGE_OUTPUT")
+        if not configured:
+            profile = self.config().profiles.get(self.settings().profile.value or "", {})
+            configured = profile.get("output")
+        self.output_format = choose_format(flag, configured, self.streams.stdout_isatty)
+        return Output(self.streams, self.output_format)
+
+    def error_output(self) -> Output:
+        """Where an error goes before or after a command chose its format."""
+        fmt = self.output_format
+        if fmt is None:
+            try:
+                fmt = choose_format(
+                    None, self.streams.environ.get("ENGAGE_OUTPUT"), self.streams.stdout_isatty
+                )
+            except Exception:
+                fmt = "json" if not self.streams.stdout_isatty else "table"
+        return Output(self.streams, fmt)
+
+    def log(self, line: str) -> None:
+        self.streams.stderr.write(f"[debug] {line}\n")
+        self.streams.stderr.flush()
+
+    def client(self, *, max_connections: int = 16) -> EngageClient:
+        from engage_cli.client import EngageClient
+
+        settings = self.settings()
+        transport = self.transport
+        base_url, key, secret = settings.base_url, settings.api_key, settings.api_secret
+        if self.sandbox:
+            from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET
+
+            base_url, key, secret = SANDBOX_BASE_URL, DEFAULT_KEY, DEFAULT_SECRET
+            if transport is None:
+                transport = sandbox_transport()
+        return EngageClient(
+            base_url=base_url,
+            api_key=key,
+            api_secret=secret,
+            timeout=settings.timeout,
+            retries=settings.retries,
+            transport=transport,
+            log=self.log if self.debug else None,
+            max_connections=max_connections,
+        )
+
+
+def sandbox_transport() -> Any:
+    """The in-process sandbox: the same store `engage sandbox serve` uses, no socket."""
+    from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI, default_db_path
+    from engage_cli.sandbox.store import SandboxStore
+    from engage_cli.sandbox.transport import SandboxTransport
+
+    return SandboxTransport(
+        SandboxAPI(SandboxStore(default_db_path()), DEFAULT_KEY, DEFAULT_SECRET)
+    )

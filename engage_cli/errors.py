@@ -1,0 +1,89 @@
+"""The error tree and the exit codes: every failure a user can see is one of these."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the `engage` command (the contract's table)."""
+
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    CONFIG = 3
+    NOT_FOUND = 4
+    REFUSED = 5
+    TEMPORARY = 6
+    PARTIAL = 7
+    INTERRUPTED = 130
+
+
+class EngageError(Exception):
+    """A failure with a sentence for the user, an optional hint, and an exit code."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        status: int | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.status = status
+        self.retryable = retryable
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form written to stderr with `-o json` / `-o ndjson`."""
+        error: dict[str, object] = {
+            "message": self.message,
+            "status": self.status,
+            "exit_code": int(self.exit_code),
+            "retryable": self.retryable,
+        }
+        if self.hint:
+            error["hint"] = self.hint
+        return {"error": error}
+
+
+class UsageError(EngageError):
+    """Bad usage or invalid input, found before any request was sent."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(EngageError):
+    """Missing or unusable configuration or credentials, or the API said 401/403."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class NotFoundError(EngageError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class APIRefusedError(EngageError):
+    """The API understood the request and refused it (400, 409, 422 ...)."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class TemporaryError(EngageError):
+    """Rate limits, server errors, timeouts and network failures once retries ran out."""
+
+    exit_code = ExitCode.TEMPORARY
+
+
+class PartialFailure(EngageError):
+    """A bulk run finished with some records failed; the rest landed."""
+
+    exit_code = ExitCode.PARTIAL
+
+
+class Interrupted(EngageError):
+    exit_code = ExitCode.INTERRUPTED

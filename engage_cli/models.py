@@ -1,0 +1,193 @@
+"""Request models: strict pydantic models that validate a body before anything is sent.
+
+Responses are not modelled: the API's objects pass through untouched, unknown fields kept.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from engage_cli.errors import UsageError
+
+# A meta value, event value or property value: string, number or boolean; never null,
+# an array or an object. Bool comes first so `true` is not read as the number 1.
+Scalar = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
+ScalarMap = dict[StrictStr, Scalar]
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9]+$")
+NUMBER_PATTERN = re.compile(r"^[0-9]+$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def check_date(value: str) -> str:
+    """A valid ISO 8601 date or date-time; kept exactly as given."""
+    text = value.strip()
+    if not text:
+        raise ValueError("must be an ISO 8601 date, e.g. 2021-01-12T05:24:39.062+00:00")
+    candidate = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        datetime.fromisoformat(candidate)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a valid ISO 8601 date (e.g. 2021-01-12T05:24:39.062+00:00)"
+        ) from None
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    label: ClassVar[str] = "request"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        # Leaving a field out is how to not send it; an explicit null is a mistake.
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if value is None and key in cls.model_fields:
+                    raise ValueError(f"{key}: must not be null (leave the field out instead)")
+        return data
+
+    def body(self, order: list[str] | None = None) -> dict[str, Any]:
+        """The JSON body: only the fields given, in the user's order when known."""
+        dumped = self.model_dump(exclude_unset=True, mode="json")
+        if not order:
+            return dumped
+        ordered = {k: dumped[k] for k in order if k in dumped}
+        ordered.update({k: v for k, v in dumped.items() if k not in ordered})
+        return ordered
+
+
+class _UserFields(_Strict):
+    first_name: StrictStr | None = None
+    last_name: StrictStr | None = None
+    email: StrictStr | None = None
+    number: StrictStr | None = None
+    meta: ScalarMap | None = None
+    created_at: StrictStr | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL_PATTERN.match(value):
+            raise ValueError(f"{value!r} is not an email address (something@something)")
+        return value
+
+    @field_validator("number", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # a JSON number of digits is what the user meant
+        if isinstance(value, str) and not NUMBER_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} must be in international format, digits only "
+                "(no '+', spaces or dashes), e.g. 2348012345678"
+            )
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _created_at(cls, value: str) -> str:
+        return check_date(value)
+
+
+class UserCreate(_UserFields):
+    """POST /users."""
+
+    label = "user"
+
+    id: Annotated[StrictStr, Field(min_length=1)]
+    lists: list[StrictStr] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not ID_PATTERN.match(value):
+            raise ValueError(f"{value!r} may only contain letters and digits")
+        return value
+
+
+class UserUpdate(_UserFields):
+    """PUT /users/{uid}: any of the fields; meta merges into the stored meta."""
+
+    label = "user update"
+
+
+class EventCreate(_Strict):
+    """POST /users/{uid}/events."""
+
+    label = "event"
+
+    event: Annotated[StrictStr, Field(min_length=1)]
+    value: Scalar | None = None
+    timestamp: StrictStr | None = None
+    properties: ScalarMap | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp(cls, value: str) -> str:
+        return check_date(value)
+
+
+_TYPE_MESSAGES = {
+    "string_type": "must be a string",
+    "int_type": "must be a number",
+    "bool_type": "must be true or false",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be an array",
+    "extra_forbidden": "is not a field of this request",
+    "missing": "is required",
+}
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per problem, naming the field (`meta.age: ...`)."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for err in exc.errors():
+        loc = [str(part) for part in err["loc"]]
+        # A union of scalars reports once per member type: say it once, plainly.
+        scalar_members = {"bool", "int", "float", "str"}
+        if loc and loc[-1] in scalar_members:
+            loc = loc[:-1]
+            message = "must be a string, number or boolean (not null, an array or an object)"
+        elif err["type"] == "value_error":
+            message = str(err["msg"]).removeprefix("Value error, ")
+        else:
+            message = _TYPE_MESSAGES.get(err["type"], str(err["msg"]))
+        field = ".".join(loc)
+        if message.startswith(f"{field}: "):
+            message = message[len(field) + 2 :]
+        line = f"{field}: {message}" if field else message
+        if line not in seen:
+            seen.add(line)
+            lines.append(line)
+    return lines
+
+
+def validate(model: type[_Strict], data: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Validate a body and return it as it will be sent; raise UsageError naming fields."""
+    try:
+        instance = model.model_validate(data)
+    except ValidationError as exc:
+        problems = describe_errors(exc)
+        prefix = f"{where}: " if where else ""
+        raise UsageError(
+            f"{prefix}invalid {model.label}: " + "; ".join(problems) + ".",
+        ) from None
+    return instance.body(order=list(data))
