@@ -1,0 +1,294 @@
+"""The sandbox over real loopback HTTP, its start/stop protocol, and the in-process transport."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI
+from engage_cli.sandbox.server import SandboxHTTPServer, make_server, serve_until_stopped
+from engage_cli.sandbox.store import SandboxStore, StoreClosedError
+from engage_cli.sandbox.transport import SandboxTransport
+
+from .conftest import FULL, KEY_ONLY
+
+URL_LINE = re.compile(r"http://127\.0\.0\.1:(\d+)/v1")
+
+
+@dataclass
+class Running:
+    server: SandboxHTTPServer
+    url: str
+    port: int
+    banner: list[str]
+
+
+def _wait_for_banner(out: io.StringIO) -> list[str]:
+    deadline = time.monotonic() + 10
+    while len(out.getvalue().splitlines()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return out.getvalue().splitlines()
+
+
+@pytest.fixture
+def running(api: SandboxAPI) -> Iterator[Running]:
+    server = make_server(api, "127.0.0.1", 0)
+    out = io.StringIO()
+    thread = threading.Thread(
+        target=serve_until_stopped, args=(server, out), kwargs={"handle_signals": False}
+    )
+    thread.start()
+    try:
+        banner = _wait_for_banner(out)
+        match = URL_LINE.fullmatch(banner[0])
+        assert match is not None, banner
+        yield Running(server, banner[0], int(match.group(1)), banner)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+
+
+def _client(url: str, auth: tuple[str, str] = (DEFAULT_KEY, DEFAULT_SECRET)) -> httpx.Client:
+    return httpx.Client(base_url=url, auth=auth, timeout=10)
+
+
+def test_banner_is_the_url_then_the_credentials(running: Running) -> None:
+    assert running.banner == [
+        f"http://127.0.0.1:{running.port}/v1",
+        f"ENGAGE_API_KEY={DEFAULT_KEY}",
+        f"ENGAGE_API_SECRET={DEFAULT_SECRET}",
+    ]
+    assert running.port != 0
+
+
+def test_requests_share_one_keep_alive_connection(running: Running) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+    try:
+        body = json.dumps({"id": "u1"})
+        headers = {"Authorization": KEY_ONLY, "Content-Type": "application/json"}
+        conn.request("POST", "/v1/users", body=body, headers=headers)
+        first = conn.getresponse()
+        payload = first.read()
+        assert first.status == 200
+        assert first.getheader("Content-Length") == str(len(payload))
+        assert first.getheader("Content-Type") == "application/json"
+        sock = conn.sock
+        conn.request("GET", "/v1/users/u1", headers={"Authorization": FULL})
+        second = conn.getresponse()
+        assert (second.status, json.loads(second.read())["uid"]) == (200, "u1")
+        assert conn.sock is sock  # no reconnect: HTTP/1.1 keep-alive
+    finally:
+        conn.close()
+
+
+def test_chunked_request_bodies_are_read(running: Running) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+    try:
+        chunks = iter([b'{"id": ', b'"chunky"}'])
+        conn.request(
+            "POST",
+            "/v1/users",
+            body=chunks,
+            headers={"Authorization": KEY_ONLY, "Transfer-Encoding": "chunked"},
+            encode_chunked=True,
+        )
+        answer = conn.getresponse()
+        assert (answer.status, json.loads(answer.read())["uid"]) == (200, "chunky")
+    finally:
+        conn.close()
+
+
+def test_a_bad_content_length_is_400_and_closes(running: Running) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+    try:
+        conn.putrequest("POST", "/v1/users")
+        conn.putheader("Content-Length", "lots")
+        conn.putheader("Authorization", KEY_ONLY)
+        conn.endheaders()
+        answer = conn.getresponse()
+        assert answer.status == 400
+        assert answer.getheader("Connection") == "close"
+        assert "error" in json.loads(answer.read())
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("GET", "/v2/nothing", 404, None),
+        ("DELETE", "/v1/users", 405, "GET, POST"),
+        ("HEAD", "/v1/users", 405, "GET, POST"),
+        ("PATCH", "/v1/users/u1", 405, "DELETE, GET, PUT"),
+    ],
+)
+def test_errors_over_http(
+    running: Running, method: str, path: str, status: int, allow: str | None
+) -> None:
+    with _client(running.url) as client:
+        answer = client.request(method, f"http://127.0.0.1:{running.port}{path}")
+    assert answer.status_code == status
+    assert answer.headers.get("Allow") == allow
+    assert answer.headers["Content-Type"] == "application/json"
+    if method != "HEAD":
+        assert "error" in answer.json()
+
+
+def test_the_store_is_closed_after_stopping(api: SandboxAPI, store: SandboxStore) -> None:
+    server = make_server(api)
+    thread = threading.Thread(
+        target=serve_until_stopped, args=(server, io.StringIO()), kwargs={"handle_signals": False}
+    )
+    thread.start()
+    server.shutdown()
+    thread.join(timeout=10)
+    with pytest.raises(StoreClosedError):
+        store.get_user("u1")
+
+
+def test_concurrent_clients_lose_and_double_nothing(running: Running, store: SandboxStore) -> None:
+    threads, rounds = 16, 8
+    race_statuses: list[int] = []
+    failures: list[str] = []
+
+    def client_work(n: int) -> None:
+        try:
+            with _client(running.url) as client:
+                race_statuses.append(client.post("/users", json={"id": "race"}).status_code)
+                for i in range(rounds):
+                    created = client.post("/users", json={"id": f"t{n}r{i}"})
+                    updated = client.put("/users/shared", json={"meta": {f"k{n}_{i}": i}})
+                    event = client.post(
+                        "/users/shared/events", json={"event": "tick", "value": n * 100 + i}
+                    )
+                    listed = client.get("/users", params={"limit": 5})
+                    statuses = [r.status_code for r in (created, updated, event, listed)]
+                    if statuses != [200] * 4:
+                        failures.append(f"{n}/{i}: {statuses}")
+        except Exception as exc:  # a thread's failure must fail the test, not vanish
+            failures.append(f"{n}: {exc!r}")
+
+    workers = [threading.Thread(target=client_work, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert failures == []
+    assert sorted(race_statuses) == [200] + [400] * (threads - 1)
+    # every create landed once: the race winner, "shared" (from the first upsert), the rest
+    assert store.count_users() == 2 + threads * rounds
+    shared = store.get_user("shared")
+    assert shared is not None
+    assert shared["meta"] == {f"k{n}_{i}": i for n in range(threads) for i in range(rounds)}
+    values = sorted(event["value"] for event in store.list_events("shared"))
+    assert values == sorted(n * 100 + i for n in range(threads) for i in range(rounds))
+
+
+# -- the in-process transport ------------------------------------------------------------------
+
+
+def test_transport_talks_to_the_api_without_a_socket(api: SandboxAPI) -> None:
+    transport = SandboxTransport(api)
+    with httpx.Client(
+        transport=transport,
+        base_url="http://sandbox.invalid/v1",
+        auth=(DEFAULT_KEY, DEFAULT_SECRET),
+    ) as client:
+        created = client.post("/users", json={"id": "u144", "meta": {"plan": "pro"}})
+        assert created.status_code == 200
+        assert created.headers["content-type"] == "application/json"
+        assert client.put("/users/ada%40example.com", json={"first_name": "Ada"}).json()["uid"] == (
+            "ada@example.com"
+        )
+        assert client.get("/users/ada%40example.com").json()["first_name"] == "Ada"
+        page = client.get("/users", params={"limit": 1}).json()
+        assert [user["uid"] for user in page["data"]] == ["u144"]
+        assert page["has_more"] is True
+        nothing = client.get("/users/ghost")
+        assert (nothing.status_code, nothing.json()) == (404, {"error": "User not found."})
+
+
+def test_transport_is_usable_from_many_threads(api: SandboxAPI, store: SandboxStore) -> None:
+    client = httpx.Client(
+        transport=SandboxTransport(api),
+        base_url="http://sandbox.invalid/v1",
+        auth=(DEFAULT_KEY, ""),
+    )
+
+    def post_events(n: int) -> None:
+        for i in range(10):
+            client.post(f"/users/u{n}/events", json={"event": "e", "value": i})
+
+    workers = [threading.Thread(target=post_events, args=(n,)) for n in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    client.close()
+    assert len(store.list_events()) == 80
+    assert store.count_users() == 8
+
+
+def test_transport_can_own_the_store(db_path: Path) -> None:
+    owned = SandboxStore(db_path)
+    client = httpx.Client(
+        transport=SandboxTransport(SandboxAPI(owned), close_store=True),
+        base_url="http://sandbox.invalid/v1",
+    )
+    client.close()
+    with pytest.raises(StoreClosedError):
+        owned.count_users()
+
+
+# -- the process: first line, signals, exit status ---------------------------------------------
+
+SERVE_SCRIPT = (
+    "import sys\n"
+    "from engage_cli.sandbox.server import run_sandbox_server\n"
+    "sys.exit(run_sandbox_server(db_path=sys.argv[1], port=0, key='k1', secret='s1'))\n"
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_process_prints_its_url_first_and_stops_on_a_signal(
+    tmp_path: Path, signum: int
+) -> None:
+    db = tmp_path / "served" / "sandbox.sqlite3"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE_SCRIPT, str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert URL_LINE.fullmatch(url), url
+        assert process.stdout.readline().strip() == "ENGAGE_API_KEY=k1"
+        assert process.stdout.readline().strip() == "ENGAGE_API_SECRET=s1"
+        with httpx.Client(base_url=url, auth=("k1", "s1"), timeout=10) as client:
+            assert client.post("/users", json={"id": "persisted"}).status_code == 200
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    with SandboxStore(db) as reopened:
+        assert reopened.get_user("persisted") is not None
