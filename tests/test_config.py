@@ -1,0 +1,178 @@
+"""Profiles, precedence (flag > env > profile > default), masking and file permissions."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from engage_cli.config import ConfigFile, mask, resolve_settings
+from engage_cli.errors import ConfigError
+from tests.harness import reply, run
+
+
+def config_with(tmp_path: Path, **profiles: dict[str, str]) -> ConfigFile:
+    config = ConfigFile(tmp_path / "config.toml", default_profile="main", profiles=dict(profiles))
+    config.save()
+    return ConfigFile.load(config.path)
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "expected", "source"),
+    [
+        ({}, {}, "profile-key", "profile 'main'"),
+        ({}, {"ENGAGE_API_KEY": "env-key"}, "env-key", "env ENGAGE_API_KEY"),
+        ({"api_key": "flag-key"}, {"ENGAGE_API_KEY": "env-key"}, "flag-key", "flag"),
+        ({"profile": "other"}, {}, "other-key", "profile 'other'"),
+        ({}, {"ENGAGE_PROFILE": "other"}, "other-key", "profile 'other'"),
+        ({"profile": "empty"}, {}, None, "unset"),
+    ],
+)
+def test_precedence(
+    tmp_path: Path, flags: dict[str, str], env: dict[str, str], expected: str | None, source: str
+) -> None:
+    config = config_with(
+        tmp_path, main={"api_key": "profile-key"}, other={"api_key": "other-key"}, empty={}
+    )
+    settings = resolve_settings(flags, env, config)
+    assert settings.api_key == expected
+    assert settings.values["api_key"].source == source
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = resolve_settings({}, {}, ConfigFile(tmp_path / "none.toml"))
+    assert settings.base_url == "https://api.engage.so/v1"
+    assert settings.timeout == 30.0
+    assert settings.retries == 3
+    assert settings.profile.value == "default"
+
+
+def test_bad_numbers_in_a_profile(tmp_path: Path) -> None:
+    config = config_with(tmp_path, main={"timeout": "soon"})
+    with pytest.raises(ConfigError, match="timeout"):
+        _ = resolve_settings({}, {}, config).timeout
+
+
+def test_file_is_0600_and_round_trips_awkward_values(tmp_path: Path) -> None:
+    config = ConfigFile(
+        tmp_path / "d" / "config.toml",
+        "p q",
+        {"p q": {"api_secret": 'a"b\\c\nd', "api_key": "ключ"}},
+    )
+    config.save()
+    assert stat.S_IMODE(config.path.stat().st_mode) == 0o600
+    again = ConfigFile.load(config.path)
+    assert again.profiles == config.profiles
+    assert again.default_profile == "p q"
+
+
+def test_malformed_file_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("this is = = not toml")
+    with pytest.raises(ConfigError, match="Cannot read the config file"):
+        ConfigFile.load(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(None, ""), ("", ""), ("short", "****"), ("abcdefghijklmnop", "****mnop")]
+)
+def test_mask(value: str | None, shown: str) -> None:
+    assert mask(value) == shown
+
+
+def config_dir(home: Path) -> Path:
+    return home / "engage-config"
+
+
+def test_login_status_logout_round_trip(isolated_home: Path) -> None:
+    secret = "s3cret-value-0000"
+    login = run(
+        ["auth", "login", "--api-key", "key-1234567890", "--secret-stdin"],
+        stdin=secret + "\n",
+        credentials=False,
+    )
+    assert login.exit_code == 0, login.stderr
+    path = config_dir(isolated_home) / "config.toml"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert secret not in login.stdout + login.stderr
+
+    status = run(["auth", "status", "-o", "json"], credentials=False)
+    assert status.exit_code == 0, status.stderr
+    rows = {row["setting"]: row for row in status.json()}
+    assert rows["api_key"]["source"] == "profile 'default'"
+    assert rows["api_secret"]["value"] == "****0000"
+    assert secret not in status.stdout
+
+    env_status = run(
+        ["auth", "status", "-o", "json"],
+        credentials=False,
+        env={"ENGAGE_API_KEY": "from-env-123456"},
+    )
+    rows = {row["setting"]: row for row in env_status.json()}
+    assert rows["api_key"]["source"] == "env ENGAGE_API_KEY"
+
+    # The stored credentials are used for real calls.
+    used = run(
+        ["users", "get", "u1"],
+        [reply(200, {"uid": "u1"})],
+        credentials=False,
+        env={"ENGAGE_BASE_URL": "https://api.test/v1"},
+    )
+    assert used.exit_code == 0
+    assert used.sent[0].headers["authorization"].startswith("Basic ")
+
+    logout = run(["auth", "logout"], credentials=False)
+    assert logout.exit_code == 0
+    after = run(["auth", "status"], credentials=False)
+    assert after.exit_code == 3
+    assert "No API key" in after.stderr
+
+
+def test_login_without_a_terminal_never_prompts() -> None:
+    result = run(["auth", "login"], credentials=False)
+    assert result.exit_code == 2
+    assert "--api-key" in result.stderr
+
+
+def test_login_prompts_on_a_terminal(isolated_home: Path) -> None:
+    result = run(
+        ["auth", "login", "--profile", "ci"],
+        credentials=False,
+        tty=True,
+        stdin="key-abcdefghijkl\nsecret-abcdefgh\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "secret-abcdefgh" not in result.stdout + result.stderr
+    config = ConfigFile.load(config_dir(isolated_home) / "config.toml")
+    assert config.profiles["ci"] == {"api_key": "key-abcdefghijkl", "api_secret": "secret-abcdefgh"}
+    assert config.default_profile == "ci"
+
+
+def test_profiles_list_show_use(isolated_home: Path) -> None:
+    for name in ("one", "two"):
+        assert (
+            run(
+                ["auth", "login", "--profile", name, "--api-key", f"key-{name}-123456789"],
+                credentials=False,
+            ).exit_code
+            == 0
+        )
+    listed = run(["profiles", "list", "-o", "json"], credentials=False).json()
+    assert [(p["name"], p["default"]) for p in listed] == [("one", True), ("two", False)]
+    assert all(p["api_key"].startswith("****") for p in listed)
+    assert run(["profiles", "use", "two"], credentials=False).exit_code == 0
+    shown = run(["profiles", "show", "-o", "json"], credentials=False).json()
+    assert shown["name"] == "two" and shown["default"] is True
+    missing = run(["profiles", "use", "nope"], credentials=False)
+    assert missing.exit_code == 3
+    assert "auth login --profile nope" in missing.stderr
+
+
+def test_explicit_profile_flag_selects_credentials(isolated_home: Path) -> None:
+    run(["auth", "login", "--profile", "a", "--api-key", "key-a-0000000000"], credentials=False)
+    run(["auth", "login", "--profile", "b", "--api-key", "key-b-0000000000"], credentials=False)
+    result = run(["--profile", "b", "auth", "status", "-o", "json"], credentials=False)
+    rows = {row["setting"]: row for row in result.json()}
+    assert rows["profile"]["value"] == "b"
+    assert rows["api_key"]["source"] == "profile 'b'"

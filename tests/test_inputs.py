@@ -1,0 +1,127 @@
+"""The K=V / K:=JSON parser and the validators, with tables and property-based tests."""
+
+from __future__ import annotations
+
+import json
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engage_cli.errors import UsageError
+from engage_cli.inputs import merge_body, parse_pair, parse_scalar
+from engage_cli.models import EventCreate, UserCreate, UserUpdate, validate
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plan=pro", ("plan", "pro")),
+        ("age:=34", ("age", 34)),
+        ("vip:=true", ("vip", True)),
+        ("ratio:=0.5", ("ratio", 0.5)),
+        ('quoted:="34"', ("quoted", "34")),
+        ("empty=", ("empty", "")),
+        ("url=http://x?a=b", ("url", "http://x?a=b")),
+        ("eq=a:=b", ("eq", "a:=b")),
+        ("list:=[1, 2]", ("list", [1, 2])),
+    ],
+)
+def test_parse_pair(text: str, expected: tuple[str, object]) -> None:
+    assert parse_pair(text, "--meta") == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["novalue", "=x", ":=1", "n:=NaN", "n:=Infinity", "n:=nope", "n:="]
+)
+def test_parse_pair_refuses(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_pair(text, "--meta")
+
+
+keys = st.text(alphabet=string.ascii_letters + string.digits + "_.-", min_size=1, max_size=20)
+json_scalars = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(10**15), max_value=10**15),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+)
+
+
+@given(keys, st.text(max_size=40))
+def test_string_pairs_keep_any_text(key: str, value: str) -> None:
+    assert parse_pair(f"{key}={value}", "--meta") == (key, value)
+
+
+@given(keys, json_scalars)
+def test_json_pairs_round_trip(key: str, value: object) -> None:
+    parsed_key, parsed = parse_pair(f"{key}:={json.dumps(value)}", "--meta")
+    assert parsed_key == key
+    assert parsed == value and type(parsed) is type(value)
+
+
+@given(json_scalars)
+def test_scalar_values_validate_as_meta(value: object) -> None:
+    assert validate(UserUpdate, {"meta": {"k": value}}) == {"meta": {"k": value}}
+
+
+@given(
+    st.one_of(
+        st.none(),
+        st.lists(st.integers(), max_size=2),
+        st.dictionaries(keys, st.integers(), max_size=2),
+    )
+)
+def test_non_scalar_values_are_refused_everywhere(value: object) -> None:
+    for model, body in (
+        (UserUpdate, {"meta": {"k": value}}),
+        (EventCreate, {"event": "E", "properties": {"k": value}}),
+        (EventCreate, {"event": "E", "value": value}),
+    ):
+        with pytest.raises(UsageError):
+            validate(model, body)
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=30))
+def test_alphanumeric_ids_are_accepted(uid: str) -> None:
+    assert validate(UserCreate, {"id": uid}) == {"id": uid}
+
+
+@given(st.text(min_size=1, max_size=30).filter(lambda s: not s.isascii() or not s.isalnum()))
+def test_other_ids_are_refused(uid: str) -> None:
+    with pytest.raises(UsageError, match="id"):
+        validate(UserCreate, {"id": uid})
+
+
+@given(st.integers(min_value=0, max_value=10**15))
+def test_numbers_of_digits_are_sent_as_strings(number: int) -> None:
+    assert validate(UserUpdate, {"number": number}) == {"number": str(number)}
+    assert validate(UserUpdate, {"number": str(number)}) == {"number": str(number)}
+
+
+@pytest.mark.parametrize(
+    "date",
+    ["2021-01-12T05:24:39.062+00:00", "2020-05-30T09:30:10Z", "2021-01-12", "2021-01-12T05:24:39"],
+)
+def test_valid_dates_are_kept_as_given(date: str) -> None:
+    assert validate(UserUpdate, {"created_at": date}) == {"created_at": date}
+    assert validate(EventCreate, {"event": "E", "timestamp": date})["timestamp"] == date
+
+
+@pytest.mark.parametrize(
+    "date", ["", "yesterday", "2021-02-30", "12/01/2021", "2021-01-12T25:00:00"]
+)
+def test_invalid_dates_are_refused(date: str) -> None:
+    with pytest.raises(UsageError, match="created_at"):
+        validate(UserUpdate, {"created_at": date})
+
+
+@pytest.mark.parametrize("text", ["1", "-2.5", "true", '"x"', "word", "{}"])
+def test_parse_scalar_never_returns_a_container(text: str) -> None:
+    assert not isinstance(parse_scalar(text), (dict, list))
+
+
+def test_merge_body_merges_maps_and_overrides_scalars() -> None:
+    merged = merge_body({"id": "a", "meta": {"x": 1}}, {"id": "b", "meta": {"y": 2}, "email": None})
+    assert merged == {"id": "b", "meta": {"x": 1, "y": 2}}
