@@ -214,7 +214,8 @@ class Output:
 
             self._console = Console(
                 file=self.streams.stdout,
-                force_terminal=self.streams.stdout_isatty,
+                # No escape codes at all unless colour is wanted (NO_COLOR, pipes).
+                force_terminal=self.color,
                 no_color=not self.color,
                 highlight=False,
                 soft_wrap=False,
