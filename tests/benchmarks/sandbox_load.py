@@ -1,0 +1,147 @@
+"""Load the sandbox server with N concurrent keep-alive clients and print requests per second.
+
+Not a test (pytest does not collect it): run it by hand when touching the server or the store.
+
+    python tests/benchmarks/sandbox_load.py [--requests 4000] [--clients 1,8,32,64]
+
+Each level gets a fresh server on an ephemeral loopback port with a temporary database. The mix
+per client is 20% creates, 30% gets, 20% updates, 20% events and 10% list pages. Clients and
+server share one Python process (and its GIL), so the figures are a floor for what separate
+client processes would see.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI
+from engage_cli.sandbox.server import base_url, make_server, serve_until_stopped
+from engage_cli.sandbox.store import SandboxStore
+
+SEED_USERS = 50
+# One slot per 10% of the mix, cycled through by every client.
+MIX = ("create", "create", "get", "get", "get", "update", "update", "event", "event", "list")
+
+
+@dataclass
+class ClientResult:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    creates: int = 0
+    events: int = 0
+
+
+def one_request(client: httpx.Client, op: str, worker: int, n: int) -> httpx.Response:
+    uid = f"seed{n % SEED_USERS}"
+    if op == "create":
+        return client.post("/users", json={"id": f"w{worker}n{n}", "meta": {"n": n}})
+    if op == "get":
+        return client.get(f"/users/{uid}")
+    if op == "update":
+        return client.put(f"/users/{uid}", json={"meta": {f"w{worker}": n}})
+    if op == "event":
+        return client.post(f"/users/{uid}/events", json={"event": "load", "value": n})
+    return client.get("/users", params={"limit": 10})
+
+
+def drive(client: httpx.Client, worker: int, count: int, start: threading.Barrier) -> ClientResult:
+    result = ClientResult()
+    start.wait()
+    for n in range(count):
+        op = MIX[(n + worker) % len(MIX)]
+        began = time.perf_counter()
+        answer = one_request(client, op, worker, n)
+        result.latencies.append(time.perf_counter() - began)
+        if answer.status_code != 200:
+            result.errors += 1
+        elif op == "create":
+            result.creates += 1
+        elif op == "event":
+            result.events += 1
+    return result
+
+
+def run_level(clients: int, total_requests: int, workdir: Path) -> dict[str, float]:
+    store = SandboxStore(workdir / f"load-{clients}.sqlite3")
+    for n in range(SEED_USERS):
+        store.create_user(f"seed{n}", {})
+    server = make_server(SandboxAPI(store, DEFAULT_KEY, DEFAULT_SECRET))
+    serving = threading.Thread(
+        target=serve_until_stopped, args=(server, io.StringIO()), kwargs={"handle_signals": False}
+    )
+    serving.start()
+    per_client = max(1, total_requests // clients)
+    # Clients are built (and their first connection opened) before the clock starts.
+    pool = [
+        httpx.Client(base_url=base_url(server), auth=(DEFAULT_KEY, DEFAULT_SECRET), timeout=30)
+        for _ in range(clients)
+    ]
+    for client in pool:
+        client.get("/users", params={"limit": 1})
+    results: list[ClientResult] = [ClientResult() for _ in range(clients)]
+    start = threading.Barrier(clients + 1)
+
+    def work(index: int) -> None:
+        results[index] = drive(pool[index], index, per_client, start)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    began = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - began
+    for client in pool:
+        client.close()
+    # Check the server's word: every acknowledged create and event is in the store.
+    users, events = store.count_users(), len(store.list_events())
+    server.shutdown()
+    serving.join()
+    latencies = sorted(lat for result in results for lat in result.latencies)
+    creates = sum(r.creates for r in results)
+    landed = users == SEED_USERS + creates and events == sum(r.events for r in results)
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "errors": sum(r.errors for r in results),
+        "all_writes_landed": float(landed),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=4000, help="requests per level")
+    parser.add_argument("--clients", default="1,8,32,64", help="comma-separated levels")
+    args = parser.parse_args()
+    levels = [int(level) for level in args.clients.split(",")]
+    print(
+        f"{'clients':>7} {'requests':>8} {'seconds':>7} {'req/s':>8} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'errors':>6}  writes"
+    )
+    with tempfile.TemporaryDirectory(prefix="engage-sandbox-load-") as workdir:
+        for clients in levels:
+            row = run_level(clients, args.requests, Path(workdir))
+            print(
+                f"{row['clients']:>7.0f} {row['requests']:>8.0f} {row['seconds']:>7.2f} "
+                f"{row['rps']:>8.0f} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} "
+                f"{row['errors']:>6.0f}  {'all landed' if row['all_writes_landed'] else 'LOST'}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
