@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from engage_cli import __version__
-from engage_cli.commands import auth, events, profiles, users
+from engage_cli.commands import auth, events, profiles, sandbox, users
 from engage_cli.context import State
 from engage_cli.errors import EngageError, ExitCode
 
@@ -60,6 +60,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(events.app, name="events")
 app.add_typer(auth.app, name="auth")
 app.add_typer(profiles.app, name="profiles")
+app.add_typer(sandbox.app, name="sandbox")
 
 
 def _version(value: bool) -> None:

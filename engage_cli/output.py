@@ -254,7 +254,8 @@ def _card(obj: Any, kind: str) -> Any:
     else:
         rows = [(str(k), _cell(v)) for k, v in obj.items()]
     for key, value in rows:
-        table.add_row(key, value)
+        if value or key == "uid":  # a card shows what the user has, not empty slots
+            table.add_row(key, value)
     return table
 
 
@@ -291,7 +292,7 @@ def _describe_devices(devices: Any) -> str:
 def _list_table(page: list[Any], kind: str) -> Any:
     from rich.table import Table
 
-    table = Table(header_style="bold", pad_edge=False)
+    table = Table(header_style="bold")
     if kind == "user":
         for column in ("uid", "name", "email", "number", "lists", "created"):
             table.add_column(column, overflow="fold")
