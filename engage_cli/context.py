@@ -104,6 +104,5 @@ def sandbox_transport() -> Any:
     from engage_cli.sandbox.store import SandboxStore
     from engage_cli.sandbox.transport import SandboxTransport
 
-    return SandboxTransport(
-        SandboxAPI(SandboxStore(default_db_path()), DEFAULT_KEY, DEFAULT_SECRET)
-    )
+    api = SandboxAPI(SandboxStore(default_db_path()), DEFAULT_KEY, DEFAULT_SECRET)
+    return SandboxTransport(api, close_store=True)
