@@ -3,6 +3,8 @@ boundary that turns every failure into a sentence and an exit code."""
 
 from __future__ import annotations
 
+import os
+import sys
 import traceback
 from typing import Any, Optional
 
@@ -28,7 +30,10 @@ class EngageGroup(TyperGroup):
             _state(ctx).error_output().error(err)
             raise typer.Exit(int(err.exit_code)) from None
         except BrokenPipeError:
-            raise
+            # The reader went away (`engage users list --all | head -1`): that is its choice,
+            # not our failure. Stop quietly, and keep the interpreter's final flush quiet too.
+            _silence_stdout()
+            raise typer.Exit(int(ExitCode.OK)) from None
         except Exception as exc:
             state = _state(ctx)
             if state.debug:
@@ -39,6 +44,14 @@ class EngageGroup(TyperGroup):
             )
             state.error_output().error(unexpected)
             raise typer.Exit(int(ExitCode.FAILURE)) from None
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # not a real file descriptor (tests): nothing will flush to a closed pipe
 
 
 def _state(ctx: Any) -> State:

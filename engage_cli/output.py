@@ -212,7 +212,13 @@ class Output:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(
+            class _Console(Console):
+                def on_broken_pipe(self) -> None:
+                    # Rich exits 1 here; the reader leaving is no failure of ours, so let
+                    # the error boundary end the command quietly, as for every format.
+                    raise BrokenPipeError
+
+            self._console = _Console(
                 file=self.streams.stdout,
                 # No escape codes at all unless colour is wanted (NO_COLOR, pipes).
                 force_terminal=self.color,

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO, Union
+from typing import IO, Any, Union
 
 from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI, default_db_path
 from engage_cli.sandbox.store import SandboxStore
@@ -179,8 +179,8 @@ def base_url(server: SandboxHTTPServer) -> str:
 
 def serve_until_stopped(
     server: SandboxHTTPServer,
-    out: TextIO,
-    err: TextIO | None = None,
+    out: IO[str],
+    err: IO[str] | None = None,
     *,
     handle_signals: bool = True,
 ) -> int:
@@ -237,8 +237,8 @@ def run_sandbox_server(
     fail_rate: float = 0,
     rate_limit: int | None = None,
     verbose: bool = False,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
+    out: IO[str] | None = None,
+    err: IO[str] | None = None,
 ) -> int:
     """What `engage sandbox serve` does: open the store, bind, print the banner, serve until
     SIGINT/SIGTERM, close. Returns the exit status (0). Raises OSError if the port is taken and

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import time
 
 import httpx
+import pytest
 
-from tests.e2e.conftest import Sandbox, StartSandbox
+from tests.e2e.conftest import Sandbox, StartSandbox, engage_binary
 
 
 def ndjson(text: str) -> list[dict[str, object]]:
@@ -162,3 +165,42 @@ def test_server_stops_cleanly_on_sigterm(start_sandbox: StartSandbox) -> None:
     server = start_sandbox()
     assert server.engage("users", "create", "--id", "s1").returncode == 0
     assert server.stop() == 0
+
+
+def _seed(sandbox: Sandbox, count: int) -> None:
+    with httpx.Client(base_url=sandbox.url, auth=(sandbox.key, "")) as http:
+        for i in range(count):
+            http.post("/users", json={"id": f"s{i:03d}"}).raise_for_status()
+
+
+def _popen(sandbox: Sandbox, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [engage_binary(), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=sandbox.env(),
+    )
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "csv", "table"])
+def test_a_closed_pipe_ends_quietly(sandbox: Sandbox, fmt: str) -> None:
+    _seed(sandbox, 40)
+    process = _popen(sandbox, "users", "list", "--all", "--limit", "1", "-o", fmt)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline()  # like `| head -1`: read a line, then go away
+    process.stdout.close()
+    assert process.wait(timeout=30) == 0
+    assert process.stderr.read() == ""
+
+
+def test_ctrl_c_exits_130_without_a_traceback(start_sandbox: StartSandbox) -> None:
+    slow = start_sandbox("--latency", "400")
+    _seed(slow, 3)
+    process = _popen(slow, "users", "list", "--all", "--limit", "1", "-o", "ndjson")
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    assert "Traceback" not in process.stderr.read()
