@@ -6,18 +6,22 @@ Not a test (pytest does not collect it): run it by hand when touching the server
 
 Each level gets a fresh server on an ephemeral loopback port with a temporary database. The mix
 per client is 20% creates, 30% gets, 20% updates, 20% events and 10% list pages. Clients and
-server share one Python process (and its GIL), so the figures are a floor for what separate
-client processes would see.
+server share one Python process (and its GIL) unless --server-process runs the real
+`engage sandbox serve` in its own process, as users run it.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,19 +74,49 @@ def drive(client: httpx.Client, worker: int, count: int, start: threading.Barrie
     return result
 
 
-def run_level(clients: int, total_requests: int, workdir: Path) -> dict[str, float]:
-    store = SandboxStore(workdir / f"load-{clients}.sqlite3")
-    for n in range(SEED_USERS):
-        store.create_user(f"seed{n}", {})
-    server = make_server(SandboxAPI(store, DEFAULT_KEY, DEFAULT_SECRET))
+def start_in_thread(db: Path) -> tuple[str, Callable[[], None]]:
+    server = make_server(SandboxAPI(SandboxStore(db), DEFAULT_KEY, DEFAULT_SECRET))
     serving = threading.Thread(
         target=serve_until_stopped, args=(server, io.StringIO()), kwargs={"handle_signals": False}
     )
     serving.start()
+
+    def stop() -> None:
+        server.shutdown()
+        serving.join()
+
+    return base_url(server), stop
+
+
+def start_in_process(db: Path) -> tuple[str, Callable[[], None]]:
+    """`engage sandbox serve` in its own process: clients and server no longer share a GIL."""
+    engage = Path(sys.executable).parent / "engage"
+    process = subprocess.Popen(
+        [str(engage), "sandbox", "serve", "--port", "0", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+
+    def stop() -> None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+    return url, stop
+
+
+def run_level(clients: int, total_requests: int, workdir: Path, separate: bool) -> dict[str, float]:
+    db = workdir / f"load-{clients}.sqlite3"
+    with SandboxStore(db) as seed:
+        for n in range(SEED_USERS):
+            seed.create_user(f"seed{n}", {})
+    url, stop = (start_in_process if separate else start_in_thread)(db)
     per_client = max(1, total_requests // clients)
     # Clients are built (and their first connection opened) before the clock starts.
     pool = [
-        httpx.Client(base_url=base_url(server), auth=(DEFAULT_KEY, DEFAULT_SECRET), timeout=30)
+        httpx.Client(base_url=url, auth=(DEFAULT_KEY, DEFAULT_SECRET), timeout=30)
         for _ in range(clients)
     ]
     for client in pool:
@@ -103,10 +137,10 @@ def run_level(clients: int, total_requests: int, workdir: Path) -> dict[str, flo
     elapsed = time.perf_counter() - began
     for client in pool:
         client.close()
+    stop()
     # Check the server's word: every acknowledged create and event is in the store.
-    users, events = store.count_users(), len(store.list_events())
-    server.shutdown()
-    serving.join()
+    with SandboxStore(db) as store:
+        users, events = store.count_users(), len(store.list_events())
     latencies = sorted(lat for result in results for lat in result.latencies)
     creates = sum(r.creates for r in results)
     landed = users == SEED_USERS + creates and events == sum(r.events for r in results)
@@ -126,6 +160,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=4000, help="requests per level")
     parser.add_argument("--clients", default="1,8,32,64", help="comma-separated levels")
+    parser.add_argument(
+        "--server-process",
+        action="store_true",
+        help="run `engage sandbox serve` as its own process instead of a thread",
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.clients.split(",")]
     print(
@@ -134,7 +173,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="engage-sandbox-load-") as workdir:
         for clients in levels:
-            row = run_level(clients, args.requests, Path(workdir))
+            row = run_level(clients, args.requests, Path(workdir), args.server_process)
             print(
                 f"{row['clients']:>7.0f} {row['requests']:>8.0f} {row['seconds']:>7.2f} "
                 f"{row['rps']:>8.0f} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} "
