@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engage_cli.config import CONFIG_FILENAME, ConfigFile, Settings, config_dir, resolve_settings
+from engage_cli.errors import ConfigError
 from engage_cli.output import Output, choose_format
 from engage_cli.streams import Streams
 
@@ -78,6 +79,17 @@ class State:
         from engage_cli.client import EngageClient
 
         settings = self.settings()
+        if (
+            not self.sandbox
+            and not settings.profile_exists
+            and settings.profile.source != "default"
+        ):
+            # A profile asked for by name that is not there is a typo, not "no credentials".
+            raise ConfigError(
+                f"There is no profile {settings.profile.value!r} in {self.config_path}.",
+                hint=f"Create it with `engage auth login --profile {settings.profile.value}`, "
+                "or see `engage profiles list`.",
+            )
         transport = self.transport
         base_url, key, secret = settings.base_url, settings.api_key, settings.api_secret
         if self.sandbox:

@@ -176,3 +176,11 @@ def test_explicit_profile_flag_selects_credentials(isolated_home: Path) -> None:
     rows = {row["setting"]: row for row in result.json()}
     assert rows["profile"]["value"] == "b"
     assert rows["api_key"]["source"] == "profile 'b'"
+
+
+def test_a_named_profile_that_does_not_exist_is_a_clear_error() -> None:
+    for args, env in ((["--profile", "typo"], {}), ([], {"ENGAGE_PROFILE": "typo"})):
+        result = run([*args, "users", "get", "u1"], env=env)
+        assert result.exit_code == 3
+        assert "no profile 'typo'" in result.stderr
+        assert result.sent == []
