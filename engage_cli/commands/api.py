@@ -1,0 +1,143 @@
+"""`engage api METHOD PATH`: any call to the configured API, for what the commands do not
+cover (lists, accounts, merge), with the same credentials, retries, errors and --dry-run."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any, Optional
+from urllib.parse import parse_qsl
+
+import typer
+
+from engage_cli.commands._common import DataOpt, DryRunOpt, send_or_show, state_of
+from engage_cli.errors import UsageError
+
+app = typer.Typer(add_completion=False)  # completion is the root's business
+
+
+class Method(str, Enum):
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+
+
+class ApiFormat(str, Enum):
+    """Only the JSON formats: an arbitrary answer has no table or CSV shape."""
+
+    json = "json"
+    ndjson = "ndjson"
+
+
+@app.command("api")
+def api(
+    ctx: typer.Context,
+    method: Annotated[
+        Method,
+        typer.Argument(
+            metavar="METHOD", case_sensitive=False, help="GET, POST, PUT, PATCH or DELETE."
+        ),
+    ],
+    path: Annotated[
+        str,
+        typer.Argument(
+            metavar="PATH", help="Path under the base URL, e.g. /users/u144 or '/users?limit=5'."
+        ),
+    ],
+    fields: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--field",
+            "-f",
+            metavar="K=V|K:=JSON",
+            help="A body field: K=V is a string, K:=JSON a literal (age:=34, lists:='[\"l1\"]').",
+        ),
+    ] = None,
+    data: DataOpt = None,
+    query: Annotated[
+        Optional[list[str]],
+        typer.Option("--query", "-q", metavar="K=V", help="A query parameter (repeat)."),
+    ] = None,
+    paginate: Annotated[
+        bool,
+        typer.Option(
+            "--paginate", help="Follow every page of a GET list; prints its items as ndjson."
+        ),
+    ] = False,
+    output: Annotated[
+        Optional[ApiFormat],
+        typer.Option(
+            "--output",
+            "-o",
+            help="json (default) or ndjson (default with --paginate).",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Send any request to the Engage API and print its JSON answer.
+
+    The escape hatch for endpoints the other commands do not cover, sent with the
+    profile's credentials, retries and error handling.
+
+    Example: engage api POST /users/merge -f source=u144 -f destination=u145
+    """
+    from engage_cli import endpoints, inputs
+
+    state = state_of(ctx)
+    out = state.output(_format(output, paginate))
+    path, params = _split_query(path)
+    params.update(_query_pairs(query))
+    fields_body = inputs.parse_pairs(fields, "--field")
+    body = None
+    if data is not None or fields_body:
+        base = inputs.load_data(data, state.streams.stdin) if data is not None else None
+        body = inputs.merge_body(base, fields_body or {})
+    _check(method, body, paginate)
+    request = endpoints.raw(method.value, path, params, body)
+    if paginate and not dry_run:
+        with state.client() as client:
+            out.items(client.paginate(request))
+        return
+    answer = send_or_show(state, out, request, dry_run)
+    if answer is not None:
+        out.object(answer)
+
+
+def _format(output: ApiFormat | None, paginate: bool) -> str:
+    if output is not None:
+        return output.value
+    return "ndjson" if paginate else "json"
+
+
+def _split_query(path: str) -> tuple[str, dict[str, str]]:
+    """`/users?limit=5` works as typed; the query becomes params so that --paginate can
+    replace the cursor and --dry-run shows one URL."""
+    if path.startswith(("http://", "https://")):
+        raise UsageError(
+            f"PATH {path!r} is a full URL; give the path under the base URL, e.g. /users.",
+            hint="Choose the server with --base-url or ENGAGE_BASE_URL.",
+        )
+    path, _, query = path.partition("?")
+    return path, dict(parse_qsl(query, keep_blank_values=True))
+
+
+def _query_pairs(items: list[str] | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--query {item!r}: expected KEY=VALUE.", hint="E.g. --query limit=5")
+        params[key] = value
+    return params
+
+
+def _check(method: Method, body: Any, paginate: bool) -> None:
+    if body is not None and method is Method.GET:
+        raise UsageError(
+            "A GET request carries no body (--field / --data).",
+            hint="Send parameters with --query K=V.",
+        )
+    if paginate and method is not Method.GET:
+        raise UsageError("--paginate follows the pages of a GET list only.")

@@ -1,0 +1,71 @@
+"""`engage completion SHELL`: the Tab-completion script of a shell.
+
+The script is Typer's own, obtained through Typer's public completion protocol (the app run
+with `_ENGAGE_COMPLETE=source_SHELL`), so what this prints, the committed files in
+`completions/` and what Tab runs can never disagree.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from engage_cli.commands._common import state_of
+from engage_cli.errors import EngageError
+
+app = typer.Typer(add_completion=False)  # completion is the root's business
+
+
+class Shell(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+
+
+# Where each shell looks for a completion file of its own, and the line that installs it.
+SCRIPT_FILES = {
+    Shell.bash: "engage.bash",
+    Shell.zsh: "_engage",
+    Shell.fish: "engage.fish",
+    Shell.powershell: "engage.ps1",
+}
+INSTALL_LINES = {
+    Shell.bash: "mkdir -p ~/.local/share/bash-completion/completions && "
+    "engage completion bash > ~/.local/share/bash-completion/completions/engage",
+    Shell.zsh: "mkdir -p ~/.zfunc && engage completion zsh > ~/.zfunc/_engage  "
+    "# and in ~/.zshrc, before compinit: fpath+=~/.zfunc",
+    Shell.fish: "engage completion fish > ~/.config/fish/completions/engage.fish",
+    Shell.powershell: "engage completion powershell >> $PROFILE",
+}
+
+
+@app.command("completion")
+def completion(
+    ctx: typer.Context,
+    shell: Annotated[Shell, typer.Argument(help="bash, zsh, fish or powershell.")],
+) -> None:
+    """Print the Tab-completion script of a shell.
+
+    Completes commands, options, output formats, shells and profile names. Install it once,
+    e.g. for bash: engage completion bash > ~/.local/share/bash-completion/completions/engage
+
+    Example: engage completion zsh > ~/.zfunc/_engage
+    """
+    state_of(ctx).streams.stdout.write(completion_script(shell))
+
+
+def completion_script(shell: Shell) -> str:
+    """Ask the app itself, through the completion protocol, for the script Tab will run."""
+    from typer.testing import CliRunner
+
+    from engage_cli.app import COMPLETE_VAR
+    from engage_cli.app import app as root
+
+    env = {COMPLETE_VAR: f"source_{shell.value}"}
+    result = CliRunner().invoke(root, [], env=env, prog_name="engage")
+    if result.exit_code != 0 or not result.stdout.strip():
+        raise EngageError(f"Typer produced no {shell.value} completion script: {result.stderr}")
+    return result.stdout
