@@ -1,25 +1,91 @@
 """The root `engage` command: global options, the command groups, and the one error
-boundary that turns every failure into a sentence and an exit code."""
+boundary that turns every failure into a sentence and an exit code.
+
+Start-up is part of the interface (Tab runs `engage` on every keypress): a command group's
+module is imported only when that group runs, is completed or is listed by --help, and the
+command modules leave httpx, pydantic, rich and the sandbox to the functions that use them.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-import traceback
-from typing import Any, Optional
+from collections.abc import Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from engage_cli import __version__
-from engage_cli.commands import auth, events, profiles, sandbox, users
-from engage_cli.context import State
 from engage_cli.errors import EngageError, ExitCode
+
+if TYPE_CHECKING:
+    from engage_cli.context import State
+
+# Typer's completion protocol: the shell scripts run `_ENGAGE_COMPLETE=complete_bash engage`.
+COMPLETE_VAR = "_ENGAGE_COMPLETE"
+
+# The commands under `engage`, in --help order, by the module whose `app` holds them: a
+# group of subcommands, or a Typer app with a single command.
+GROUP_MODULES = {
+    "users": "engage_cli.commands.users",
+    "events": "engage_cli.commands.events",
+    "auth": "engage_cli.commands.auth",
+    "profiles": "engage_cli.commands.profiles",
+    "sandbox": "engage_cli.commands.sandbox",
+}
+COMMAND_MODULES = {
+    "api": "engage_cli.commands.api",
+    "completion": "engage_cli.commands.completion",
+}
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """Commands by name; a module path stands in for a command until it is first used."""
+
+    def __init__(self, entries: dict[str, Any]) -> None:
+        self._entries = entries
+
+    def __getitem__(self, name: str) -> Any:
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            entry = self._entries[name] = _load_command(name, entry)
+        return entry
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._entries[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _load_command(name: str, module_path: str) -> Any:
+    sub_app: typer.Typer = importlib.import_module(module_path).app
+    sub_app.rich_markup_mode = app.rich_markup_mode  # one plain help style everywhere
+    # A group is what app.add_typer(sub_app, name=name) would build.
+    build = typer.main.get_group if name in GROUP_MODULES else typer.main.get_command
+    command = build(sub_app)
+    command.name = name
+    return command
 
 
 class EngageGroup(TyperGroup):
     """Runs a command and maps what escapes it: EngageError to its exit code, anything
     unexpected to one line and exit 1 (with the traceback only under --debug)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands({**GROUP_MODULES, **COMMAND_MODULES, **self.commands})
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # the names alone: listing loads no module
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -37,6 +103,8 @@ class EngageGroup(TyperGroup):
         except Exception as exc:
             state = _state(ctx)
             if state.debug:
+                import traceback
+
                 state.streams.stderr.write(traceback.format_exc())
             unexpected = EngageError(
                 f"Unexpected failure: {type(exc).__name__}: {exc}",
@@ -55,6 +123,8 @@ def _silence_stdout() -> None:
 
 
 def _state(ctx: Any) -> State:
+    from engage_cli.context import State
+
     obj = ctx.find_root().obj
     return obj if isinstance(obj, State) else State()
 
@@ -65,15 +135,20 @@ app = typer.Typer(
     help="Manage Engage (engage.so) users and events from the command line.\n\n"
     "Try it with no account on the local sandbox: engage --sandbox users list",
     no_args_is_help=True,
-    add_completion=False,
+    # Typer's public completion support: `--install-completion`, `--show-completion` and the
+    # `_ENGAGE_COMPLETE` protocol that the scripts of `engage completion` call on Tab.
+    add_completion=True,
+    # Plain help: Rich's help would import rich.table on every --help.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(users.app, name="users")
-app.add_typer(events.app, name="events")
-app.add_typer(auth.app, name="auth")
-app.add_typer(profiles.app, name="profiles")
-app.add_typer(sandbox.app, name="sandbox")
+
+
+def _complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
+    from engage_cli.commands.profiles import complete_profile
+
+    return complete_profile(ctx, incomplete)
 
 
 def _version(value: bool) -> None:
@@ -86,7 +161,10 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     profile: Optional[str] = typer.Option(
-        None, "--profile", help="Config profile to use (else ENGAGE_PROFILE, else the default)."
+        None,
+        "--profile",
+        help="Config profile to use (else ENGAGE_PROFILE, else the default).",
+        autocompletion=_complete_profile,
     ),
     base_url: Optional[str] = typer.Option(
         None, "--base-url", help="API base URL (else ENGAGE_BASE_URL, the profile, or Engage's)."
@@ -110,6 +188,8 @@ def root(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
+    from engage_cli.context import State
+
     state = ctx.obj if isinstance(ctx.obj, State) else State()
     state.profile = profile
     state.base_url = base_url
@@ -122,4 +202,13 @@ def root(
 
 
 def main() -> None:
+    if os.environ.get(COMPLETE_VAR):
+        _complete_without_coercion()
     app(prog_name="engage")
+
+
+def _complete_without_coercion() -> None:
+    """Tab parses the command line but runs nothing, so parsed values go unused; Typer would
+    still import pydantic to coerce each one (tens of milliseconds per keypress). Without it
+    each coercion fails, and completion's resilient parsing ignores failures by design."""
+    sys.modules.setdefault("pydantic", None)  # type: ignore[arg-type]

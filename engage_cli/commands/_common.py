@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from engage_cli.context import State
+if TYPE_CHECKING:  # imported when a command runs: --help and Tab never need it
+    from engage_cli.context import State
 
 
 class OutputFormat(str, Enum):
@@ -63,6 +64,8 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 
 
 def state_of(ctx: typer.Context) -> State:
+    from engage_cli.context import State
+
     obj = ctx.find_root().obj
     if not isinstance(obj, State):  # a sub-app invoked on its own (tests)
         obj = State()
