@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from engage_cli.commands import bulk
 from engage_cli.commands._common import DataOpt, DryRunOpt, OutputOpt, fmt, send_or_show, state_of
 
 app = typer.Typer(help="Record user events.", no_args_is_help=True)
@@ -67,3 +68,6 @@ def add(
         out.info(f"Recorded event {body['event']!r} for user {uid!r}.")
     else:
         out.object(answer)
+
+
+app.command("import")(bulk.import_events)

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from engage_cli.commands import bulk
 from engage_cli.commands._common import (
     CreatedAtOpt,
     DataOpt,
@@ -197,15 +198,58 @@ def list_(
 @app.command("delete")
 def delete(
     ctx: typer.Context,
-    uid: UidArg,
+    uid: Annotated[
+        Optional[str],
+        typer.Argument(
+            metavar="[UID]", help="The user's id in your application.", show_default=False
+        ),
+    ] = None,
+    from_file: Annotated[
+        Optional[str],
+        typer.Option(
+            "--from",
+            metavar="FILE|-",
+            help="Delete every uid (or id) in a CSV, JSON Lines or JSON file: a seed file, a "
+            "failures file, an export. A user already gone counts as deleted.",
+            show_default=False,
+        ),
+    ] = None,
     yes: YesOpt = False,
+    format: bulk.FormatOpt = None,
+    concurrency: bulk.ConcurrencyOpt = None,
+    rate: bulk.RateOpt = None,
+    failures: bulk.FailuresOpt = None,
     output: OutputOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
-    """Delete a user (DELETE /users/UID). Asks first on a terminal; scripts pass --yes.
+    """Delete a user (DELETE /users/UID), or every user listed in a file with --from.
 
-    Example: engage users delete u144 --yes
+    Asks first on a terminal; scripts pass --yes. --format, --concurrency, --rate and
+    --failures apply to --from, as for `engage users import`.
+
+    Example: engage users delete u144 --yes; engage users delete --from seed.csv --yes
     """
+    if (uid is None) == (from_file is None):
+        raise UsageError(
+            "Give either a UID or --from FILE.",
+            hint="engage users delete u144 --yes, or engage users delete --from seed.csv --yes",
+        )
+    if from_file is not None:
+        bulk.delete_users_from(
+            ctx,
+            from_file,
+            yes=yes,
+            format=format,
+            concurrency=concurrency,
+            rate=rate,
+            failures=failures,
+            dry_run=dry_run,
+            output=output,
+        )
+        return
+    if any(option is not None for option in (format, concurrency, rate, failures)):
+        raise UsageError("--format, --concurrency, --rate and --failures go with --from FILE.")
+    assert uid is not None
     from engage_cli import endpoints
 
     state = state_of(ctx)
@@ -229,3 +273,6 @@ def confirm_or_refuse(state: Any, question: str) -> None:
         )
     if not typer.confirm(question, default=False, err=True):
         raise typer.Exit(1)
+
+
+app.command("import")(bulk.import_users)

@@ -1,0 +1,400 @@
+"""`engage users import`, `engage events import` and `engage users delete --from`: the bulk
+commands, thin adapters over `engage_cli.bulk` (imported only when one of them runs)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from engage_cli.commands._common import OutputOpt, fmt, state_of
+from engage_cli.errors import EngageError, Interrupted, PartialFailure, UsageError
+
+if TYPE_CHECKING:
+    from engage_cli.bulk import Job, Runner, Source, Summary
+    from engage_cli.context import State
+    from engage_cli.endpoints import APIRequest
+    from engage_cli.output import Output
+
+
+class Mode(str, Enum):
+    upsert = "upsert"
+    create = "create"
+
+
+class InputFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+    json = "json"
+
+
+FileArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="FILE|-", help="CSV, JSON Lines or a JSON array; - reads stdin.", show_default=False
+    ),
+]
+FormatOpt = Annotated[
+    Optional[InputFormat],
+    typer.Option(
+        "--format",
+        help="Input format (default: from the extension; sniffed for stdin).",
+        show_default=False,
+    ),
+]
+ConcurrencyOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--concurrency",
+        "-c",
+        min=1,
+        max=64,
+        metavar="N",
+        help="Requests in flight at once (default 8).",
+        show_default=False,
+    ),
+]
+RateOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        "--rate", min=0.1, metavar="N", help="At most N requests a second.", show_default=False
+    ),
+]
+FailuresOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--failures",
+        metavar="FILE",
+        help="Where records that did not land go, as JSON Lines that import reads back "
+        "(default: FILE.failed.jsonl; a .failed.jsonl input is rewritten in place).",
+        show_default=False,
+    ),
+]
+BulkDryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Check every record and send nothing.")
+]
+StreamOpt = Annotated[
+    bool,
+    typer.Option(
+        "--stream",
+        help="Validate each record as it is sent instead of all first (unbounded stdin); "
+        "invalid records go to the failures file.",
+    ),
+]
+
+
+def import_users(
+    ctx: typer.Context,
+    file: FileArg,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            "--mode",
+            help="upsert: PUT /users/{uid}, safe to re-run. create: POST /users, which can "
+            "carry lists.",
+        ),
+    ] = Mode.upsert,
+    format: FormatOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    rate: RateOpt = None,
+    failures: FailuresOpt = None,
+    stream: StreamOpt = False,
+    dry_run: BulkDryRunOpt = False,
+    output: OutputOpt = None,
+) -> None:
+    """Create or update many users from a CSV, JSON Lines or JSON file.
+
+    Each record is a create body as the API documents it (id, first_name, last_name, email,
+    number, created_at, meta, lists). CSV columns: the field names, meta.NAME for meta (other
+    columns go into meta, with a warning), a header ending in := for JSON cells (meta.age:=),
+    lists as ids separated by ;. Every record is checked before any is sent. Records that do
+    not land go to the failures file; exit 7 if any, 0 if all landed, 2 if the input is
+    invalid.
+
+    Example: engage users import seed.csv --concurrency 16 && engage users import
+    seed.csv.failed.jsonl
+    """
+    from engage_cli import bulk
+
+    _run_bulk(
+        ctx,
+        bulk.users_import_job(mode.value),
+        file,
+        format=format,
+        concurrency=concurrency,
+        rate=rate,
+        failures=failures,
+        stream=stream,
+        dry_run=dry_run,
+        output=output,
+    )
+
+
+def import_events(
+    ctx: typer.Context,
+    file: FileArg,
+    format: FormatOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    rate: RateOpt = None,
+    failures: FailuresOpt = None,
+    stream: StreamOpt = False,
+    dry_run: BulkDryRunOpt = False,
+    output: OutputOpt = None,
+) -> None:
+    """Record many events from a CSV, JSON Lines or JSON file (POST /users/UID/events).
+
+    Each record has uid, event, and optionally value, timestamp and properties (an object,
+    or CSV columns properties.NAME; NAME:= for JSON cells; other columns go into properties
+    with a warning). A CSV value cell reads like --value of `events add`. An event is never
+    sent twice: one that may have reached the API goes to the failures file, not to a retry.
+
+    Example: engage events import events.jsonl --rate 50
+    """
+    from engage_cli import bulk
+
+    _run_bulk(
+        ctx,
+        bulk.EVENTS_IMPORT,
+        file,
+        format=format,
+        concurrency=concurrency,
+        rate=rate,
+        failures=failures,
+        stream=stream,
+        dry_run=dry_run,
+        output=output,
+    )
+
+
+def delete_users_from(
+    ctx: typer.Context,
+    file: str,
+    *,
+    yes: bool,
+    format: InputFormat | None,
+    concurrency: int | None,
+    rate: float | None,
+    failures: Path | None,
+    dry_run: bool,
+    output: OutputOpt,
+) -> None:
+    """`engage users delete --from FILE`: every uid (or id) in the file, each once; a user
+    already gone counts as deleted."""
+    from engage_cli import bulk
+
+    state = state_of(ctx)
+
+    def confirm(count: int) -> None:
+        if yes:
+            return
+        if file == bulk.STDIN:
+            raise UsageError(
+                "Refusing to delete without --yes: stdin holds the uids, not an answer.",
+                hint="Pass --yes to confirm.",
+            )
+        from engage_cli.commands.users import confirm_or_refuse
+
+        confirm_or_refuse(state, f"Delete {count} users listed in {file}? This cannot be undone.")
+
+    _run_bulk(
+        ctx,
+        bulk.USERS_DELETE,
+        file,
+        format=format,
+        concurrency=concurrency,
+        rate=rate,
+        failures=failures,
+        stream=False,
+        dry_run=dry_run,
+        output=output,
+        confirm=confirm,
+    )
+
+
+# --- the shared run ------------------------------------------------------------------------
+
+
+def _run_bulk(
+    ctx: typer.Context,
+    job: Job,
+    file: str,
+    *,
+    format: InputFormat | None,
+    concurrency: int | None,
+    rate: float | None,
+    failures: Path | None,
+    stream: bool,
+    dry_run: bool,
+    output: OutputOpt,
+    confirm: Callable[[int], None] | None = None,
+) -> None:
+    """Check every record (unless --stream), then send them all and report."""
+    from engage_cli import bulk
+
+    state = state_of(ctx)
+    out = state.output(fmt(output))
+    started = time.monotonic()
+    declared = format.value if format is not None else None
+    # stdin that is read twice (check, then send) is spooled to a temporary file.
+    passes = 1 if stream or dry_run else 2
+    with bulk.open_source(file, declared, state.streams.stdin, passes=passes) as source:
+        if dry_run:
+            _dry_run(state, out, job, source, started)
+            return
+        total = None
+        if not stream:
+            total = _check(job, source, out)
+            if confirm is not None:
+                confirm(total)
+        target = failures or bulk.default_failures_path(job, file)
+        runner, kept = _send(state, job, source, target, total, concurrency, rate, stream)
+        summary = bulk.summarize(job, source, runner.tally, started, kept)
+    summary.interrupted = runner.stop.is_set() and runner.fatal is None
+    _print_summary(state, out, summary)
+    _raise_for_outcome(job, file, runner, summary)
+
+
+def _check(job: Job, source: Source, out: Output) -> int:
+    """The validation pass: every record, before anything is sent. Returns the count."""
+    from engage_cli import bulk
+
+    try:
+        checked = bulk.check_all(bulk.read_records(source, job.schema, out.warn), job)
+    except KeyboardInterrupt:
+        raise Interrupted("Interrupted while checking the input; nothing was sent.") from None
+    if checked.invalid:
+        raise checked.error(source.label)
+    return checked.valid
+
+
+def _dry_run(state: State, out: Output, job: Job, source: Source, started: float) -> None:
+    """Check every record and send nothing; `-o ndjson` lists each request."""
+    from engage_cli import bulk
+    from engage_cli.output import dumps
+
+    with state.client() as client:
+
+        def show(request: APIRequest) -> None:
+            out.write(dumps(client.describe(request), indent=None) + "\n")
+
+        records = bulk.read_records(source, job.schema, out.warn)
+        checked = bulk.check_all(records, job, show if out.format == "ndjson" else None)
+    if checked.invalid:
+        raise checked.error(source.label)
+    summary = bulk.Summary(
+        command=job.command,
+        input=source.label,
+        read=checked.read,
+        invalid=0,
+        sent=checked.valid,
+        ok=0,
+        failed=0,
+        not_sent=0,
+        duplicates=checked.duplicates,
+        seconds=round(time.monotonic() - started, 3),
+        rate=0.0,
+        dry_run=True,
+    )
+    if out.format == "ndjson":
+        state.streams.stderr.write(summary.sentence() + f" Each would be {job.sends}.\n")
+        return
+    _print_summary(state, out, summary)
+
+
+def _send(
+    state: State,
+    job: Job,
+    source: Source,
+    target: Path,
+    total: int | None,
+    concurrency: int | None,
+    rate: float | None,
+    stream: bool,
+) -> tuple[Runner, Path | None]:
+    """Send every record; return the runner (its tally) and the failures file if kept."""
+    from engage_cli import bulk
+
+    workers = concurrency or bulk.DEFAULT_CONCURRENCY
+    input_path = None if source.is_stdin else Path(source.name)
+    failures = bulk.FailuresFile(target, input_path=input_path)
+    streams = state.streams
+    progress = None
+    if streams.stderr_isatty:
+        progress = bulk.TerminalProgress(streams.stderr, total, job.command, not streams.no_color)
+
+    def say_stopping() -> None:
+        streams.stderr.write(
+            f"\nStopping: waiting for the requests in flight; the rest go to {target}.\n"
+        )
+        streams.stderr.flush()
+
+    try:
+        with state.client(max_connections=workers) as client:
+            runner = bulk.Runner(
+                job,
+                client,
+                failures,
+                concurrency=workers,
+                rate=rate,
+                progress=progress.update if progress else None,
+            )
+            # A warning about columns was given in the check pass; --stream has none.
+            warn = state.output(None).warn if stream else _silent
+            with bulk.stop_on_interrupt(runner.stop, say_stopping):
+                # Unread stdin cannot be saved; a file's unsent rest goes to the failures.
+                runner.run(
+                    bulk.read_records(source, job.schema, warn), drain=source.path is not None
+                )
+    finally:
+        if progress is not None:
+            progress.close()
+        kept = failures.close()
+    return runner, kept
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+def _print_summary(state: State, out: Output, summary: Summary) -> None:
+    if out.format == "table":
+        state.streams.stderr.write(summary.sentence() + "\n")
+        state.streams.stderr.flush()
+    else:
+        out.object(summary.to_dict())
+
+
+def _raise_for_outcome(job: Job, file: str, runner: Runner, summary: Summary) -> None:
+    """Exit 0 only when every record landed: 3 on bad credentials, 130 interrupted, 7 when
+    some did not land; each with the command that retries exactly what did not."""
+    import shlex
+
+    from engage_cli.bulk import STDIN
+
+    failures = summary.failures_file
+    resume = job.resume.format(file=shlex.quote(failures)) if failures else ""
+    where = " (in the current directory, as the input was stdin)" if file == STDIN else ""
+    if runner.fatal is not None:
+        fatal: EngageError = runner.fatal
+        if failures:
+            fatal.hint = f"{fatal.hint or ''} Then resume with: {resume}".strip()
+        raise fatal
+    if summary.interrupted:
+        landed = f"Interrupted: {summary.ok} of {summary.read} records landed"
+        if not failures:
+            raise Interrupted(landed + ("; the rest of stdin was not read." if where else "."))
+        raise Interrupted(
+            f"{landed}; the {summary.failed + summary.not_sent + summary.invalid} others are "
+            f"in {failures}{where}.",
+            hint=f"Resume with: {resume}",
+        )
+    lost = summary.failed + summary.invalid
+    if lost:
+        raise PartialFailure(
+            f"{lost} of {summary.read} records did not land; they are in {failures}{where}.",
+            hint=f"Retry exactly those: {resume}",
+        )
