@@ -1,0 +1,869 @@
+"""Bulk seeding in-process: readers, typing rules, validation, failures files, concurrency,
+rate, interrupts and teardown, against httpx.MockTransport or the in-process sandbox."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from engage_cli import bulk
+from engage_cli.app import app
+from engage_cli.context import State
+from engage_cli.errors import UsageError
+from engage_cli.sandbox.api import SandboxAPI
+from engage_cli.sandbox.store import SandboxStore
+from engage_cli.sandbox.transport import SandboxTransport
+from engage_cli.streams import Streams
+from tests.harness import BASE, KEY, SECRET
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def engage(
+    args: list[str],
+    handler: Handler | None = None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    stdin: str = "",
+    tty: bool = False,
+) -> Result:
+    """`engage ARGS` in-process with its own streams; stdout and stderr kept apart."""
+    environ = dict(os.environ)
+    environ.update(ENGAGE_API_KEY=KEY, ENGAGE_API_SECRET=SECRET, ENGAGE_BASE_URL=BASE)
+    out, err = io.StringIO(), io.StringIO()
+    streams = Streams(
+        stdin=io.StringIO(stdin),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=tty,
+        stdout_isatty=tty,
+        stderr_isatty=tty,
+        environ=environ,
+    )
+    if transport is None:
+        transport = httpx.MockTransport(handler or refuse_requests)
+    state = State(streams=streams, transport=transport)
+    result = CliRunner().invoke(app, args, obj=state, env=environ)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Result(result.exit_code, out.getvalue(), err.getvalue() + result.stderr)
+
+
+def refuse_requests(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"unexpected request: {request.method} {request.url}")
+
+
+def ok(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"status": "ok"})
+
+
+class Recorder:
+    """A thread-safe handler that records what was sent and answers with `answer`."""
+
+    def __init__(self, answer: Handler = ok) -> None:
+        self.answer = answer
+        self.requests: list[httpx.Request] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        with self._lock:
+            self.requests.append(request)
+        return self.answer(request)
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(r.content) for r in self.requests]
+
+    def paths(self) -> set[str]:
+        return {r.url.path for r in self.requests}
+
+
+def csv_records(text: str, schema: bulk.CsvSchema = bulk.USER_CSV) -> list[bulk.Record]:
+    warnings: list[str] = []
+    return list(
+        bulk.read_csv(
+            bulk.TextInput(io.StringIO(text, newline=""), "t.csv"), schema, warnings.append
+        )
+    )
+
+
+def read_file(
+    path: Path, schema: bulk.CsvSchema = bulk.USER_CSV, fmt: str | None = None
+) -> list[bulk.Record]:
+    return list(bulk.read_records(bulk.Source(str(path), fmt, path=path), schema))
+
+
+def failures_in(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def sandbox_api(tmp_path: Path) -> Iterator[Callable[..., SandboxAPI]]:
+    stores: list[SandboxStore] = []
+
+    def make(**faults: Any) -> SandboxAPI:
+        store = SandboxStore(tmp_path / f"sandbox-{len(stores)}.sqlite3")
+        stores.append(store)
+        return SandboxAPI(store, KEY, SECRET, **faults)
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def test_csv_maps_columns_and_types_cells_only_when_asked() -> None:
+    text = (
+        "id,first_name,meta.age:=,meta.zip,meta.vip:=,lists,number\n"
+        'u1,"Jinadu, Akinyele",34,01234,true, l1 ; l2 ;,2348012345678\n'
+    )
+    (record,) = csv_records(text)
+    assert record.line == 2
+    assert record.problems == ()
+    assert record.data == {
+        "id": "u1",
+        "first_name": "Jinadu, Akinyele",
+        "meta": {"age": 34, "zip": "01234", "vip": True},
+        "lists": ["l1", "l2"],
+        "number": "2348012345678",
+    }
+
+
+def test_csv_empty_cells_are_not_given_and_short_rows_are_allowed() -> None:
+    (record,) = csv_records("id,first_name,email,meta.plan\nu1,,\n")
+    assert record.data == {"id": "u1"}
+
+
+def test_csv_quoted_cells_spanning_lines_keep_line_numbers_right() -> None:
+    text = 'id,first_name\nu1,"two\nlines"\n\nu2,"a ""quoted"" name"\n,,\nu3,x\n'
+    records = csv_records(text)
+    assert [(r.line, r.data) for r in records] == [
+        (2, {"id": "u1", "first_name": "two\nlines"}),
+        (5, {"id": "u2", "first_name": 'a "quoted" name'}),
+        (7, {"id": "u3", "first_name": "x"}),
+    ]
+
+
+def test_csv_unknown_columns_go_to_meta_as_text_with_one_warning() -> None:
+    warnings: list[str] = []
+    text = "id,plan,seats:=\nu1,pro,3\nu2,free,1\n"
+    stream = bulk.TextInput(io.StringIO(text), "seed.csv")
+    records = list(bulk.read_csv(stream, bulk.USER_CSV, warnings.append))
+    assert [r.data for r in records] == [
+        {"id": "u1", "meta": {"plan": "pro", "seats": 3}},
+        {"id": "u2", "meta": {"plan": "free", "seats": 1}},
+    ]
+    assert len(warnings) == 1
+    assert "seed.csv, line 1" in warnings[0] and "plan, seats:=" in warnings[0]
+    assert "meta" in warnings[0]
+
+
+def test_csv_bad_cells_are_problems_of_their_record() -> None:
+    records = csv_records("id,meta.age:=\nu1,thirty\nu2,30,extra\nu3,7\n")
+    assert records[0].problems == ("meta.age:=: 'thirty' is not a JSON literal",)
+    assert records[1].problems == ("3 cells, but the header has 2 columns",)
+    assert records[2].problems == ()
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [("id,,email", "column 2 of the header has no name"), ("id,email,email", "email twice"),
+     ("id,meta.", "names no meta key"), ("id,meta.a,a", "meta.a twice")],
+)  # fmt: skip
+def test_csv_header_mistakes_are_usage_errors(header: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        csv_records(header + "\nu1,a,b\n")
+
+
+def test_csv_events_value_reads_like_events_add_and_properties_follow_the_typing_rule() -> None:
+    text = (
+        "uid,event,value,properties.amount:=,properties.sku,currency\n"
+        "u1,Paid,49.99,12.99,0012,USD\n"
+        'u1,Note,"""49.99""",,,\n'
+        "u1,Tag,gold,,,\n"
+        "u1,Bad,null,,,\n"
+    )
+    records = csv_records(text, bulk.EVENT_CSV)
+    assert records[0].data == {
+        "uid": "u1",
+        "event": "Paid",
+        "value": 49.99,
+        "properties": {"amount": 12.99, "sku": "0012", "currency": "USD"},
+    }
+    assert records[1].data["value"] == "49.99"
+    assert records[2].data["value"] == "gold"
+    assert records[3].problems and "value" in records[3].problems[0]
+
+
+def test_csv_file_with_a_byte_order_mark_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_bytes(b'\xef\xbb\xbfid,first_name\r\nu1,Ada\r\nu2,"B\r\nC"\r\n')
+    records = read_file(path)
+    assert [(r.line, r.data) for r in records] == [
+        (2, {"id": "u1", "first_name": "Ada"}),
+        (3, {"id": "u2", "first_name": "B\r\nC"}),
+    ]
+
+
+# --- JSON Lines and JSON -------------------------------------------------------------------
+
+
+def test_jsonl_keeps_line_numbers_skips_blank_lines_and_drops_the_error_key(tmp_path: Path) -> None:
+    path = tmp_path / "users.jsonl"
+    path.write_text(
+        '{"id": "u1", "_error": {"message": "x"}}\n\n{oops\n[1]\n  {"id": "u4"}  \n',
+        encoding="utf-8",
+    )
+    records = read_file(path)
+    assert [(r.line, r.data) for r in records] == [
+        (1, {"id": "u1"}),
+        (3, "{oops"),
+        (4, [1]),
+        (5, {"id": "u4"}),
+    ]
+    assert "not valid JSON" in records[1].problems[0]
+    assert records[2].problems == ("expected a JSON object, got an array",)
+
+
+def json_array(n: int) -> str:
+    items = [
+        json.dumps({"id": f"u{i}", "meta": {"n": i * 1001, "s": "x" * (i % 7)}}, indent=1)
+        for i in range(n)
+    ]
+    return "[\n" + ",\n".join(items) + "\n]\n"
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64 * 1024])
+def test_json_array_streams_in_chunks_with_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(bulk, "CHUNK_CHARS", chunk)
+    path = tmp_path / "users.json"
+    path.write_text(json_array(30), encoding="utf-8")
+    records = read_file(path)
+    assert [r.data for r in records] == [
+        {"id": f"u{i}", "meta": {"n": i * 1001, "s": "x" * (i % 7)}} for i in range(30)
+    ]
+    # indent=1 objects take 7 lines each; the first starts on line 2, after "[".
+    assert [r.line for r in records] == [2 + 7 * i for i in range(30)]
+
+
+def test_json_stream_holds_one_element_not_the_document() -> None:
+    text = json_array(20_000)
+    stream = bulk.JsonStream(io.StringIO(text).read)
+    largest = 0
+    assert stream.peek() == "["
+    stream.skip()
+    while stream.peek() not in ("]", ""):
+        stream.value()
+        largest = max(largest, len(stream._buf))
+        if stream.peek() == ",":
+            stream.skip()
+    assert len(text) > 10 * bulk.CHUNK_CHARS
+    assert largest <= 2 * bulk.CHUNK_CHARS
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"id": "u1"}', [{"id": "u1"}]),  # one object: a --data file
+        ('{"id": "u1"}\n{\n "id": "u2"\n}', [{"id": "u1"}, {"id": "u2"}]),
+        ("[]", []),
+        ("  \n", []),
+    ],
+)
+def test_json_also_reads_one_object_or_objects_one_after_another(
+    tmp_path: Path, text: str, expected: list[Any]
+) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(text, encoding="utf-8")
+    assert [r.data for r in read_file(path)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('[\n{"id": "u1"},\n{"id": \n', 4, "not valid JSON"),  # where it broke: the end
+        ('[\n{"id": "u1"}\n{"id": "u2"}]', 3, "expected ',' or ']'"),
+        ('[{"id": "u1"},', 1, "not closed"),
+        ('[{"id": "u1"}] x', 1, "more content after the array"),
+        ('[{"n": NaN}]', 1, "NaN"),
+    ],
+)
+def test_malformed_json_is_one_last_problem_with_its_line(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(text, encoding="utf-8")
+    last = read_file(path)[-1]
+    assert last.line == line
+    assert message in last.problems[0] and "nothing after it was read" in last.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "declared", "first", "expected"),
+    [("a.csv", None, "{", "csv"), ("a.JSONL", None, "i", "jsonl"), ("a.ndjson", None, "[", "jsonl"),
+     ("a.json", None, "{", "json"), ("a.csv.failed.jsonl", None, "{", "jsonl"),
+     ("a.txt", None, "[", "json"), ("-", None, "[", "json"), ("-", None, "{", "jsonl"),
+     ("-", None, "i", "csv"), ("-", "json", "i", "json"), ("a.csv", "jsonl", "i", "jsonl")],
+)  # fmt: skip
+def test_format_from_flag_then_extension_then_content(
+    name: str, declared: str | None, first: str, expected: str
+) -> None:
+    assert bulk.format_for(name, declared, first) == expected
+
+
+def test_stdin_is_sniffed_and_its_byte_order_mark_dropped() -> None:
+    recorder = Recorder()
+    result = engage(
+        ["users", "import", "-", "-o", "json"],
+        recorder,
+        stdin='\ufeff  [{"id": "u1"}, {"uid": "u2", "meta": {"a": 1}}]',
+    )
+    assert result.exit_code == 0, result.stderr
+    assert recorder.paths() == {"/v1/users/u1", "/v1/users/u2"}
+    assert result.json()["input"] == "stdin"
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def test_invalid_records_are_listed_by_line_and_nothing_is_sent(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text(
+        "id,email,meta.age:=,created_at\n"
+        "u1,a@example.com,34,2021-01-12\n"
+        "u-2,not-an-email,x,yesterday\n"
+        ",b@example.com,,\n"
+        "u4,,,\n",
+        encoding="utf-8",
+    )
+    result = engage(["users", "import", str(path), "--mode", "create", "-o", "table"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "2 of 4 records in" in result.stderr and "nothing was sent" in result.stderr
+    assert "line 3: meta.age:=: 'x' is not a JSON literal." in result.stderr
+    assert "line 4: invalid user: id: is required" in result.stderr
+    assert not (tmp_path / "seed.csv.failed.jsonl").exists()
+
+
+def test_invalid_field_values_name_the_field_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "seed.jsonl"
+    path.write_text(
+        '{"id": "u1", "email": "nope"}\n'
+        '{"id": "u2", "meta": {"tags": ["a"]}}\n'
+        '{"id": "u3", "x": 1}\n',
+        encoding="utf-8",
+    )
+    result = engage(["users", "import", str(path), "-o", "table"])
+    assert result.exit_code == 2
+    assert "line 1: invalid user update: email: 'nope' is not an email address" in result.stderr
+    assert (
+        "line 2: invalid user update: meta.tags: must be a string, number or boolean"
+        in result.stderr
+    )
+    assert "line 3: invalid user update: x: is not a field of this request" in result.stderr
+
+
+def test_the_list_of_invalid_records_is_capped(tmp_path: Path) -> None:
+    path = tmp_path / "seed.jsonl"
+    path.write_text("".join('{"email": "x"}\n' for _ in range(25)), encoding="utf-8")
+    result = engage(["users", "import", str(path), "-o", "table"])
+    assert result.exit_code == 2
+    assert result.stderr.count("  line ") == bulk.MAX_PROBLEMS_SHOWN
+    assert "... and 5 more" in result.stderr
+
+
+def test_upsert_refuses_lists_with_a_hint_to_use_create_mode(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id,lists\nu1,l1;l2\n", encoding="utf-8")
+    result = engage(["users", "import", str(path), "-o", "json"])
+    assert result.exit_code == 2
+    error = json.loads(result.stderr)["error"]
+    assert "line 2: lists: only create mode" in error["message"]
+    assert "--mode create" in error["hint"]
+
+
+def test_dry_run_checks_everything_and_sends_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id,first_name\nu1,Ada\nu2,Bob\n", encoding="utf-8")
+    result = engage(["users", "import", str(path), "--dry-run", "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    summary = result.json()
+    assert summary["dry_run"] is True and summary["read"] == 2 and summary["sent"] == 2
+    listed = engage(["users", "import", str(path), "--dry-run", "-o", "ndjson"])
+    requests = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["method"], r["url"], r["body"]) for r in requests] == [
+        ("PUT", f"{BASE}/users/u1", {"first_name": "Ada"}),
+        ("PUT", f"{BASE}/users/u2", {"first_name": "Bob"}),
+    ]
+    assert requests[0]["headers"]["Authorization"] == "Basic ****"
+    assert "Nothing was sent" in listed.stderr
+
+
+# --- what is sent ----------------------------------------------------------------------------
+
+
+def test_upsert_puts_each_user_by_uid_without_the_id_in_the_body(tmp_path: Path) -> None:
+    path = tmp_path / "seed.jsonl"
+    path.write_text(
+        '{"id": "u1", "first_name": "Ada", "meta": {"age": 34}}\n'
+        '{"uid": "jane@example.com", "last_name": "Doe"}\n',
+        encoding="utf-8",
+    )
+    recorder = Recorder()
+    result = engage(["users", "import", str(path), "-o", "json"], recorder)
+    assert result.exit_code == 0, result.stderr
+    sent = {(r.method, r.url.raw_path.decode(), r.content) for r in recorder.requests}
+    assert sent == {
+        ("PUT", "/v1/users/u1", b'{"first_name":"Ada","meta":{"age":34}}'),
+        ("PUT", "/v1/users/jane%40example.com", b'{"last_name":"Doe"}'),
+    }
+
+
+def test_create_posts_the_reference_body_with_lists(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id,first_name,lists\nu144,Akinyele,l1;l2\n", encoding="utf-8")
+    recorder = Recorder()
+    result = engage(["users", "import", str(path), "--mode", "create"], recorder)
+    assert result.exit_code == 0, result.stderr
+    (request,) = recorder.requests
+    assert (request.method, request.url.path) == ("POST", "/v1/users")
+    assert request.content == b'{"id":"u144","first_name":"Akinyele","lists":["l1","l2"]}'
+
+
+def test_events_import_posts_each_event_to_its_user(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("uid,event,value,timestamp\nu1,Paid,49.99,2020-05-30T09:30:10Z\nu2,Signup,,\n")
+    recorder = Recorder()
+    result = engage(["events", "import", str(path)], recorder)
+    assert result.exit_code == 0, result.stderr
+    got = sorted((r.url.path, r.content) for r in recorder.requests)
+    assert got == [
+        (
+            "/v1/users/u1/events",
+            b'{"event":"Paid","value":49.99,"timestamp":"2020-05-30T09:30:10Z"}',
+        ),
+        ("/v1/users/u2/events", b'{"event":"Signup"}'),
+    ]
+
+
+def test_summary_is_one_json_object_on_stdout_or_a_sentence_on_stderr(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id\nu1\nu2\nu3\n", encoding="utf-8")
+    result = engage(["users", "import", str(path), "-o", "json"], Recorder())
+    summary = result.json()
+    assert {k: summary[k] for k in ("read", "sent", "ok", "failed", "not_sent")} == {
+        "read": 3, "sent": 3, "ok": 3, "failed": 0, "not_sent": 0,
+    }  # fmt: skip
+    assert summary["seconds"] >= 0 and summary["rate"] >= 0 and result.stderr == ""
+    table = engage(["users", "import", str(path), "-o", "table"], Recorder())
+    assert table.stdout == ""
+    assert table.stderr.startswith("users import: 3 read, 3 sent, 3 ok, 0 failed in ")
+
+
+def test_progress_is_drawn_on_a_terminal_only(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id\nu1\nu2\n", encoding="utf-8")
+    on_tty = engage(["users", "import", str(path)], Recorder(), tty=True)
+    assert on_tty.exit_code == 0
+    assert "2/2" in on_tty.stderr and "failed" in on_tty.stderr
+    piped = engage(["users", "import", str(path), "-o", "table"], Recorder())
+    assert "2/2" not in piped.stderr
+
+
+# --- the failures file -----------------------------------------------------------------------
+
+
+def refuse_uids(*uids: str) -> Handler:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if any(request.url.path.endswith(f"/{uid}") for uid in uids):
+            return httpx.Response(400, json={"error": "Refused for the test."})
+        return httpx.Response(200, json={"status": "ok"})
+
+    return answer
+
+
+def test_failed_records_round_trip_through_the_failures_file(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text(
+        "id,first_name,meta.age:=,meta.zip\nu1,Ada,34,01234\nu2,Bob,,\nu3,Cy,5,\n",
+        encoding="utf-8",
+    )
+    first = engage(["users", "import", str(path), "-o", "json"], Recorder(refuse_uids("u1", "u3")))
+    assert first.exit_code == 7
+    failures_path = tmp_path / "seed.csv.failed.jsonl"
+    assert first.json()["failures_file"] == str(failures_path)
+    error = json.loads(first.stderr)["error"]
+    assert error["exit_code"] == 7
+    assert error["hint"] == f"Retry exactly those: engage users import {failures_path}"
+    entries = sorted(failures_in(failures_path), key=lambda e: str(e["id"]))
+    assert [{k: v for k, v in e.items() if k != "_error"} for e in entries] == [
+        {"id": "u1", "first_name": "Ada", "meta": {"age": 34, "zip": "01234"}},
+        {"id": "u3", "first_name": "Cy", "meta": {"age": 5}},
+    ]
+    assert {e["_error"]["line"] for e in entries} == {2, 4}
+    assert all(
+        e["_error"]["status"] == 400 and "Refused" in e["_error"]["message"] for e in entries
+    )
+
+    # Feeding it back sends exactly those records, typed as before; it is rewritten in place.
+    retry = Recorder()
+    second = engage(["users", "import", str(failures_path), "-o", "json"], retry)
+    assert second.exit_code == 0, second.stderr
+    assert sorted((r.url.path, r.content) for r in retry.requests) == [
+        ("/v1/users/u1", b'{"first_name":"Ada","meta":{"age":34,"zip":"01234"}}'),
+        ("/v1/users/u3", b'{"first_name":"Cy","meta":{"age":5}}'),
+    ]
+    assert failures_path.read_text() == ""
+
+
+def test_a_clean_run_removes_a_stale_failures_file_but_nothing_else(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id\nu1\n", encoding="utf-8")
+    stale = tmp_path / "seed.csv.failed.jsonl"
+    stale.write_text('{"id": "u0", "_error": {"message": "old"}}\n', encoding="utf-8")
+    assert engage(["users", "import", str(path)], Recorder()).exit_code == 0
+    assert not stale.exists()
+    mine = tmp_path / "notes.txt"
+    mine.write_text("keep me\n", encoding="utf-8")
+    result = engage(["users", "import", str(path), "--failures", str(mine)], Recorder())
+    assert result.exit_code == 0 and mine.read_text() == "keep me\n"
+
+
+def test_stdin_failures_go_to_the_current_directory_and_say_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = engage(
+        ["events", "import", "-", "-o", "table"],
+        Recorder(refuse_uids("u2/events")),
+        stdin="uid,event\nu1,A\nu2,B\n",
+    )
+    assert result.exit_code == 7
+    assert "engage-import.failed.jsonl (in the current directory" in result.stderr
+    (entry,) = failures_in(tmp_path / "engage-import.failed.jsonl")
+    assert entry["uid"] == "u2" and entry["event"] == "B"
+
+
+def test_stream_mode_sends_as_it_validates_and_keeps_invalid_records_as_failures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    recorder = Recorder()
+    lines = '{"id": "u1"}\n{"id": "u2", "email": "bad"}\n{"id": "u3"}\n'
+    result = engage(["users", "import", "-", "--stream", "-o", "json"], recorder, stdin=lines)
+    assert result.exit_code == 7
+    assert recorder.paths() == {"/v1/users/u1", "/v1/users/u3"}
+    summary = result.json()
+    assert (summary["read"], summary["invalid"], summary["ok"]) == (3, 1, 2)
+    (entry,) = failures_in(tmp_path / "engage-import.failed.jsonl")
+    assert (
+        entry["id"] == "u2" and "line 2: invalid user update: email" in entry["_error"]["message"]
+    )
+
+
+def test_a_failures_file_that_cannot_be_written_stops_before_sending(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id\nu1\n", encoding="utf-8")
+    result = engage(["users", "import", str(path), "--failures", str(tmp_path / "no" / "f.jsonl")])
+    assert result.exit_code == 2
+    assert "Cannot write the failures file" in result.stderr
+
+
+# --- concurrency, rate and retries -----------------------------------------------------------
+
+
+class Gauge:
+    """A handler that takes `delay` seconds and records the most requests in flight."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.now = 0
+        self.peak = 0
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.now += 1
+            self.count += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(self.delay)
+        with self._lock:
+            self.now -= 1
+        return httpx.Response(200, json={"status": "ok"})
+
+
+@pytest.mark.parametrize("concurrency", [1, 4, 12])
+def test_concurrency_is_the_number_of_requests_in_flight(tmp_path: Path, concurrency: int) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id\n" + "".join(f"u{i}\n" for i in range(48)), encoding="utf-8")
+    gauge = Gauge(0.02)
+    result = engage(["users", "import", str(path), "-c", str(concurrency)], gauge)
+    assert result.exit_code == 0, result.stderr
+    assert gauge.count == 48
+    assert gauge.peak == concurrency
+
+
+def test_reading_stays_only_a_few_records_ahead_of_sending(tmp_path: Path) -> None:
+    release = threading.Event()
+    read = 0
+
+    def records() -> Iterator[bulk.Record]:
+        nonlocal read
+        for n in range(10_000):
+            read += 1
+            yield bulk.Record(n + 2, {"id": f"u{n}"})
+
+    class Blocked:
+        def send(self, request: Any) -> Any:
+            release.wait(5)
+            return {}
+
+    job = bulk.users_import_job("upsert")
+    failures = bulk.FailuresFile(tmp_path / "f.jsonl", input_path=None)
+    runner = bulk.Runner(job, Blocked(), failures, concurrency=4)
+    thread = threading.Thread(target=runner.run, args=(records(),))
+    thread.start()
+    time.sleep(0.2)
+    ahead = read
+    release.set()
+    thread.join()
+    failures.close()
+    # 4 in flight, 8 queued, and the one waiting to be queued.
+    assert ahead <= 4 + 4 * bulk.READ_AHEAD_PER_WORKER + 1
+    assert runner.tally.ok == 10_000
+
+
+def test_pacer_spaces_requests_across_threads() -> None:
+    times = iter([0.0, 0.0, 0.0, 0.05])
+    pacer = bulk.Pacer(10, clock=lambda: next(times))
+    stop = threading.Event()
+    waits: list[float] = []
+    stop.wait = lambda timeout=None: waits.append(timeout or 0) or False  # type: ignore[method-assign,func-returns-value]
+    assert all(pacer.wait(stop) for _ in range(4))
+    assert waits == pytest.approx([0.1, 0.2, 0.25])
+
+
+def test_rate_caps_requests_a_second(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id\n" + "".join(f"u{i}\n" for i in range(11)), encoding="utf-8")
+    started = time.monotonic()
+    result = engage(["users", "import", str(path), "--rate", "20", "-c", "8"], Recorder())
+    assert result.exit_code == 0
+    assert time.monotonic() - started >= 0.45  # 11 requests at 20/s: 10 intervals of 50 ms
+
+
+def test_a_429_pauses_the_whole_pool_and_every_user_lands(
+    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI]
+) -> None:
+    api = sandbox_api(rate_limit=40)
+    statuses: list[int] = []
+
+    class Counting(SandboxTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = super().handle_request(request)
+            statuses.append(response.status_code)
+            return response
+
+    path = tmp_path / "seed.csv"
+    path.write_text("id,meta.n:=\n" + "".join(f"u{i},{i}\n" for i in range(60)), encoding="utf-8")
+    result = engage(
+        ["--retries", "6", "users", "import", str(path), "-c", "8", "-o", "json"],
+        transport=Counting(api),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert 429 in statuses
+    assert result.json()["ok"] == 60
+    assert api.store.count_users() == 60
+    assert api.store.get_user("u59")["meta"] == {"n": 59}  # type: ignore[index]
+
+
+def test_events_land_at_most_once_and_the_rest_are_exactly_the_failures(
+    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI]
+) -> None:
+    import random
+
+    api = sandbox_api(fail_rate=0.3, rng=random.Random(4))
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"uid": f"u{i % 5}", "event": "Paid", "value": i}) + "\n" for i in range(80)
+        ),
+        encoding="utf-8",
+    )
+    transport = SandboxTransport(api)
+    failures_path = tmp_path / "events.jsonl.failed.jsonl"
+    first = engage(["events", "import", str(path), "-o", "json"], transport=transport)
+    assert first.exit_code == 7
+    landed = [e["value"] for e in api.store.list_events()]
+    failed = [e["value"] for e in failures_in(failures_path)]
+    assert len(landed) == len(set(landed))
+    assert sorted(landed + failed) == list(range(80))
+    assert first.json()["failed"] == len(failed) > 0
+
+    for _ in range(20):  # re-feed the failures file until it is empty
+        again = engage(["events", "import", str(failures_path), "-o", "json"], transport=transport)
+        if again.exit_code == 0:
+            break
+        assert again.exit_code == 7
+    assert failures_path.read_text() == ""
+    assert sorted(e["value"] for e in api.store.list_events()) == list(range(80))
+
+
+def test_bad_credentials_stop_the_run_and_keep_every_record(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id\n" + "".join(f"u{i}\n" for i in range(50)), encoding="utf-8")
+
+    def unauthorized(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.005)
+        return httpx.Response(401, json={"error": "Wrong authentication credentials."})
+
+    result = engage(
+        ["users", "import", str(path), "-c", "2", "-o", "table"], Recorder(unauthorized)
+    )
+    assert result.exit_code == 3
+    assert "Authentication failed" in result.stderr
+    assert "resume with: engage users import" in result.stderr
+    entries = failures_in(tmp_path / "seed.csv.failed.jsonl")
+    assert sorted(e["id"] for e in entries) == sorted(f"u{i}" for i in range(50))
+    assert sum("not sent" in e["_error"]["message"] for e in entries) >= 40
+
+
+# --- interrupts ------------------------------------------------------------------------------
+
+
+def test_ctrl_c_finishes_requests_in_flight_and_saves_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("uid,event,value:=\n" + "".join(f"u1,Paid,{i}\n" for i in range(200)))
+    landed: list[int] = []
+    lock = threading.Lock()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.01)
+        with lock:
+            landed.append(json.loads(request.content)["value"])
+            if len(landed) == 10:
+                signal.raise_signal(signal.SIGINT)  # handled on the main thread: Ctrl-C
+        return httpx.Response(200, json={"status": "ok"})
+
+    result = engage(["events", "import", str(path), "-c", "4", "-o", "json"], Recorder(answer))
+    assert result.exit_code == 130
+    summary = result.json()
+    assert summary["interrupted"] is True and summary["ok"] == len(landed)
+    assert 10 <= len(landed) < 200
+    assert "Stopping: waiting for the requests in flight" in result.stderr
+    error = json.loads(result.stderr.splitlines()[-1])["error"]
+    failures_path = tmp_path / "events.csv.failed.jsonl"
+    assert error["hint"] == f"Resume with: engage events import {failures_path}"
+    saved = [e["value"] for e in failures_in(failures_path)]
+    assert sorted(landed + saved) == list(range(200))
+
+
+# --- teardown --------------------------------------------------------------------------------
+
+
+def test_delete_from_deletes_each_uid_once_and_404_counts_as_done(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        "".join(json.dumps({"uid": u, "event": "e"}) + "\n" for u in ["a", "b", "a", "gone", "b"])
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/gone"):
+            return httpx.Response(404, json={"error": "User not found."})
+        return httpx.Response(200, json={"status": "ok"})
+
+    recorder = Recorder(answer)
+    result = engage(["users", "delete", "--from", str(path), "--yes", "-o", "json"], recorder)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(r.url.path for r in recorder.requests) == [
+        "/v1/users/a", "/v1/users/b", "/v1/users/gone",
+    ]  # fmt: skip
+    assert all(r.method == "DELETE" for r in recorder.requests)
+    summary = result.json()
+    assert (summary["read"], summary["duplicates"], summary["ok"]) == (5, 2, 3)
+
+
+def test_delete_from_an_export_uses_uid_not_the_internal_id(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("uid,first_name,id\nu1,Ada,5fc6477241fcec31a9548e98\n")
+    recorder = Recorder()
+    assert engage(["users", "delete", "--from", str(path), "--yes"], recorder).exit_code == 0
+    assert recorder.paths() == {"/v1/users/u1"}
+
+
+def test_delete_from_asks_on_a_terminal_and_refuses_without_one(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id\nu1\nu2\n")
+    refused = engage(["users", "delete", "--from", str(path)])
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    stdin = engage(["users", "delete", "--from", "-"], stdin="id\nu1\n", tty=True)
+    assert stdin.exit_code == 2 and "stdin holds the uids" in stdin.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["users", "delete"], ["users", "delete", "u1", "--from", "x.csv", "--yes"],
+     ["users", "delete", "u1", "--yes", "--concurrency", "4"]],
+)  # fmt: skip
+def test_delete_takes_exactly_one_of_uid_and_from(args: list[str]) -> None:
+    result = engage(args)
+    assert result.exit_code == 2
+
+
+def test_delete_failures_do_not_touch_the_import_failures_file(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id\nu1\nu2\n")
+    imported = tmp_path / "seed.csv.failed.jsonl"
+    imported.write_text('{"id": "u2", "_error": {"message": "x"}}\n')
+    result = engage(["users", "delete", "--from", str(path), "--yes"], Recorder(refuse_uids("u1")))
+    assert result.exit_code == 7
+    assert imported.read_text() == '{"id": "u2", "_error": {"message": "x"}}\n'
+    (entry,) = failures_in(tmp_path / "seed.csv.delete-failed.jsonl")
+    assert entry["id"] == "u1"
+    assert "engage users delete --from" in result.stderr
+
+
+def test_missing_input_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = engage(["users", "import", str(tmp_path / "nope.csv")])
+    assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_non_utf8_input_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_bytes(b"id,first_name\nu1,Jos\xe9\n")
+    result = engage(["users", "import", str(path), "-o", "table"])
+    assert result.exit_code == 2 and "is not UTF-8" in result.stderr
+
+
+def test_an_empty_input_is_nothing_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id,first_name\n")
+    result = engage(["users", "import", str(path), "-o", "json"])
+    assert result.exit_code == 0 and result.json()["read"] == 0
