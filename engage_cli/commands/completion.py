@@ -66,6 +66,8 @@ def completion_script(shell: Shell) -> str:
 
     env = {COMPLETE_VAR: f"source_{shell.value}"}
     result = CliRunner().invoke(root, [], env=env, prog_name="engage")
-    if result.exit_code != 0 or not result.stdout.strip():
+    script = result.stdout.strip()
+    if result.exit_code != 0 or not script:
         raise EngageError(f"Typer produced no {shell.value} completion script: {result.stderr}")
-    return result.stdout
+    # Typer's template starts with a blank line, but zsh looks for `#compdef` on line one.
+    return script + "\n"

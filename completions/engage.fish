@@ -1,0 +1,1 @@
+complete --command engage --no-files --arguments "(env _ENGAGE_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) engage)" --condition "env _ENGAGE_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) engage"
