@@ -1,0 +1,125 @@
+"""Tab completion through Typer's protocol (the `_ENGAGE_COMPLETE` environment), in-process
+for breadth, and through the committed bash script in a real bash for the path users take."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from engage_cli.app import app
+from engage_cli.config import ConfigFile
+from engage_cli.docs import PROJECT_ROOT
+
+
+def complete(line: str) -> list[str]:
+    """What bash gets on Tab after `line` (a trailing space completes a new word)."""
+    words = line.split()
+    cword = len(words) if line.endswith(" ") else len(words) - 1
+    env = {"_ENGAGE_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(cword)}
+    result = CliRunner().invoke(app, [], env=env, prog_name="engage")
+    assert result.exit_code == 0, result.output
+    return result.stdout.split()
+
+
+def save_profiles(*names: str) -> None:
+    path = Path(os.environ["ENGAGE_CONFIG_DIR"]) / "config.toml"
+    ConfigFile(path, names[0], {name: {"api_key": f"key-{name}"} for name in names}).save()
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("engage us", ["users"]),
+        ("engage ", ["users", "events", "auth", "profiles", "sandbox", "api", "completion"]),
+        ("engage users ", ["create", "get", "update", "list", "delete"]),
+        ("engage users l", ["list"]),
+        ("engage events ", ["add"]),
+        ("engage auth ", ["login", "status", "logout"]),
+    ],
+)
+def test_commands(line: str, expected: list[str]) -> None:
+    assert set(expected) <= set(complete(line))
+
+
+def test_options_of_a_command_and_of_the_root() -> None:
+    assert {"--all", "--limit", "--after-id", "--output"} <= set(complete("engage users list --"))
+    assert {"--profile", "--base-url", "--sandbox", "--debug"} <= set(complete("engage --"))
+
+
+@pytest.mark.parametrize("command", ["users get u1", "users list", "auth status", "events add u1"])
+def test_output_formats(command: str) -> None:
+    assert complete(f"engage {command} -o ") == ["table", "json", "ndjson", "csv"]
+    assert complete(f"engage {command} --output n") == ["ndjson"]
+
+
+def test_api_output_formats_and_methods() -> None:
+    assert complete("engage api GET /users -o ") == ["json", "ndjson"]
+    assert complete("engage api ") == ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    assert complete("engage api p") == ["POST", "PUT", "PATCH"]
+
+
+def test_shells() -> None:
+    assert complete("engage completion ") == ["bash", "zsh", "fish", "powershell"]
+    assert complete("engage completion f") == ["fish"]
+
+
+def test_bulk_import_formats() -> None:
+    candidates = complete("engage users import --format ")
+    if not candidates:
+        pytest.skip("engage users import has no --format yet")
+    assert candidates == ["csv", "jsonl", "json"]
+
+
+def test_profile_names_from_the_config() -> None:
+    save_profiles("ci", "staging", "prod")
+    assert complete("engage --profile ") == ["ci", "staging", "prod"]
+    assert complete("engage --profile st") == ["staging"]
+    assert complete("engage profiles use p") == ["prod"]
+    assert complete("engage profiles show ") == ["ci", "staging", "prod"]
+
+
+def test_no_profiles_and_a_broken_config_complete_nothing() -> None:
+    assert complete("engage --profile ") == []
+    config = Path(os.environ["ENGAGE_CONFIG_DIR"]) / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("not = [toml")
+    assert complete("engage --profile ") == []
+
+
+def engage_binary() -> str:
+    beside = Path(sys.executable).parent / "engage"
+    found = str(beside) if beside.exists() else shutil.which("engage")
+    if not found:
+        pytest.fail("the `engage` console script is not installed (pip install -e .)")
+    return found
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_committed_bash_script_completes_in_bash() -> None:
+    """Source completions/engage.bash in a real bash and press Tab the way bash does."""
+    save_profiles("ci", "staging")
+    script = PROJECT_ROOT / "completions" / "engage.bash"
+    press_tab = (
+        f'source "{script}"\n'
+        'for line in "engage us" "engage users get u1 -o " "engage --profile s"; do\n'
+        '  read -ra COMP_WORDS <<< "$line"; COMP_CWORD=${#COMP_WORDS[@]}\n'
+        '  [[ "$line" == *" " ]] || COMP_CWORD=$((COMP_CWORD - 1))\n'
+        '  _engage_completion engage; echo "${COMPREPLY[*]}"\n'
+        "done\n"
+    )
+    path = f"{Path(engage_binary()).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    done = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", press_tab],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": path},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["users", "table json ndjson csv", "staging"]

@@ -1,0 +1,87 @@
+"""The import graph of start-up: what `engage` loads for --version, --help, Tab and a read.
+
+Timings vary from machine to machine; which modules a path imports does not, so this is
+what the tests pin (tests/benchmarks/startup.py measures the time)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("httpx", "pydantic", "rich", "rich.table", "engage_cli.sandbox")
+
+# Runs `engage ARGS` the way the console script does, then reports which of the watched
+# modules were really imported (a module blocked with None in sys.modules was not).
+PROBE = """
+import atexit, json, sys
+WATCH = {watch!r}
+def report():
+    loaded = [name for name in WATCH if sys.modules.get(name) is not None]
+    sys.__stderr__.write("LOADED " + json.dumps(loaded) + "\\n")
+atexit.register(report)
+sys.argv = ["engage", *sys.argv[1:]]
+from engage_cli.app import main
+main()
+"""
+
+
+def loaded_by(*args: str, **env: str) -> list[str]:
+    code = PROBE.format(watch=(*HEAVY, "engage_cli.context", "engage_cli.commands.auth"))
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+    report = [line for line in done.stderr.splitlines() if line.startswith("LOADED ")]
+    assert done.returncode == 0 and report, done.stderr
+    return list(json.loads(report[-1].removeprefix("LOADED ")))
+
+
+def completion_env(line: str) -> dict[str, str]:
+    words = line.split()
+    cword = len(words) if line.endswith(" ") else len(words) - 1
+    return {"_ENGAGE_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(cword)}
+
+
+def test_version_imports_no_command_module() -> None:
+    assert loaded_by("--version") == []
+
+
+def test_help_imports_nothing_heavy() -> None:
+    loaded = loaded_by("--help")
+    assert not set(loaded) & set(HEAVY), loaded
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "engage us",
+        "engage users get u1 -o ",
+        "engage --profile ",
+        "engage completion ",
+        "engage api GET /users --",
+    ],
+)
+def test_tab_completion_imports_nothing_heavy(line: str) -> None:
+    loaded = loaded_by(**completion_env(line))
+    assert not set(loaded) & set(HEAVY), loaded
+
+
+def test_completing_a_command_name_loads_only_that_command() -> None:
+    loaded = loaded_by(**completion_env("engage us"))
+    assert "engage_cli.commands.auth" not in loaded
+    assert "engage_cli.context" not in loaded
+
+
+def test_a_json_read_loads_no_rich() -> None:
+    create = ["--sandbox", "users", "create", "--id", "u1", "-o", "json"]
+    assert "rich" not in loaded_by(*create)
+    loaded = loaded_by("--sandbox", "users", "get", "u1", "-o", "json")
+    assert "httpx" in loaded  # it did reach the (in-process) API
+    assert "rich" not in loaded and "rich.table" not in loaded
