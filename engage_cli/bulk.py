@@ -693,11 +693,13 @@ class FailuresFile:
         self.target = target
         self.count = 0
         self._in_place = input_path is not None and _same_file(target, input_path)
-        self._tmp = target.with_name(target.name + ".tmp")
         self._lock = threading.Lock()
         try:
+            # Unique per run, so two runs writing the same target never share it.
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            self._tmp = Path(tmp)
             # Open for the whole run, closed in close(): not a with-block's lifetime.
-            self._file: IO[str] = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115
+            self._file: IO[str] = open(fd, "w", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
             raise UsageError(
                 f"Cannot write the failures file {target}: {exc.strerror}.",

@@ -337,7 +337,10 @@ def test_format_from_flag_then_extension_then_content(
     assert bulk.format_for(name, declared, first) == expected
 
 
-def test_stdin_is_sniffed_and_its_byte_order_mark_dropped() -> None:
+def test_stdin_is_sniffed_and_its_byte_order_mark_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where a failures file from stdin would go
     recorder = Recorder()
     result = engage(
         ["users", "import", "-", "-o", "json"],
