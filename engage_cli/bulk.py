@@ -118,10 +118,8 @@ class Column:
         if self.kind == "scalar":
             try:
                 return parse_scalar(cell)
-            except EngageError as exc:
-                raise ValueError(
-                    f"{cell!r} cannot be a value ({exc.hint or exc.message})"
-                ) from None
+            except EngageError:  # null: an empty cell is how to send no value
+                raise ValueError(f"{cell!r} cannot be a value; leave the cell empty") from None
         return cell
 
 
@@ -497,7 +495,7 @@ class Job:
     schema: CsvSchema
     build: Callable[[dict[str, Any]], APIRequest]  # raises UsageError or ValueError
     sends: str  # "PUT /users/{uid}", for the dry-run summary
-    resume: str  # the command that retries a failures file, "{file}" in it
+    resume: str  # the arguments that retry a failures file, "{file}" in them
     failures_suffix: str = FAILURES_SUFFIX  # delete's own, so a teardown keeps the import's
     stdin_failures: str = "engage-import.failed.jsonl"  # in the cwd, for input from stdin
     done_statuses: frozenset[int] = frozenset()  # errors that still mean done (404 on delete)
@@ -557,7 +555,7 @@ def users_import_job(mode: str) -> Job:
         schema=USER_CSV,
         build=build_user_create if create else build_user_upsert,
         sends="POST /users" if create else "PUT /users/{uid}",
-        resume="engage users import {file}" + (" --mode create" if create else ""),
+        resume="users import {file}" + (" --mode create" if create else ""),
     )
 
 
@@ -566,14 +564,14 @@ EVENTS_IMPORT = Job(
     schema=EVENT_CSV,
     build=build_event,
     sends="POST /users/{uid}/events",
-    resume="engage events import {file}",
+    resume="events import {file}",
 )
 USERS_DELETE = Job(
     command="users delete",
     schema=UID_CSV,
     build=build_user_delete,
     sends="DELETE /users/{uid}",
-    resume="engage users delete --from {file} --yes",
+    resume="users delete --from {file} --yes",
     failures_suffix=".delete-failed.jsonl",
     stdin_failures="engage-delete.failed.jsonl",
     done_statuses=frozenset({404}),  # already gone is what a teardown wants
@@ -616,6 +614,8 @@ class Checked:
     duplicates: int = 0
     problems: list[str] = field(default_factory=list)  # the first few, for the error
     hint: str | None = None
+    # The request whose credentials the run needs: the first needing the secret, if any.
+    sample: APIRequest | None = None
 
     @property
     def invalid(self) -> int:
@@ -656,6 +656,8 @@ def check_all(
                 continue
             seen.add(request.path)
         checked.valid += 1
+        if checked.sample is None or (request.needs_secret and not checked.sample.needs_secret):
+            checked.sample = request
         if on_valid is not None:
             on_valid(request)
     return checked
@@ -685,6 +687,9 @@ def failure_entry(record: Record, message: str, status: int | None) -> dict[str,
     return entry
 
 
+FAILURES_HINT = "Choose another place with --failures FILE."
+
+
 class FailuresFile:
     """Collects failed and unsent records as JSON Lines, written to a temporary file beside
     the target and moved over it at the end (so the target may also be the input)."""
@@ -694,6 +699,8 @@ class FailuresFile:
         self.count = 0
         self._in_place = input_path is not None and _same_file(target, input_path)
         self._lock = threading.Lock()
+        if target.is_dir():
+            raise UsageError(f"The failures file {target} is a directory.", hint=FAILURES_HINT)
         try:
             # Unique per run, so two runs writing the same target never share it.
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -702,8 +709,7 @@ class FailuresFile:
             self._file: IO[str] = open(fd, "w", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
             raise UsageError(
-                f"Cannot write the failures file {target}: {exc.strerror}.",
-                hint="Choose another place with --failures FILE.",
+                f"Cannot write the failures file {target}: {exc.strerror}.", hint=FAILURES_HINT
             ) from None
 
     def add(self, record: Record, message: str, status: int | None = None) -> None:

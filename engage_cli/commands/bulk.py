@@ -15,7 +15,7 @@ from engage_cli.commands._common import OutputOpt, fmt, state_of
 from engage_cli.errors import EngageError, Interrupted, PartialFailure, UsageError
 
 if TYPE_CHECKING:
-    from engage_cli.bulk import Job, Runner, Source, Summary
+    from engage_cli.bulk import Checked, Job, Runner, Source, Summary
     from engage_cli.context import State
     from engage_cli.endpoints import APIRequest
     from engage_cli.output import Output
@@ -247,7 +247,9 @@ def _run_bulk(
             return
         total = None
         if not stream:
-            total = _check(job, source, out)
+            checked = _check(job, source, out)
+            _preflight(state, checked.sample)
+            total = checked.valid
             if confirm is not None:
                 confirm(total)
         target = failures or bulk.default_failures_path(job, file)
@@ -255,20 +257,30 @@ def _run_bulk(
         summary = bulk.summarize(job, source, runner.tally, started, kept)
     summary.interrupted = runner.stop.is_set() and runner.fatal is None
     _print_summary(state, out, summary)
-    _raise_for_outcome(job, file, runner, summary)
+    resume = _resume_command(state, job, summary.failures_file, concurrency, rate)
+    _raise_for_outcome(file, runner, summary, resume)
 
 
-def _check(job: Job, source: Source, out: Output) -> int:
-    """The validation pass: every record, before anything is sent. Returns the count."""
+def _check(
+    job: Job, source: Source, out: Output, on_valid: Callable[[APIRequest], None] | None = None
+) -> Checked:
+    """The validation pass: every record, before anything is sent."""
     from engage_cli import bulk
 
     try:
-        checked = bulk.check_all(bulk.read_records(source, job.schema, out.warn), job)
+        checked = bulk.check_all(bulk.read_records(source, job.schema, out.warn), job, on_valid)
     except KeyboardInterrupt:
         raise Interrupted("Interrupted while checking the input; nothing was sent.") from None
     if checked.invalid:
         raise checked.error(source.label)
-    return checked.valid
+    return checked
+
+
+def _preflight(state: State, sample: APIRequest | None) -> None:
+    """Missing credentials fail now, before a failures file holds every record."""
+    if sample is not None:
+        with state.client() as client:
+            client.check_credentials(sample)
 
 
 def _dry_run(state: State, out: Output, job: Job, source: Source, started: float) -> None:
@@ -281,10 +293,7 @@ def _dry_run(state: State, out: Output, job: Job, source: Source, started: float
         def show(request: APIRequest) -> None:
             out.write(dumps(client.describe(request), indent=None) + "\n")
 
-        records = bulk.read_records(source, job.schema, out.warn)
-        checked = bulk.check_all(records, job, show if out.format == "ndjson" else None)
-    if checked.invalid:
-        raise checked.error(source.label)
+        checked = _check(job, source, out, show if out.format == "ndjson" else None)
     summary = bulk.Summary(
         command=job.command,
         input=source.label,
@@ -368,15 +377,34 @@ def _print_summary(state: State, out: Output, summary: Summary) -> None:
         out.object(summary.to_dict())
 
 
-def _raise_for_outcome(job: Job, file: str, runner: Runner, summary: Summary) -> None:
-    """Exit 0 only when every record landed: 3 on bad credentials, 130 interrupted, 7 when
-    some did not land; each with the command that retries exactly what did not."""
+def _resume_command(
+    state: State, job: Job, failures: str | None, concurrency: int | None, rate: float | None
+) -> str:
+    """The command that sends exactly what did not land, with this run's own options."""
     import shlex
 
+    if failures is None:
+        return ""
+    words = ["engage"]
+    if state.sandbox:
+        words.append("--sandbox")
+    for flag, value in (("--profile", state.profile), ("--base-url", state.base_url)):
+        if value:
+            words += [flag, shlex.quote(value)]
+    words.append(job.resume.format(file=shlex.quote(failures)))
+    if concurrency is not None:
+        words += ["--concurrency", str(concurrency)]
+    if rate is not None:
+        words += ["--rate", f"{rate:g}"]
+    return " ".join(words)
+
+
+def _raise_for_outcome(file: str, runner: Runner, summary: Summary, resume: str) -> None:
+    """Exit 0 only when every record landed: 3 on bad credentials, 130 interrupted, 7 when
+    some did not land; each with the command that retries exactly what did not."""
     from engage_cli.bulk import STDIN
 
     failures = summary.failures_file
-    resume = job.resume.format(file=shlex.quote(failures)) if failures else ""
     where = " (in the current directory, as the input was stdin)" if file == STDIN else ""
     if runner.fatal is not None:
         fatal: EngageError = runner.fatal

@@ -130,15 +130,13 @@ def test_ctrl_c_stops_saves_the_rest_and_the_resume_line_finishes_the_job(
     assert summary["interrupted"] is True
     failures = tmp_path / "events.jsonl.failed.jsonl"
     error = json.loads(stderr.strip().splitlines()[-1])["error"]
-    assert error["hint"] == f"Resume with: engage events import {failures}"
+    assert error["hint"] == f"Resume with: engage events import {failures} --concurrency 4"
 
     landed = event_values(sandbox)
     assert len(landed) == summary["ok"] > 0
     assert sorted(landed + failed_values(failures)) == list(range(400))
 
-    resumed = sandbox.engage(
-        *error["hint"].removeprefix("Resume with: engage ").split(), "-c", "16"
-    )
+    resumed = sandbox.engage(*error["hint"].removeprefix("Resume with: engage ").split())
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(event_values(sandbox)) == list(range(400))
 
