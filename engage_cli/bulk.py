@@ -33,7 +33,6 @@ from engage_cli.inputs import loads_json, parse_scalar
 
 # Every tunable number of a bulk run.
 DEFAULT_CONCURRENCY = 8
-MAX_CONCURRENCY = 64  # the client's connection pool holds no more
 READ_AHEAD_PER_WORKER = 2  # records queued per worker: keeps workers busy, memory bounded
 CHUNK_CHARS = 64 * 1024  # how much of a JSON document is decoded at a time
 MAX_PROBLEMS_SHOWN = 20  # invalid records listed in the error; the rest are counted
@@ -41,7 +40,6 @@ MAX_PROBLEMS_SHOWN = 20  # invalid records listed in the error; the rest are cou
 STDIN = "-"
 ERROR_KEY = "_error"  # what a failures file adds to each record; readers drop it
 FAILURES_SUFFIX = ".failed.jsonl"
-FORMATS = ("csv", "jsonl", "json")
 EXTENSIONS = {
     ".csv": "csv",
     ".jsonl": "jsonl",
@@ -914,10 +912,13 @@ class Runner:
                 self._progress(self.tally)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a CI job being cancelled
+
+
 @contextmanager
 def stop_on_interrupt(stop: threading.Event, say: Callable[[], None]) -> Iterator[None]:
-    """Ctrl-C sets `stop` instead of raising, so no record is caught half-way between the
-    reader and the queue; requests in flight finish and are counted."""
+    """Ctrl-C (or SIGTERM) sets `stop` instead of raising, so no record is caught half-way
+    between the reader and the queue; requests in flight finish and are counted."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers live on the main thread; Runner catches KeyboardInterrupt
         return
@@ -927,11 +928,12 @@ def stop_on_interrupt(stop: threading.Event, say: Callable[[], None]) -> Iterato
             say()
         stop.set()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, restore in previous.items():
+            signal.signal(signum, restore)
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -980,6 +982,23 @@ class Summary:
         if self.failures_file:
             text += f" Not landed: {self.failures_file}."
         return text
+
+
+def dry_run_summary(job: Job, source: Source, checked: Checked, started: float) -> Summary:
+    return Summary(
+        command=job.command,
+        input=source.label,
+        read=checked.read,
+        invalid=0,
+        sent=checked.valid,
+        ok=0,
+        failed=0,
+        not_sent=0,
+        duplicates=checked.duplicates,
+        seconds=round(time.monotonic() - started, 3),
+        rate=0.0,
+        dry_run=True,
+    )
 
 
 def summarize(

@@ -761,7 +761,10 @@ def test_bad_credentials_stop_the_run_and_keep_every_record(tmp_path: Path) -> N
 # --- interrupts ------------------------------------------------------------------------------
 
 
-def test_ctrl_c_finishes_requests_in_flight_and_saves_the_rest(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C, CI cancelling
+def test_ctrl_c_finishes_requests_in_flight_and_saves_the_rest(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
     path = tmp_path / "events.csv"
     path.write_text("uid,event,value:=\n" + "".join(f"u1,Paid,{i}\n" for i in range(200)))
     landed: list[int] = []
@@ -772,7 +775,7 @@ def test_ctrl_c_finishes_requests_in_flight_and_saves_the_rest(tmp_path: Path) -
         with lock:
             landed.append(json.loads(request.content)["value"])
             if len(landed) == 10:
-                signal.raise_signal(signal.SIGINT)  # handled on the main thread: Ctrl-C
+                signal.raise_signal(signum)  # handled on the main thread
         return httpx.Response(200, json={"status": "ok"})
 
     result = engage(["events", "import", str(path), "-c", "4", "-o", "json"], Recorder(answer))

@@ -253,7 +253,9 @@ def _run_bulk(
             if confirm is not None:
                 confirm(total)
         target = failures or bulk.default_failures_path(job, file)
-        runner, kept = _send(state, job, source, target, total, concurrency, rate, stream)
+        # Warnings about columns came with the check pass; --stream has none.
+        warn = out.warn if stream else _silent
+        runner, kept = _send(state, job, source, target, total, concurrency, rate, warn)
         summary = bulk.summarize(job, source, runner.tally, started, kept)
     summary.interrupted = runner.stop.is_set() and runner.fatal is None
     _print_summary(state, out, summary)
@@ -294,20 +296,7 @@ def _dry_run(state: State, out: Output, job: Job, source: Source, started: float
             out.write(dumps(client.describe(request), indent=None) + "\n")
 
         checked = _check(job, source, out, show if out.format == "ndjson" else None)
-    summary = bulk.Summary(
-        command=job.command,
-        input=source.label,
-        read=checked.read,
-        invalid=0,
-        sent=checked.valid,
-        ok=0,
-        failed=0,
-        not_sent=0,
-        duplicates=checked.duplicates,
-        seconds=round(time.monotonic() - started, 3),
-        rate=0.0,
-        dry_run=True,
-    )
+    summary = bulk.dry_run_summary(job, source, checked, started)
     if out.format == "ndjson":
         state.streams.stderr.write(summary.sentence() + f" Each would be {job.sends}.\n")
         return
@@ -322,7 +311,7 @@ def _send(
     total: int | None,
     concurrency: int | None,
     rate: float | None,
-    stream: bool,
+    warn: Callable[[str], None],
 ) -> tuple[Runner, Path | None]:
     """Send every record; return the runner (its tally) and the failures file if kept."""
     from engage_cli import bulk
@@ -351,8 +340,6 @@ def _send(
                 rate=rate,
                 progress=progress.update if progress else None,
             )
-            # A warning about columns was given in the check pass; --stream has none.
-            warn = state.output(None).warn if stream else _silent
             with bulk.stop_on_interrupt(runner.stop, say_stopping):
                 # Unread stdin cannot be saved; a file's unsent rest goes to the failures.
                 runner.run(
