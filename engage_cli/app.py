@@ -202,13 +202,4 @@ def root(
 
 
 def main() -> None:
-    if os.environ.get(COMPLETE_VAR):
-        _complete_without_coercion()
     app(prog_name="engage")
-
-
-def _complete_without_coercion() -> None:
-    """Tab parses the command line but runs nothing, so parsed values go unused; Typer would
-    still import pydantic to coerce each one (tens of milliseconds per keypress). Without it
-    each coercion fails, and completion's resilient parsing ignores failures by design."""
-    sys.modules.setdefault("pydantic", None)  # type: ignore[arg-type]
