@@ -28,7 +28,7 @@ from typing import IO, Any, Protocol
 
 from engage_cli import endpoints, models
 from engage_cli.endpoints import APIRequest
-from engage_cli.errors import ConfigError, EngageError, UsageError
+from engage_cli.errors import ConfigError, EngageError, Interrupted, UsageError
 from engage_cli.inputs import loads_json, parse_scalar
 
 # Every tunable number of a bulk run.
@@ -798,6 +798,17 @@ class Pacer:
 Progress = Callable[[Tally], None]
 
 
+def stoppable_sleep(stop: threading.Event) -> Callable[[float], None]:
+    """The client's wait between retries, cut short by a stop: a stopped run sends no
+    retry, and the request counts as not landed (so it goes to the failures file)."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise Interrupted("Stopped while waiting to retry; not sent again.")
+
+    return sleep
+
+
 class Runner:
     """Sends records with `concurrency` threads sharing one client (so a 429's Retry-After
     pauses the whole pool), reading ahead only a few records per thread."""
@@ -811,13 +822,14 @@ class Runner:
         concurrency: int = DEFAULT_CONCURRENCY,
         rate: float | None = None,
         progress: Progress | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.job = job
         self.client = client
         self.failures = failures
         self.concurrency = concurrency
         self.tally = Tally()
-        self.stop = threading.Event()
+        self.stop = stop or threading.Event()
         self.fatal: EngageError | None = None
         self._pacer = Pacer(rate)
         self._progress = progress

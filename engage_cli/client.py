@@ -173,7 +173,7 @@ class EngageClient:
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
         log: Log | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         rand: Callable[[], float] = random.random,
         max_connections: int = 16,
     ) -> None:
@@ -182,7 +182,7 @@ class EngageClient:
         self.api_secret = api_secret
         self.retries = retries
         self._log = log
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
         self._rand = rand
         # A 429 pauses every request of this client, not only the one that got it.
         self._pause_until = 0.0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,7 +76,9 @@ class State:
         self.streams.stderr.write(f"[debug] {line}\n")
         self.streams.stderr.flush()
 
-    def client(self, *, max_connections: int = 16) -> EngageClient:
+    def client(
+        self, *, max_connections: int = 16, sleep: Callable[[float], None] | None = None
+    ) -> EngageClient:
         from engage_cli.client import EngageClient
 
         settings = self.settings()
@@ -107,6 +110,7 @@ class State:
             transport=transport,
             log=self.log if self.debug else None,
             max_connections=max_connections,
+            sleep=sleep,
         )
 
 

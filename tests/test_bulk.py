@@ -908,3 +908,37 @@ def test_an_empty_input_is_nothing_to_do(tmp_path: Path) -> None:
     path.write_text("id,first_name\n")
     result = engage(["users", "import", str(path), "-o", "json"])
     assert result.exit_code == 0 and result.json()["read"] == 0
+
+
+def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> None:
+    from engage_cli.client import EngageClient
+
+    sent: list[httpx.Request] = []
+
+    def busy(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(503, headers={"Retry-After": "30"}, json={"error": "busy"})
+
+    stop = threading.Event()
+    client = EngageClient(
+        base_url=BASE,
+        api_key=KEY,
+        api_secret=SECRET,
+        transport=httpx.MockTransport(busy),
+        sleep=bulk.stoppable_sleep(stop),
+    )
+    failures = bulk.FailuresFile(tmp_path / "f.jsonl", input_path=None)
+    runner = bulk.Runner(bulk.users_import_job("upsert"), client, failures, stop=stop)
+    thread = threading.Thread(target=runner.run, args=([bulk.Record(2, {"id": "u1"})],))
+    thread.start()
+    time.sleep(0.3)  # the request got its 503 and waits 30 s to retry
+    started = time.monotonic()
+    stop.set()
+    thread.join(timeout=10)
+    assert time.monotonic() - started < 5
+    assert len(sent) == 1  # no retry after the stop
+    kept = failures.close()
+    assert kept is not None
+    (entry,) = [json.loads(line) for line in kept.read_text().splitlines()]
+    assert entry["id"] == "u1"
+    assert "Stopped while waiting to retry" in entry["_error"]["message"]

@@ -3,6 +3,7 @@ commands, thin adapters over `engage_cli.bulk` (imported only when one of them r
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from enum import Enum
@@ -330,8 +331,9 @@ def _send(
         )
         streams.stderr.flush()
 
+    stop = threading.Event()
     try:
-        with state.client(max_connections=workers) as client:
+        with state.client(max_connections=workers, sleep=bulk.stoppable_sleep(stop)) as client:
             runner = bulk.Runner(
                 job,
                 client,
@@ -339,6 +341,7 @@ def _send(
                 concurrency=workers,
                 rate=rate,
                 progress=progress.update if progress else None,
+                stop=stop,
             )
             with bulk.stop_on_interrupt(runner.stop, say_stopping):
                 # Unread stdin cannot be saved; a file's unsent rest goes to the failures.
