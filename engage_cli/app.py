@@ -8,6 +8,7 @@ command modules leave httpx, pydantic, rich and the sandbox to the functions tha
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -42,15 +43,15 @@ COMMAND_MODULES = {
 
 
 class LazyCommands(MutableMapping[str, Any]):
-    """Commands by name; a module path stands in for a command until it is first used."""
+    """Commands by name; a builder stands in for a command until it is first used."""
 
     def __init__(self, entries: dict[str, Any]) -> None:
         self._entries = entries
 
     def __getitem__(self, name: str) -> Any:
         entry = self._entries[name]
-        if isinstance(entry, str):
-            entry = self._entries[name] = _load_command(name, entry)
+        if isinstance(entry, functools.partial):
+            entry = self._entries[name] = entry()
         return entry
 
     def __setitem__(self, name: str, command: Any) -> None:
@@ -68,11 +69,39 @@ class LazyCommands(MutableMapping[str, Any]):
 
 def _load_command(name: str, module_path: str) -> Any:
     sub_app: typer.Typer = importlib.import_module(module_path).app
-    sub_app.rich_markup_mode = app.rich_markup_mode  # one plain help style everywhere
-    # A group is what app.add_typer(sub_app, name=name) would build.
-    build = typer.main.get_group if name in GROUP_MODULES else typer.main.get_command
-    command = build(sub_app)
+    if name in GROUP_MODULES:
+        command: Any = _lazy_group(name, sub_app)
+    else:
+        sub_app.rich_markup_mode = app.rich_markup_mode  # one plain help style everywhere
+        command = typer.main.get_command(sub_app)
     command.name = name
+    return command
+
+
+def _lazy_group(name: str, sub_app: typer.Typer) -> TyperGroup:
+    """The group `app.add_typer(sub_app)` would build, except that each subcommand is built
+    when first used: `engage users get` and Tab on `engage us` build one command or none,
+    not all of them (Typer inspects every signature it builds)."""
+    builders = {
+        info.name: functools.partial(_build_subcommand, info)
+        for info in sub_app.registered_commands
+        if info.name
+    }
+    group = TyperGroup(
+        name=name,
+        help=sub_app.info.help,
+        no_args_is_help=True,
+        rich_markup_mode=app.rich_markup_mode,
+    )
+    group.commands = LazyCommands(builders)
+    return group
+
+
+def _build_subcommand(info: Any) -> Any:
+    single = typer.Typer(rich_markup_mode=app.rich_markup_mode, add_completion=False)
+    single.registered_commands.append(info)
+    command = typer.main.get_command(single)
+    command.name = info.name
     return command
 
 
@@ -82,7 +111,16 @@ class EngageGroup(TyperGroup):
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        self.commands = LazyCommands({**GROUP_MODULES, **COMMAND_MODULES, **self.commands})
+        modules = {**GROUP_MODULES, **COMMAND_MODULES}
+        self.commands = LazyCommands(
+            {
+                **{
+                    name: functools.partial(_load_command, name, path)
+                    for name, path in modules.items()
+                },
+                **self.commands,
+            }
+        )
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)  # the names alone: listing loads no module
