@@ -29,7 +29,8 @@ from typing import IO, Any, Protocol
 from engage_cli import endpoints, models
 from engage_cli.endpoints import APIRequest
 from engage_cli.errors import ConfigError, EngageError, Interrupted, UsageError
-from engage_cli.inputs import loads_json, parse_scalar
+from engage_cli.inputs import parse_scalar
+from engage_cli.strict import DECODER, loads_json
 
 # Every tunable number of a bulk run.
 DEFAULT_CONCURRENCY = 8
@@ -231,10 +232,6 @@ def read_jsonl(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) 
 _NOT_SPACE = re.compile(r"[^ \t\r\n]")
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 class JsonStream:
     """Decodes JSON values one at a time from a text stream, holding only the value being
     decoded in memory (json.load would hold the whole document), and knowing its line."""
@@ -246,7 +243,7 @@ class JsonStream:
         self._line = 1  # the line at `_counted`
         self._counted = 0
         self._eof = False
-        self._decoder = json.JSONDecoder(parse_constant=_reject_constant)
+        self._decoder = DECODER
 
     def line(self) -> int:
         self._line += self._buf.count("\n", self._counted, self._pos)

@@ -5,20 +5,11 @@ Pure functions with no third-party imports, so they are cheap to import and easy
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import IO, Any
 
 from engage_cli.errors import UsageError
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def loads_json(text: str) -> Any:
-    """json.loads, refusing NaN and Infinity (no API accepts them)."""
-    return json.loads(text, parse_constant=_reject_constant)
+from engage_cli.strict import NumberOutOfRange, loads_json
 
 
 def parse_pair(text: str, option: str) -> tuple[str, Any]:
@@ -63,6 +54,8 @@ def parse_scalar(text: str) -> Any:
     JSON quotes force a string (`'"49.99"'`)."""
     try:
         value = loads_json(text)
+    except NumberOutOfRange as exc:
+        raise UsageError(f"--value {text}: {exc}.", hint="Quote it to send the text.") from exc
     except ValueError:
         return text
     if value is None:

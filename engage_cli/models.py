@@ -6,7 +6,6 @@ Responses are not modelled: the API's objects pass through untouched, unknown fi
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import (
@@ -23,6 +22,7 @@ from pydantic import (
 )
 
 from engage_cli.errors import UsageError
+from engage_cli.strict import parse_iso8601
 
 # A meta value, event value or property value: string, number or boolean; never null,
 # an array or an object. Bool comes first so `true` is not read as the number 1.
@@ -35,13 +35,9 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 def check_date(value: str) -> str:
-    """A valid ISO 8601 date or date-time; kept exactly as given."""
-    text = value.strip()
-    if not text:
-        raise ValueError("must be an ISO 8601 date, e.g. 2021-01-12T05:24:39.062+00:00")
-    candidate = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    """A valid ISO 8601 date or date-time, read as the API reads it; kept exactly as given."""
     try:
-        datetime.fromisoformat(candidate)
+        parse_iso8601(value)
     except ValueError:
         raise ValueError(
             f"{value!r} is not a valid ISO 8601 date (e.g. 2021-01-12T05:24:39.062+00:00)"

@@ -63,6 +63,10 @@ def test_value_typing(text: str, sent: object) -> None:
         (["--value", "null"], "null"),
         (["--property", "tags:=[1]"], "properties.tags"),
         (["--timestamp", "last tuesday"], "timestamp"),
+        (["--timestamp", "2021-01-01T10"], "timestamp"),
+        (["--timestamp", "20210112"], "timestamp"),
+        (["--value", "1e999"], "out of range"),
+        (["--property", "n:=1e999"], "out of range"),
     ],
 )
 def test_refusals_before_the_network(args: list[str], text: str) -> None:

@@ -121,6 +121,8 @@ def test_create_with_lists_and_number() -> None:
         (["--id", "u1", "--meta", "bad:=nope"], "--meta bad"),
         (["--id", "u1", "--meta", "novalue"], "--meta 'novalue'"),
         (["--id", "u1", "--created-at", "2021-13-45"], "created_at"),
+        (["--id", "u1", "--created-at", "2021-W01-1"], "created_at"),
+        (["--id", "u1", "--meta", "n:=1e999"], "out of range"),
         (["--id", "u1", "--number", "+234 801"], "number"),
         (["--id", "u1", "--email", "nobody"], "email"),
         (["--data", '{"id": "u1", "plan": "pro"}'], "plan: is not a field"),

@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -36,6 +35,7 @@ from engage_cli.sandbox.store import (
     UserChanges,
     format_timestamp,
 )
+from engage_cli.strict import loads_json, parse_iso8601
 
 __all__ = [
     "DEFAULT_KEY",
@@ -101,13 +101,6 @@ _INTERNAL_ID = re.compile(r"[0-9a-fA-F]{24}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 # ISO 8601 extended format, parsed by hand: datetime.fromisoformat accepts different inputs on
 # Python 3.10 and 3.11+, and the sandbox must answer the same on both.
-_ISO_8601 = re.compile(
-    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
-    r"(?:[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})"
-    r"(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
-    r"(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
-)
-
 _CREATE_FIELDS = frozenset(
     {
         "id",
@@ -128,22 +121,9 @@ _EVENT_FIELDS = frozenset({"event", "value", "properties", "timestamp"})
 _DEVICE_PLATFORMS = ("android", "ios")
 
 
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):  # 1e999 parses as inf, which JSON cannot carry back out
-        raise ValueError(f"number out of range: {text}")
-    return number
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _json_object(body: bytes) -> JSONObject:
     try:
-        value = json.loads(
-            body.decode("utf-8"), parse_float=_finite_float, parse_constant=_refuse_constant
-        )
+        value = loads_json(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _bad_request("Request body must be valid JSON.") from exc
     if not isinstance(value, dict):
@@ -161,7 +141,7 @@ def _refuse_unknown_fields(body: JSONObject, allowed: frozenset[str]) -> None:
 
 def _is_scalar(value: object) -> bool:
     # bool is an int subclass, so this accepts true/false as well as numbers; None, lists and
-    # dicts are what it refuses. Floats are finite already (see _finite_float).
+    # dicts are what it refuses. Floats are finite already (see strict.loads_json).
     return isinstance(value, (str, int, float))
 
 
@@ -207,36 +187,8 @@ def _email(value: object) -> str:
     return value
 
 
-def parse_timestamp(text: str) -> datetime:
-    """Parse an ISO 8601 date or date-time; no offset means UTC. ValueError if invalid."""
-    match = _ISO_8601.fullmatch(text)
-    if match is None:
-        raise ValueError(f"not an ISO 8601 date: {text!r}")
-    part = match.groupdict()
-    fraction = (part["fraction"] or "")[:6].ljust(6, "0")
-    moment = datetime(
-        int(part["year"]),
-        int(part["month"]),
-        int(part["day"]),
-        int(part["hour"] or 0),
-        int(part["minute"] or 0),
-        int(part["second"] or 0),
-        int(fraction),
-        tzinfo=_offset(part["offset"]),
-    )
-    try:
-        moment.astimezone(timezone.utc)
-    except OverflowError as exc:  # 0001-01-01T00:00+01:00 has no UTC counterpart
-        raise ValueError(f"out of range: {text!r}") from exc
-    return moment
-
-
-def _offset(text: str | None) -> timezone:
-    if text is None or text in ("Z", "z"):
-        return timezone.utc
-    digits = text[1:].replace(":", "")
-    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-    return timezone(-delta if text[0] == "-" else delta)  # ValueError past 24 hours
+# The sandbox and the CLI's validation share one reading of ISO 8601.
+parse_timestamp = parse_iso8601
 
 
 def _timestamp(body: JSONObject, name: str) -> str:
