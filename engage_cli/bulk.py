@@ -83,13 +83,22 @@ class CsvSchema:
     nested: str | None
     split: frozenset[str] = frozenset()  # cells of ids separated by `;`
     scalar: frozenset[str] = frozenset()  # cells read like `events add --value`
+    ignored: frozenset[str] = frozenset()  # server-owned columns of an export
 
+
+# What the API computes and an export carries, but no request may send: dropped on import.
+SERVER_FIELDS = frozenset(
+    {"devices", "segments", "uid_updateable", "accounts", "is_account", "archived"}
+    | {"last_interaction"}
+)
+INTERNAL_ID = re.compile(r"[0-9a-f]{24}")  # Engage's own user id, as exports carry it
 
 USER_CSV = CsvSchema(
     "user",
     frozenset({"id", "uid", "first_name", "last_name", "email", "number", "created_at", "lists"}),
     "meta",
     split=frozenset({"lists"}),
+    ignored=SERVER_FIELDS,
 )
 EVENT_CSV = CsvSchema(
     "event",
@@ -159,8 +168,8 @@ def csv_columns(
 
 
 def _column_path(key: str, schema: CsvSchema, unknown: list[str], name: str) -> tuple[str, ...]:
-    if key == ERROR_KEY:
-        return ()  # a failures file written as CSV by hand: the error is not data
+    if key == ERROR_KEY or key in schema.ignored:
+        return ()  # a failures file's error, or what only the server sets: not data
     if schema.nested is None:
         return (key,) if key in schema.fields else ()
     prefix = schema.nested + "."
@@ -507,14 +516,30 @@ def _key(data: dict[str, Any], name: str) -> str:
 
 
 def _user_key(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The user's id in your application (`id`, or `uid` as exports call it), and the rest."""
+    """The user's id in your application (`id`, or `uid` as exports call it), and the rest.
+
+    A user object exported by `users list` has both: `uid` is the application's id and `id`
+    Engage's internal one, so such a record imports as it was exported."""
     given = [name for name in ("id", "uid") if name in data]
     if not given:
         raise ValueError("id: is required (the user's id in your application)")
     if len(given) == 2 and data["id"] != data["uid"]:
-        raise ValueError("id and uid differ: give one of them")
+        if not INTERNAL_ID.fullmatch(str(data["id"])):
+            raise ValueError("id and uid differ: give one of them")
+        given = ["uid"]
     key = _key(data, given[0])
-    return key, {k: v for k, v in data.items() if k not in ("id", "uid")}
+    # null is how an export says "not set": not given, as an empty CSV cell is.
+    rest = {
+        k: v
+        for k, v in data.items()
+        if k not in ("id", "uid") and k not in SERVER_FIELDS and v is not None
+    }
+    lists = rest.get("lists")
+    if isinstance(lists, list) and all(isinstance(x, dict) and "id" in x for x in lists):
+        rest["lists"] = [x["id"] for x in lists]  # the object form an export carries
+    if rest.get("lists") == []:
+        del rest["lists"]
+    return key, rest
 
 
 def build_user_create(data: dict[str, Any]) -> APIRequest:

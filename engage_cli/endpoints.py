@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
+from engage_cli.errors import UsageError
+
 # Methods whose repetition is harmless: they may be retried even after the server may
 # have acted on them (a timeout, a 5xx). POST is not: an event would count twice.
 REPEATABLE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -33,6 +35,10 @@ class APIRequest:
 
 def user_path(uid: str) -> str:
     # A uid made by an integration may hold any character (e-mail addresses, slashes).
+    if uid in ("", ".", ".."):
+        # Percent-encoding leaves these alone and URL resolution would eat them: `users get
+        # ..` would become GET /users and `events add ..` POST /events.
+        raise UsageError(f"{uid!r} cannot be a user id.", hint="Give the user's uid.")
     return "/users/" + quote(uid, safe="")
 
 

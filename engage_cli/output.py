@@ -48,7 +48,18 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def flatten_user(user: dict[str, Any]) -> dict[str, str]:
+def typed_meta_keys(users: list[Any]) -> frozenset[str]:
+    """Meta keys whose values (in these users) are all numbers or booleans: their CSV
+    columns are written `meta.KEY:=` with JSON cells, so an import reads 34 back as 34."""
+    kinds: dict[str, bool] = {}
+    for user in users:
+        meta = user.get("meta") if isinstance(user, dict) else None
+        for key, value in (meta or {}).items():
+            kinds[key] = kinds.get(key, True) and not isinstance(value, str)
+    return frozenset(key for key, typed in kinds.items() if typed)
+
+
+def flatten_user(user: dict[str, Any], typed: frozenset[str] = frozenset()) -> dict[str, str]:
     """A user as one CSV row: `lists` as ids joined by `;` and `meta.KEY` columns, the
     shape `engage users import` reads back."""
     row: dict[str, str] = {}
@@ -59,7 +70,10 @@ def flatten_user(user: dict[str, Any]) -> dict[str, str]:
         else:
             row[key] = _cell(user.get(key))
     for key, value in (user.get("meta") or {}).items():
-        row[f"meta.{key}"] = _cell(value)
+        if key in typed:
+            row[f"meta.{key}:="] = json.dumps(value, ensure_ascii=False)
+        else:
+            row[f"meta.{key}"] = _cell(value)
     for key, value in user.items():
         if key not in row and key not in ("meta", "lists"):
             row[key] = _cell(value)
@@ -168,12 +182,17 @@ class Output:
         return count
 
     def _csv(self, pages: Iterator[list[Any]], kind: str) -> int:
-        flatten = flatten_user if kind == "user" else flatten_generic
         writer: csv.DictWriter[str] | None = None
+        typed: frozenset[str] = frozenset()
         dropped: set[str] = set()
         count = 0
         for page in pages:
-            rows = [flatten(item) for item in page]
+            if writer is None and kind == "user":
+                typed = typed_meta_keys(page)
+            rows = [
+                flatten_user(item, typed) if kind == "user" else flatten_generic(item)
+                for item in page
+            ]
             if writer is None and rows:
                 # The header comes from the first page, so the list still streams.
                 columns: dict[str, None] = {}

@@ -942,3 +942,37 @@ def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> 
     (entry,) = [json.loads(line) for line in kept.read_text().splitlines()]
     assert entry["id"] == "u1"
     assert "Stopped while waiting to retry" in entry["_error"]["message"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "json"])
+def test_an_export_from_users_list_imports_back_as_it_was(
+    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI], fmt: str
+) -> None:
+    source = sandbox_api()
+    seed = (
+        '{"id": "u1", "first_name": "Ada", "number": "2348012345678", "lists": ["l1"],'
+        ' "meta": {"plan": "pro", "age": 34, "vip": true, "zip": "01234"}}\n'
+        '{"id": "u2", "email": "b@example.com", "meta": {"age": 40, "plan": "free"}}\n'
+    )
+    seeded = engage(
+        ["users", "import", "-", "--mode", "create", "--format", "jsonl"],
+        transport=SandboxTransport(source),
+        stdin=seed,
+    )
+    assert seeded.exit_code == 0, seeded.stderr
+    exported = engage(["users", "list", "-o", fmt], transport=SandboxTransport(source))
+    assert exported.exit_code == 0, exported.stderr
+    path = tmp_path / f"export.{'jsonl' if fmt == 'ndjson' else fmt}"
+    path.write_text(exported.stdout, encoding="utf-8")
+
+    target = sandbox_api()
+    imported = engage(
+        ["users", "import", str(path), "--mode", "create"], transport=SandboxTransport(target)
+    )
+    assert imported.exit_code == 0, imported.stderr
+    assert "meta as text" not in imported.stderr  # devices/segments are not taken for meta
+    for uid in ("u1", "u2"):
+        before, after = source.store.get_user(uid), target.store.get_user(uid)
+        assert before is not None and after is not None
+        for field in ("uid", "first_name", "email", "number", "lists", "meta"):
+            assert after[field] == before[field], field

@@ -421,3 +421,22 @@ def test_output_from_environment_and_bad_value() -> None:
     bad = run(["users", "get", "u1"], env={"ENGAGE_OUTPUT": "yaml"})
     assert bad.exit_code == 2
     assert "yaml" in bad.stderr
+
+
+@pytest.mark.parametrize("uid", ["", ".", ".."])
+@pytest.mark.parametrize(
+    "command",
+    [["users", "get"], ["users", "delete", "--yes"], ["users", "update", "--first-name", "A"]],
+)
+def test_uids_that_a_url_would_swallow_are_refused(command: list[str], uid: str) -> None:
+    args = [*command[:2], uid, *command[2:]]
+    result = run(args)
+    assert result.exit_code == 2, result.stderr
+    assert "cannot be a user id" in result.stderr
+    assert result.sent == []
+
+
+def test_an_event_for_dot_dot_is_refused() -> None:
+    result = run(["events", "add", "..", "Paid"])
+    assert result.exit_code == 2
+    assert result.sent == []
