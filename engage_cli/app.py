@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import os
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from engage_cli import __version__
-from engage_cli.errors import EngageError, ExitCode
+from engage_cli.errors import EngageError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from engage_cli.context import State
@@ -122,6 +123,36 @@ class EngageGroup(TyperGroup):
             }
         )
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Typer's own main, except that a usage error is one JSON object on stderr when the
+        output is JSON, like every other error (scripts parse one shape)."""
+        if not standalone_mode:
+            return super().main(
+                args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
+            )
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.Abort:
+            sys.stderr.write("Aborted!\n")
+            sys.exit(int(ExitCode.FAILURE))
+        except typer.TyperException as exc:  # Click's usage errors
+            if _json_requested(argv):
+                error = UsageError(exc.format_message())
+                sys.stderr.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
+            else:
+                exc.show()  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", int(ExitCode.USAGE)))
+        sys.exit(code if isinstance(code, int) else 0)
+
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)  # the names alone: listing loads no module
 
@@ -150,6 +181,19 @@ class EngageGroup(TyperGroup):
             )
             state.error_output().error(unexpected)
             raise typer.Exit(int(ExitCode.FAILURE)) from None
+
+
+def _json_requested(argv: list[str]) -> bool:
+    """Whether the output would be JSON, read from the raw arguments (parsing failed)."""
+    chosen = os.environ.get("ENGAGE_OUTPUT")
+    for index, arg in enumerate(argv):
+        if arg in ("-o", "--output") and index + 1 < len(argv):
+            chosen = argv[index + 1]
+        elif arg.startswith("--output="):
+            chosen = arg.split("=", 1)[1]
+        elif arg.startswith("-o") and len(arg) > 2:
+            chosen = arg[2:]
+    return chosen in ("json", "ndjson")
 
 
 def _silence_stdout() -> None:

@@ -440,3 +440,27 @@ def test_an_event_for_dot_dot_is_refused() -> None:
     result = run(["events", "add", "..", "Paid"])
     assert result.exit_code == 2
     assert result.sent == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["users", "list", "--limit", "abc", "-o", "json"],
+        ["users", "get", "--output=ndjson"],
+        ["users", "get", "-ojson"],
+    ],
+)
+def test_usage_errors_are_json_when_json_was_asked_for(args: list[str]) -> None:
+    result = run(args)
+    assert result.exit_code == 2
+    error = json.loads(result.stderr)["error"]
+    assert error["exit_code"] == 2
+    assert error["message"]
+    assert result.sent == []
+
+
+def test_usage_errors_are_text_otherwise() -> None:
+    result = run(["users", "list", "--limit", "abc"])
+    assert result.exit_code == 2
+    assert "Usage: engage users list" in result.stderr
+    assert "'abc' is not a valid int" in result.stderr
