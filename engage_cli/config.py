@@ -75,7 +75,13 @@ class ConfigFile:
                 hint="Fix or remove the file, then run `engage auth login`.",
             ) from exc
         profiles: dict[str, dict[str, str]] = {}
-        for name, table in (data.get("profiles") or {}).items():
+        tables = data.get("profiles") or {}
+        if not isinstance(tables, dict):
+            raise ConfigError(
+                f"The config file {path} is not valid: `profiles` must be a table.",
+                hint="Fix or remove the file, then run `engage auth login`.",
+            )
+        for name, table in tables.items():
             if isinstance(table, dict):
                 profiles[str(name)] = {
                     k: str(v) for k, v in table.items() if k in PROFILE_KEYS and v is not None
@@ -85,6 +91,15 @@ class ConfigFile:
 
     def save(self) -> None:
         """Write the file atomically with mode 0600 (it holds secrets)."""
+        try:
+            self._write()
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot write the config file {self.path}: {exc.strerror or exc}.",
+                hint="Check ENGAGE_CONFIG_DIR, or the permissions of that directory.",
+            ) from exc
+
+    def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -155,6 +170,10 @@ class Settings:
         return int(_number(self.values["retries"], int, "retries"))
 
 
+# The same bounds as the --timeout and --retries flags, wherever the value comes from.
+LIMITS = {"timeout": (0.1, 3600.0), "retries": (0, 10)}
+
+
 def _number(setting: Setting, kind: type[float] | type[int], name: str) -> float | int:
     try:
         value = kind(setting.value) if setting.value is not None else kind(DEFAULTS[name] or 0)
@@ -162,8 +181,9 @@ def _number(setting: Setting, kind: type[float] | type[int], name: str) -> float
         raise ConfigError(
             f"{name} must be a number, got {setting.value!r} ({setting.source})."
         ) from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative ({setting.source}).")
+    low, high = LIMITS[name]
+    if not low <= value <= high:  # also refuses nan and inf
+        raise ConfigError(f"{name} must be between {low:g} and {high:g} ({setting.source}).")
     return value
 
 

@@ -114,11 +114,29 @@ class State:
         )
 
 
+def open_sandbox_store(path: Path | None = None) -> Any:
+    """The sandbox's SQLite store (default: ENGAGE_SANDBOX_DB or the user data dir), with a
+    clear error when that place cannot hold it."""
+    import sqlite3
+
+    from engage_cli.sandbox.api import default_db_path
+    from engage_cli.sandbox.store import SandboxStore
+
+    path = path if path is not None else default_db_path()
+    try:
+        return SandboxStore(path)
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"Cannot open the sandbox store {path}: {reason}.",
+            hint="Point ENGAGE_SANDBOX_DB (or --db) at a writable file.",
+        ) from exc
+
+
 def sandbox_transport() -> Any:
     """The in-process sandbox: the same store `engage sandbox serve` uses, no socket."""
-    from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI, default_db_path
-    from engage_cli.sandbox.store import SandboxStore
+    from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI
     from engage_cli.sandbox.transport import SandboxTransport
 
-    api = SandboxAPI(SandboxStore(default_db_path()), DEFAULT_KEY, DEFAULT_SECRET)
+    api = SandboxAPI(open_sandbox_store(), DEFAULT_KEY, DEFAULT_SECRET)
     return SandboxTransport(api, close_store=True)

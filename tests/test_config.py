@@ -133,6 +133,20 @@ def test_login_without_a_terminal_never_prompts() -> None:
     result = run(["auth", "login"], credentials=False)
     assert result.exit_code == 2
     assert "--api-key" in result.stderr
+    # A missing secret is an error too, unless the key alone is asked for.
+    no_secret = run(["auth", "login", "--api-key", "k-0123456789ab"], credentials=False)
+    assert no_secret.exit_code == 2
+    assert "--secret-stdin" in no_secret.stderr and "--key-only" in no_secret.stderr
+
+
+def test_key_only_login_drops_a_stale_secret(isolated_home: Path) -> None:
+    login = ["auth", "login", "--api-key", "k-0123456789ab"]
+    assert (
+        run([*login, "--secret-stdin"], stdin="s-0123456789ab\n", credentials=False).exit_code == 0
+    )
+    assert run([*login, "--key-only"], credentials=False).exit_code == 0
+    config = ConfigFile.load(config_dir(isolated_home) / "config.toml")
+    assert config.profiles["default"] == {"api_key": "k-0123456789ab"}
 
 
 def test_login_prompts_on_a_terminal(isolated_home: Path) -> None:
@@ -153,7 +167,15 @@ def test_profiles_list_show_use(isolated_home: Path) -> None:
     for name in ("one", "two"):
         assert (
             run(
-                ["auth", "login", "--profile", name, "--api-key", f"key-{name}-123456789"],
+                [
+                    "auth",
+                    "login",
+                    "--profile",
+                    name,
+                    "--api-key",
+                    f"key-{name}-123456789",
+                    "--key-only",
+                ],
                 credentials=False,
             ).exit_code
             == 0
@@ -170,8 +192,9 @@ def test_profiles_list_show_use(isolated_home: Path) -> None:
 
 
 def test_explicit_profile_flag_selects_credentials(isolated_home: Path) -> None:
-    run(["auth", "login", "--profile", "a", "--api-key", "key-a-0000000000"], credentials=False)
-    run(["auth", "login", "--profile", "b", "--api-key", "key-b-0000000000"], credentials=False)
+    for name in ("a", "b"):
+        login = ["auth", "login", "--profile", name, "--api-key", f"key-{name}-0000000000"]
+        assert run([*login, "--key-only"], credentials=False).exit_code == 0
     result = run(["--profile", "b", "auth", "status", "-o", "json"], credentials=False)
     rows = {row["setting"]: row for row in result.json()}
     assert rows["profile"]["value"] == "b"
@@ -184,3 +207,33 @@ def test_a_named_profile_that_does_not_exist_is_a_clear_error() -> None:
         assert result.exit_code == 3
         assert "no profile 'typo'" in result.stderr
         assert result.sent == []
+
+
+def test_broken_config_and_data_places_are_config_errors(isolated_home: Path) -> None:
+    config_dir(isolated_home).mkdir()
+    (config_dir(isolated_home) / "config.toml").write_text("profiles = 3\n")
+    broken = run(["auth", "status"], credentials=False)
+    assert broken.exit_code == 3
+    assert "profiles" in broken.stderr and "Traceback" not in broken.stderr
+
+    blocker = isolated_home / "a-file"
+    blocker.write_text("")
+    login = run(
+        ["auth", "login", "--api-key", "k-0123456789ab", "--key-only"],
+        credentials=False,
+        env={"ENGAGE_CONFIG_DIR": str(blocker / "engage")},
+    )
+    assert login.exit_code == 3
+    assert "Cannot write the config file" in login.stderr
+
+    (config_dir(isolated_home) / "config.toml").unlink()
+    sandbox = run(["sandbox", "events", "--db", str(blocker / "s.db")])
+    assert sandbox.exit_code == 3
+    assert "Cannot open the sandbox store" in sandbox.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan", "1e9"])
+def test_timeouts_from_a_profile_obey_the_flags_bounds(tmp_path: Path, value: str) -> None:
+    config = config_with(tmp_path, main={"timeout": value})
+    with pytest.raises(ConfigError, match="timeout must be between"):
+        _ = resolve_settings({}, {}, config).timeout

@@ -84,3 +84,16 @@ def send_or_show(state: State, out: Any, request: Any, dry_run: bool) -> Any:
             out.dry_run(client.describe(request))
             return None
         return client.send(request)
+
+
+def confirm_or_refuse(state: State, question: str) -> None:
+    """Ask on a terminal; refuse (exit 2) when nobody can answer: never a hang in CI."""
+    from engage_cli.errors import UsageError
+
+    if not state.streams.interactive:
+        raise UsageError(
+            "Refusing to delete without confirmation: not on a terminal.",
+            hint="Pass --yes to confirm in scripts.",
+        )
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(1)

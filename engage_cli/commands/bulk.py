@@ -197,7 +197,7 @@ def delete_users_from(
                 "Refusing to delete without --yes: stdin holds the uids, not an answer.",
                 hint="Pass --yes to confirm.",
             )
-        from engage_cli.commands.users import confirm_or_refuse
+        from engage_cli.commands._common import confirm_or_refuse
 
         confirm_or_refuse(state, f"Delete {count} users listed in {file}? This cannot be undone.")
 

@@ -7,7 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from engage_cli.commands._common import OutputOpt, YesOpt, fmt, state_of
+from engage_cli.commands._common import (
+    DryRunOpt,
+    OutputOpt,
+    YesOpt,
+    confirm_or_refuse,
+    fmt,
+    state_of,
+)
 from engage_cli.errors import UsageError
 
 app = typer.Typer(
@@ -70,9 +77,11 @@ def serve(
 
     Example: engage sandbox serve --port 0 --latency 50 --fail-rate 0.1
     """
+    from engage_cli.context import open_sandbox_store
     from engage_cli.sandbox.server import run_sandbox_server
 
     state = state_of(ctx)
+    open_sandbox_store(_db_path(db)).close()  # a bad --db is a store error, not a port error
     if host not in LOOPBACK_HOSTS:
         state.streams.stderr.write(f"Warning: listening on {host}, beyond loopback.\n")
     try:
@@ -107,28 +116,37 @@ def events(
 
     Example: engage sandbox events --uid u144 -o ndjson
     """
-    from engage_cli.sandbox.store import SandboxStore
+    from engage_cli.context import open_sandbox_store
 
     state = state_of(ctx)
     out = state.output(fmt(output))
-    with SandboxStore(_db_path(db)) as store:
+    with open_sandbox_store(_db_path(db)) as store:
         recorded = store.list_events(uid)
     out.items([recorded])
 
 
 @app.command("reset")
-def reset(ctx: typer.Context, yes: YesOpt = False, db: DbOpt = None) -> None:
+def reset(
+    ctx: typer.Context, yes: YesOpt = False, db: DbOpt = None, dry_run: DryRunOpt = False
+) -> None:
     """Empty the sandbox: every user and event. Asks first on a terminal.
 
     Example: engage sandbox reset --yes
     """
-    from engage_cli.commands.users import confirm_or_refuse
-    from engage_cli.sandbox.store import SandboxStore
+    from engage_cli.context import open_sandbox_store
 
     state = state_of(ctx)
     path = _db_path(db)
-    if not yes:
-        confirm_or_refuse(state, f"Delete every user and event in the sandbox at {path}?")
-    with SandboxStore(path) as store:
+    with open_sandbox_store(path) as store:
+        users, events = store.count_users(), len(store.list_events())
+        if dry_run:
+            state.streams.stderr.write(
+                f"Dry run: would delete {users} users and {events} events in {path}.\n"
+            )
+            return
+        if not yes:
+            confirm_or_refuse(
+                state, f"Delete {users} users and {events} events in the sandbox at {path}?"
+            )
         store.reset()
     state.streams.stderr.write(f"Sandbox emptied ({path}).\n")

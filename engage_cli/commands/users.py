@@ -18,6 +18,7 @@ from engage_cli.commands._common import (
     NumberOpt,
     OutputOpt,
     YesOpt,
+    confirm_or_refuse,
     fmt,
     send_or_show,
     state_of,
@@ -262,17 +263,6 @@ def delete(
             out.info(f"Deleted user {uid!r}.")
         else:
             out.object(answer)
-
-
-def confirm_or_refuse(state: Any, question: str) -> None:
-    """Ask on a terminal; refuse (exit 2) when nobody can answer."""
-    if not state.streams.interactive:
-        raise UsageError(
-            "Refusing to delete without confirmation: not on a terminal.",
-            hint="Pass --yes to confirm in scripts.",
-        )
-    if not typer.confirm(question, default=False, err=True):
-        raise typer.Exit(1)
 
 
 app.command("import")(bulk.import_users)
