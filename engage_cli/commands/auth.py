@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -28,6 +28,10 @@ def login(
         bool,
         typer.Option("--secret-stdin", help="Read the API secret from the first line of stdin."),
     ] = False,
+    key_only: Annotated[
+        bool,
+        typer.Option("--key-only", help="Store the key alone (create, events, updates only)."),
+    ] = False,
     base_url: Annotated[
         Optional[str], typer.Option("--base-url", help="Store a base URL in the profile too.")
     ] = None,
@@ -45,18 +49,23 @@ def login(
     assert name is not None
     key = api_key or state.api_key
     secret: str | None = None
+    if key_only and secret_stdin:
+        raise UsageError("--key-only and --secret-stdin contradict each other: choose one.")
+    if not key and not streams.interactive:
+        raise UsageError(
+            "No API key given, and not on a terminal to ask for one.",
+            hint="Pass --api-key KEY (and --secret-stdin for the secret).",
+        )
     if secret_stdin:
-        secret = streams.stdin.readline().rstrip("\r\n")
-        if not secret:
-            raise UsageError("--secret-stdin: stdin held no secret (an empty first line).")
+        secret = _read_secret_stdin(streams)
+    elif not key_only and not streams.interactive:
+        raise UsageError(
+            "No API secret given, and not on a terminal to ask for one.",
+            hint="Pipe it in with --secret-stdin, or pass --key-only to store the key alone.",
+        )
     if not key:
-        if not streams.interactive:
-            raise UsageError(
-                "No API key given, and not on a terminal to ask for one.",
-                hint="Pass --api-key KEY (and --secret-stdin for the secret).",
-            )
         key = typer.prompt("API key", err=True).strip()
-    if secret is None and streams.interactive:
+    if secret is None and not key_only:
         secret = typer.prompt(
             "API secret (leave empty for key-only use)",
             default="",
@@ -70,6 +79,8 @@ def login(
     table["api_key"] = key
     if secret:
         table["api_secret"] = secret
+    elif key_only:
+        table.pop("api_secret", None)  # the key alone, as asked: no stale secret beside it
     if base_url:
         table["base_url"] = base_url
     if not config.default_profile:
@@ -77,6 +88,16 @@ def login(
     config.save()
     note = "" if table.get("api_secret") else " (key only: get, list and delete need a secret)"
     streams.stderr.write(f"Saved credentials of profile {name!r} in {config.path}{note}.\n")
+
+
+def _read_secret_stdin(streams: Any) -> str:
+    if streams.stdin_isatty:  # typed by a person: hide it as the prompt would
+        secret = str(typer.prompt("API secret", hide_input=True, err=True)).strip()
+    else:
+        secret = streams.stdin.readline().rstrip("\r\n")
+    if not secret:
+        raise UsageError("--secret-stdin: stdin held no secret (an empty first line).")
+    return secret
 
 
 @app.command("status")
