@@ -70,10 +70,8 @@ def test_shells() -> None:
 
 
 def test_bulk_import_formats() -> None:
-    candidates = complete("engage users import --format ")
-    if not candidates:
-        pytest.skip("engage users import has no --format yet")
-    assert candidates == ["csv", "jsonl", "json"]
+    assert complete("engage users import --format ") == ["csv", "jsonl", "json"]
+    assert complete("engage events import --format j") == ["jsonl", "json"]
 
 
 def test_profile_names_from_the_config() -> None:

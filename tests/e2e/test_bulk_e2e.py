@@ -121,7 +121,11 @@ def test_ctrl_c_stops_saves_the_rest_and_the_resume_line_finishes_the_job(
         text=True,
         env=sandbox.env(),
     )
-    time.sleep(1.5)  # about 100 events in, at 4 x 20 a second
+    # Interrupt once some events have landed (the handler is installed by then), however
+    # slow the machine: waiting a fixed time could signal before the run even started.
+    deadline = time.monotonic() + 30
+    while len(event_values(sandbox)) < 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
