@@ -40,6 +40,7 @@ MAX_POOL_CONNECTIONS = 64
 USER_AGENT = (
     f"engage-cli/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
 )
+DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 Log = Callable[[str], None]
 
 
@@ -195,7 +196,7 @@ class EngageClient:
             transport=transport,
             timeout=httpx.Timeout(timeout),
             limits=limits,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            headers=DEFAULT_HEADERS,
             follow_redirects=False,
             # Loading the CA bundle costs ~25 ms a start; a plain-http base URL (the local
             # sandbox) never uses it, and redirects are not followed to anywhere that would.
@@ -217,7 +218,7 @@ class EngageClient:
         return str(url.copy_with(params=request.params) if request.params else url)
 
     def headers(self, request: APIRequest) -> dict[str, str]:
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = dict(DEFAULT_HEADERS)
         if self.api_key:
             headers["Authorization"] = "Basic ****"
         if request.body is not None:
