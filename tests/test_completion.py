@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 from engage_cli.app import app
 from engage_cli.config import ConfigFile
 from engage_cli.docs import PROJECT_ROOT
+from tests.e2e.conftest import engage_binary
 
 
 def complete(line: str) -> list[str]:
@@ -88,14 +88,6 @@ def test_no_profiles_and_a_broken_config_complete_nothing() -> None:
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text("not = [toml")
     assert complete("engage --profile ") == []
-
-
-def engage_binary() -> str:
-    beside = Path(sys.executable).parent / "engage"
-    found = str(beside) if beside.exists() else shutil.which("engage")
-    if not found:
-        pytest.fail("the `engage` console script is not installed (pip install -e .)")
-    return found
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")

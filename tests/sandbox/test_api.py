@@ -24,6 +24,7 @@ from engage_cli.sandbox.api import (
     parse_timestamp,
 )
 from engage_cli.sandbox.store import SandboxStore
+from tests.sandbox.test_store import USER_KEYS
 
 from .conftest import FULL, KEY_ONLY, Caller, basic
 
@@ -45,19 +46,7 @@ def test_create_returns_the_reference_user_object(call: Caller) -> None:
     assert answer.status == 200
     assert answer.headers["Content-Type"] == "application/json"
     user = answer.json
-    assert list(user) == [
-        "id",
-        "uid",
-        "first_name",
-        "last_name",
-        "number",
-        "email",
-        "devices",
-        "lists",
-        "segments",
-        "meta",
-        "created_at",
-    ]
+    assert list(user) == USER_KEYS
     assert re.fullmatch(r"[0-9a-f]{24}", user["id"])
     assert user["uid"] == "u144"
     assert user["number"] is None
