@@ -319,18 +319,24 @@ def _list_table(page: list[Any], kind: str) -> Any:
 
     table = Table(header_style="bold")
     if kind == "user":
-        for column in ("uid", "name", "email", "number", "lists", "created"):
-            table.add_column(column, overflow="fold")
-        for user in page:
-            name = " ".join(filter(None, [user.get("first_name"), user.get("last_name")]))
-            table.add_row(
-                _cell(user.get("uid")),
-                name,
-                _cell(user.get("email")),
-                _cell(user.get("number")),
-                _describe_lists(user.get("lists")),
-                _cell(user.get("created_at")),
-            )
+        rows = [
+            {
+                "uid": _cell(user.get("uid")),
+                "name": " ".join(filter(None, [user.get("first_name"), user.get("last_name")])),
+                "email": _cell(user.get("email")),
+                "number": _cell(user.get("number")),
+                "lists": _describe_lists(user.get("lists")),
+                "created": _cell(user.get("created_at")),
+            }
+            for user in page
+        ]
+        # A column empty on the whole page only takes width from those that say something.
+        shown = [c for c in rows[0] if c == "uid" or any(row[c] for row in rows)]
+        for column in shown:
+            # Ids and dates read badly broken across lines; names and emails may fold.
+            table.add_column(column, overflow="fold", no_wrap=column in ("uid", "created"))
+        for row in rows:
+            table.add_row(*(row[c] for c in shown))
         return table
     columns: dict[str, None] = {}
     for item in page:

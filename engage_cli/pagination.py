@@ -45,8 +45,12 @@ def cursor_param(page: dict[str, Any], backward: bool) -> str:
 CURSOR_PARAMS = ("after_id", "before_id", "next_cursor", "previous_cursor")
 
 
-def first_page_hint(page: Any, backward: bool, limit: int | None) -> str | None:
-    """The command that shows the next page, or None when this was the last one."""
+def first_page_hint(
+    page: Any, backward: bool, limit: int | None, prefix: str = "engage"
+) -> str | None:
+    """The command that shows the next page, or None when this was the last one.
+
+    `prefix` carries the global options the next command needs too (`engage --sandbox`)."""
     if not isinstance(page, dict) or not page.get("data"):
         return None
     cursor = next_cursor(page, backward)
@@ -54,4 +58,4 @@ def first_page_hint(page: Any, backward: bool, limit: int | None) -> str | None:
         return None
     flag = "--before-id" if backward else "--after-id"
     extra = f" --limit {limit}" if limit else ""
-    return f"More users: engage users list {flag} {cursor}{extra}  (or --all for every page)"
+    return f"More users: {prefix} users list {flag} {cursor}{extra}  (or --all for every page)"

@@ -191,7 +191,8 @@ def list_(
             return
         page = client.send(request)
         out.items([page.get("data", []) if isinstance(page, dict) else []], "user")
-        hint = first_page_hint(page, backward, limit)
+        prefix = "engage --sandbox" if state.sandbox else "engage"
+        hint = first_page_hint(page, backward, limit, prefix)
         if hint and state.streams.stdout_isatty:
             out.info(hint)
 
