@@ -976,3 +976,14 @@ def test_an_export_from_users_list_imports_back_as_it_was(
         assert before is not None and after is not None
         for field in ("uid", "first_name", "email", "number", "lists", "meta"):
             assert after[field] == before[field], field
+
+
+def test_a_table_dry_run_shows_the_first_request_as_a_sample(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id,first_name\nu1,Ada\nu2,Bo\n", encoding="utf-8")
+    result = engage(["users", "import", str(path), "--dry-run", "-o", "table"], Recorder())
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"PUT {BASE}/users/u1\n")
+    assert "Authorization: Basic ****" in result.stdout
+    assert '"first_name": "Ada"' in result.stdout and "u2" not in result.stdout
+    assert "the first of 2 requests" in result.stderr

@@ -287,20 +287,30 @@ def _preflight(state: State, sample: APIRequest | None) -> None:
 
 
 def _dry_run(state: State, out: Output, job: Job, source: Source, started: float) -> None:
-    """Check every record and send nothing; `-o ndjson` lists each request."""
+    """Check every record and send nothing; `-o ndjson` lists each request, a table shows
+    the first one as a sample (thousands of them would drown a terminal)."""
     from engage_cli import bulk
     from engage_cli.output import dumps
 
+    shown = [0]  # requests met so far (a counter the callback can bump)
     with state.client() as client:
 
         def show(request: APIRequest) -> None:
-            out.write(dumps(client.describe(request), indent=None) + "\n")
+            if out.format == "ndjson":
+                out.write(dumps(client.describe(request), indent=None) + "\n")
+            elif not shown[0]:
+                out.dry_run(client.describe(request))
+            shown[0] += 1
 
-        checked = _check(job, source, out, show if out.format == "ndjson" else None)
+        checked = _check(job, source, out, show if out.format in ("ndjson", "table") else None)
     summary = bulk.dry_run_summary(job, source, checked, started)
     if out.format == "ndjson":
         state.streams.stderr.write(summary.sentence() + f" Each would be {job.sends}.\n")
         return
+    if out.format == "table" and shown[0] > 1:
+        state.streams.stderr.write(
+            f"(the first of {shown[0]} requests; -o ndjson lists every one)\n"
+        )
     _print_summary(state, out, summary)
 
 
