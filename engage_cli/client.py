@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import email.utils
 import json
-import platform
 import random
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -37,9 +37,8 @@ RETRY_AFTER_CAP = 60.0  # longest wait we accept from a Retry-After header
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 MAX_POOL_CONNECTIONS = 64
 
-USER_AGENT = (
-    f"engage-cli/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
-)
+_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+USER_AGENT = f"engage-cli/{__version__} python/{_PYTHON} httpx/{httpx.__version__}"
 DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 Log = Callable[[str], None]
 

@@ -6,7 +6,6 @@ imported only when a table is drawn, so `-o json` never pays for it.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -182,6 +181,8 @@ class Output:
         return count
 
     def _csv(self, pages: Iterator[list[Any]], kind: str) -> int:
+        import csv
+
         writer: csv.DictWriter[str] | None = None
         typed: frozenset[str] = frozenset()
         dropped: set[str] = set()
