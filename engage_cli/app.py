@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import json
 import os
 import sys
 from collections.abc import Iterator, MutableMapping, Sequence
@@ -146,6 +145,8 @@ class EngageGroup(TyperGroup):
             sys.exit(int(ExitCode.FAILURE))
         except typer.TyperException as exc:  # Click's usage errors
             if _json_requested(argv):
+                import json  # only here: Tab and --help never pay for it
+
                 error = UsageError(exc.format_message())
                 sys.stderr.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
             else:
