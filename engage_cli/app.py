@@ -12,7 +12,7 @@ import functools
 import importlib
 import os
 import sys
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
@@ -28,13 +28,17 @@ if TYPE_CHECKING:
 COMPLETE_VAR = "_ENGAGE_COMPLETE"
 
 # The commands under `engage`, in --help order, by the module whose `app` holds them: a
-# group of subcommands, or a Typer app with a single command.
-GROUP_MODULES = {
-    "users": "engage_cli.commands.users",
-    "events": "engage_cli.commands.events",
-    "auth": "engage_cli.commands.auth",
-    "profiles": "engage_cli.commands.profiles",
-    "sandbox": "engage_cli.commands.sandbox",
+# group of subcommands (with its one-line summary, so that listing or completing the
+# groups imports none of them), or a Typer app with a single command.
+GROUPS = {
+    "users": ("engage_cli.commands.users", "Create, read, update, list and delete users."),
+    "events": ("engage_cli.commands.events", "Record user events, one or many."),
+    "auth": ("engage_cli.commands.auth", "Log in, check and log out: a profile's credentials."),
+    "profiles": ("engage_cli.commands.profiles", "List, show and choose config profiles."),
+    "sandbox": (
+        "engage_cli.commands.sandbox",
+        "The local Engage-compatible server: try, rehearse and test with no account.",
+    ),
 }
 COMMAND_MODULES = {
     "api": "engage_cli.commands.api",
@@ -43,10 +47,15 @@ COMMAND_MODULES = {
 
 
 class LazyCommands(MutableMapping[str, Any]):
-    """Commands by name; a builder stands in for a command until it is first used."""
+    """Commands by name; a builder stands in for a command until it is first used. The
+    names themselves may come from a function, called when they are first needed."""
 
-    def __init__(self, entries: dict[str, Any]) -> None:
-        self._entries = entries
+    def __init__(self, entries: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+        self._source = entries
+
+    @functools.cached_property
+    def _entries(self) -> dict[str, Any]:
+        return self._source() if callable(self._source) else self._source
 
     def __getitem__(self, name: str) -> Any:
         entry = self._entries[name]
@@ -69,32 +78,31 @@ class LazyCommands(MutableMapping[str, Any]):
 
 def _load_command(name: str, module_path: str) -> Any:
     sub_app: typer.Typer = importlib.import_module(module_path).app
-    if name in GROUP_MODULES:
-        command: Any = _lazy_group(name, sub_app)
-    else:
-        sub_app.rich_markup_mode = app.rich_markup_mode  # one plain help style everywhere
-        command = typer.main.get_command(sub_app)
+    sub_app.rich_markup_mode = app.rich_markup_mode  # one plain help style everywhere
+    command = typer.main.get_command(sub_app)
     command.name = name
     return command
 
 
-def _lazy_group(name: str, sub_app: typer.Typer) -> TyperGroup:
-    """The group `app.add_typer(sub_app)` would build, except that each subcommand is built
-    when first used: `engage users get` and Tab on `engage us` build one command or none,
-    not all of them (Typer inspects every signature it builds)."""
-    builders = {
+def _lazy_group(name: str, module_path: str, summary: str) -> TyperGroup:
+    """The group `app.add_typer(sub_app)` would build, except that its module is imported
+    when a subcommand is first asked for, and each subcommand is built when first used:
+    Tab on `engage us` imports nothing, `engage users get` builds one command, not six
+    (Typer inspects every signature it builds)."""
+    group = TyperGroup(
+        name=name, help=summary, no_args_is_help=True, rich_markup_mode=app.rich_markup_mode
+    )
+    group.commands = LazyCommands(functools.partial(_subcommands, module_path))
+    return group
+
+
+def _subcommands(module_path: str) -> dict[str, Any]:
+    sub_app: typer.Typer = importlib.import_module(module_path).app
+    return {
         info.name: functools.partial(_build_subcommand, info)
         for info in sub_app.registered_commands
         if info.name
     }
-    group = TyperGroup(
-        name=name,
-        help=sub_app.info.help,
-        no_args_is_help=True,
-        rich_markup_mode=app.rich_markup_mode,
-    )
-    group.commands = LazyCommands(builders)
-    return group
 
 
 def _build_subcommand(info: Any) -> Any:
@@ -111,12 +119,15 @@ class EngageGroup(TyperGroup):
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        modules = {**GROUP_MODULES, **COMMAND_MODULES}
         self.commands = LazyCommands(
             {
                 **{
+                    name: functools.partial(_lazy_group, name, path, summary)
+                    for name, (path, summary) in GROUPS.items()
+                },
+                **{
                     name: functools.partial(_load_command, name, path)
-                    for name, path in modules.items()
+                    for name, path in COMMAND_MODULES.items()
                 },
                 **self.commands,
             }

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 HEAVY = ("httpx", "pydantic", "rich", "rich.table", "engage_cli.sandbox")
+COMMAND_MODULES = ("engage_cli.commands.auth", "engage_cli.commands.users")
 
 # Runs `engage ARGS` the way the console script does, then reports which of the watched
 # modules were really imported (a module blocked with None in sys.modules was not).
@@ -30,7 +31,8 @@ main()
 
 
 def loaded_by(*args: str, **env: str) -> list[str]:
-    code = PROBE.format(watch=(*HEAVY, "engage_cli.context", "engage_cli.commands.auth"))
+    watch = (*HEAVY, "engage_cli.context", *COMMAND_MODULES)
+    code = PROBE.format(watch=watch)
     done = subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True,
@@ -73,10 +75,15 @@ def test_tab_completion_imports_nothing_heavy(line: str) -> None:
     assert not set(loaded) & set(HEAVY), loaded
 
 
-def test_completing_a_command_name_loads_only_that_command() -> None:
+def test_completing_a_command_name_loads_no_command_module() -> None:
     loaded = loaded_by(**completion_env("engage us"))
+    assert not set(loaded) & {"engage_cli.context", *COMMAND_MODULES}, loaded
+
+
+def test_completing_a_subcommand_loads_only_its_group() -> None:
+    loaded = loaded_by(**completion_env("engage users g"))
+    assert "engage_cli.commands.users" in loaded
     assert "engage_cli.commands.auth" not in loaded
-    assert "engage_cli.context" not in loaded
 
 
 def test_a_json_read_loads_no_rich() -> None:

@@ -9,7 +9,7 @@ import typer
 from engage_cli.commands import bulk
 from engage_cli.commands._common import DataOpt, DryRunOpt, OutputOpt, fmt, send_or_show, state_of
 
-app = typer.Typer(help="Record user events.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
 
 
 @app.command("add")

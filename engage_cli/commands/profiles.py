@@ -10,7 +10,7 @@ from engage_cli.commands._common import OutputOpt, fmt, state_of
 from engage_cli.config import PROFILE_KEYS, SECRET_KEYS, ConfigFile, choose_profile, mask
 from engage_cli.errors import ConfigError
 
-app = typer.Typer(help="List, show and choose config profiles.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
 
 
 def complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -17,10 +17,7 @@ from engage_cli.commands._common import (
 )
 from engage_cli.errors import UsageError
 
-app = typer.Typer(
-    help="The local Engage-compatible server: try, rehearse and test with no account.",
-    no_args_is_help=True,
-)
+app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
 
 DbOpt = Annotated[
     Optional[Path],

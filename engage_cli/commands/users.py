@@ -25,7 +25,7 @@ from engage_cli.commands._common import (
 )
 from engage_cli.errors import UsageError
 
-app = typer.Typer(help="Create, read, update, list and delete users.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
 
 UidArg = Annotated[str, typer.Argument(metavar="UID", help="The user's id in your application.")]
 
