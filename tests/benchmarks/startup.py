@@ -111,6 +111,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21, help="runs of each case (default 21)")
     runs = parser.parse_args().runs
+    # An installed package has its bytecode cached (pip compiles it); an editable checkout
+    # run under PYTHONDONTWRITEBYTECODE=1 would recompile engage_cli on every start while the
+    # dependencies it is compared with load theirs. Compile once so both sides are alike.
+    import compileall
+
+    compileall.compile_dir(str(Path(__file__).resolve().parents[2] / "engage_cli"), quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,
