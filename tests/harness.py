@@ -114,7 +114,11 @@ class _Live(io.TextIOBase):
         return int(self._stream().write(text))
 
     def flush(self) -> None:
-        self._stream().flush()
+        if self._name != "stdin":
+            self._stream().flush()
+
+    def close(self) -> None:
+        pass  # the streams belong to CliRunner (or pytest), not to this proxy
 
     def read(self, size: int | None = -1) -> str:
         return str(self._stream().read(size))
