@@ -113,3 +113,33 @@ def test_the_committed_bash_script_completes_in_bash() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["users", "table json ndjson csv", "staging"]
+
+
+def _shell_env() -> dict[str, str]:
+    path = f"{Path(engage_binary()).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path}
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_the_committed_fish_script_completes_in_fish() -> None:
+    script = PROJECT_ROOT / "completions" / "engage.fish"
+    done = subprocess.run(
+        ["fish", "--no-config", "-c", f"source {script}; complete -C 'engage us'"],
+        capture_output=True,
+        text=True,
+        env=_shell_env(),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [line.split("\t")[0] for line in done.stdout.splitlines()] == ["users"]
+
+
+def test_the_zsh_script_completes_on_the_first_tab_after_an_fpath_autoload() -> None:
+    # Typer's template only registers itself (fine when sourced); autoloaded from $fpath as
+    # _engage, its first run must complete too, or the first Tab does nothing.
+    script = (PROJECT_ROOT / "completions" / "_engage").read_text()
+    assert script.startswith("#compdef engage\n")
+    assert "loadautofunc" in script and '_engage_completion "$@"' in script
+    if shutil.which("zsh"):
+        checked = subprocess.run(["zsh", "-n", str(PROJECT_ROOT / "completions" / "_engage")])
+        assert checked.returncode == 0

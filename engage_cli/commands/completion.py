@@ -70,4 +70,25 @@ def completion_script(shell: Shell) -> str:
     if result.exit_code != 0 or not script:
         raise EngageError(f"Typer produced no {shell.value} completion script: {result.stderr}")
     # Typer's template starts with a blank line, but zsh looks for `#compdef` on line one.
+    if shell is Shell.zsh:
+        script = _autoloadable(script)
     return script + "\n"
+
+
+ZSH_REGISTER = "compdef _engage_completion engage"
+ZSH_EITHER_WAY = """\
+if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
+  # Autoloaded from $fpath as _engage: complete now, not only from the next Tab on.
+  _engage_completion "$@"
+else
+  # Sourced: register the function for later.
+  compdef _engage_completion engage
+fi"""
+
+
+def _autoloadable(script: str) -> str:
+    """Typer's zsh script only registers itself, which suits `source` but makes the first
+    Tab after an $fpath autoload do nothing; this one does both, as Click's own does."""
+    if ZSH_REGISTER not in script:
+        raise EngageError("Typer's zsh completion script changed shape; update _autoloadable.")
+    return script.replace(ZSH_REGISTER, ZSH_EITHER_WAY)
