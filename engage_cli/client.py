@@ -13,7 +13,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -152,10 +152,6 @@ def error_for_exception(request: APIRequest, exc: Exception) -> EngageError:
 # --- the client ---------------------------------------------------------------------------
 
 
-def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("Basic ****" if k.lower() == "authorization" else v) for k, v in headers.items()}
-
-
 def encode_body(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -216,7 +212,9 @@ class EngageClient:
         url = httpx.URL(self.base_url + request.path)
         return str(url.copy_with(params=request.params) if request.params else url)
 
-    def headers(self, request: APIRequest) -> dict[str, str]:
+    def shown_headers(self, request: APIRequest) -> dict[str, str]:
+        """The headers a request carries, as --dry-run and --debug show them: the real
+        Authorization is made by httpx while sending, so it is never in here to leak."""
         headers = dict(DEFAULT_HEADERS)
         if self.api_key:
             headers["Authorization"] = "Basic ****"
@@ -228,7 +226,7 @@ class EngageClient:
         return {
             "method": request.method,
             "url": self.url(request),
-            "headers": mask_headers(self.headers(request)),
+            "headers": self.shown_headers(request),
             "body": request.body,
         }
 
@@ -241,7 +239,7 @@ class EngageClient:
             )
         if request.needs_secret and not self.api_secret:
             raise ConfigError(
-                f"{request.method} {request.path.split('?')[0]} needs the API secret, "
+                f"{request.method} {request.path} needs the API secret, "
                 "and only an API key is configured.",
                 hint="Set ENGAGE_API_SECRET, or run `engage auth login` to store it.",
             )
@@ -343,7 +341,7 @@ class EngageClient:
         if self._log is None:
             return
         self._debug(f"> {request.method} {http_request.url}")
-        for name, value in mask_headers(self.headers(request)).items():
+        for name, value in self.shown_headers(request).items():
             self._debug(f"> {name}: {value}")
         if request.body is not None:
             self._debug(f"> {encode_body(request.body).decode('utf-8')}")

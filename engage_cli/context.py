@@ -15,6 +15,7 @@ from engage_cli.streams import Streams
 
 if TYPE_CHECKING:
     from engage_cli.client import EngageClient
+    from engage_cli.sandbox.store import SandboxStore
 
 SANDBOX_BASE_URL = "http://sandbox.localhost/v1"
 
@@ -53,10 +54,8 @@ class State:
         return resolve_settings(flags, self.streams.environ, self.config())
 
     def output(self, flag: str | None) -> Output:
-        configured = self.streams.environ.get("ENGAGE_OUTPUT")
-        if not configured:
-            profile = self.config().profiles.get(self.settings().profile.value or "", {})
-            configured = profile.get("output")
+        # ENGAGE_OUTPUT, then the profile's `output`: the precedence every setting follows.
+        configured = self.settings().get("output")
         self.output_format = choose_format(flag, configured, self.streams.stdout_isatty)
         return Output(self.streams, self.output_format)
 
@@ -114,7 +113,7 @@ class State:
         )
 
 
-def open_sandbox_store(path: Path | None = None) -> Any:
+def open_sandbox_store(path: Path | None = None) -> SandboxStore:
     """The sandbox's SQLite store (default: ENGAGE_SANDBOX_DB or the user data dir), with a
     clear error when that place cannot hold it."""
     import sqlite3

@@ -135,7 +135,7 @@ def reset(
     state = state_of(ctx)
     path = _db_path(db)
     with open_sandbox_store(path) as store:
-        users, events = store.count_users(), len(store.list_events())
+        users, events = store.count_users(), store.count_events()
         if dry_run:
             state.streams.stderr.write(
                 f"Dry run: would delete {users} users and {events} events in {path}.\n"

@@ -327,6 +327,10 @@ class SandboxStore:
         with self._connection() as conn:
             return int(conn.execute("SELECT count(*) FROM users").fetchone()[0])
 
+    def count_events(self) -> int:
+        with self._connection() as conn:
+            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
     def list_users(
         self,
         limit: int,

@@ -186,8 +186,11 @@ def _popen(sandbox: Sandbox, *args: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.parametrize("fmt", ["ndjson", "json", "csv", "table"])
-def test_a_closed_pipe_ends_quietly(sandbox: Sandbox, fmt: str) -> None:
-    _seed(sandbox, 40)
+def test_a_closed_pipe_ends_quietly(start_sandbox: StartSandbox, fmt: str) -> None:
+    # 20 ms a page: the reader has surely gone before the last pages are written, so the
+    # writes after it really do meet a closed pipe (a fast run could otherwise finish first).
+    sandbox = start_sandbox("--latency", "20")
+    _seed(sandbox, 20)
     process = _popen(sandbox, "users", "list", "--all", "--limit", "1", "-o", fmt)
     assert process.stdout is not None and process.stderr is not None
     assert process.stdout.readline()  # like `| head -1`: read a line, then go away
