@@ -107,11 +107,12 @@ def test_meta_booleans_stay_booleans(call: Caller) -> None:
 
 CREATE_REFUSALS = [
     ({}, "id is required."),
-    ({"id": ""}, "id must contain only letters and digits."),
-    ({"id": "a-b"}, "id must contain only letters and digits."),
-    ({"id": "a@b.c"}, "id must contain only letters and digits."),
-    ({"id": "é1"}, "id must contain only letters and digits."),
-    ({"id": 144}, "id must contain only letters and digits."),
+    ({"id": ""}, "id must contain only letters, digits and _ - . @ +."),
+    ({"id": "a b"}, "id must contain only letters, digits and _ - . @ +."),
+    ({"id": "a/b"}, "id must contain only letters, digits and _ - . @ +."),
+    ({"id": "u1\n"}, "id must contain only letters, digits and _ - . @ +."),
+    ({"id": "é1"}, "id must contain only letters, digits and _ - . @ +."),
+    ({"id": 144}, "id must contain only letters, digits and _ - . @ +."),
     ({"id": "u1", "first_name": 3}, "first_name must be a string."),
     ({"id": "u1", "last_name": None}, "last_name must be a string."),
     ({"id": "u1", "number": "+2348012345678"}, "number must contain digits only"),
@@ -502,7 +503,16 @@ def test_list_filters_by_email(call: Caller) -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["/", "/v1", "/v2/users", "/users", "/v1/user", "/v1/users/u1/other", "/v1/users/u1/events/x"],
+    [
+        "/",
+        "/v1",
+        "/v2/users",
+        "/v1/v1/users",
+        "users",
+        "/v1/user",
+        "/v1/users/u1/other",
+        "/v1/users/u1/events/x",
+    ],
 )
 def test_unknown_paths_are_404(call: Caller, target: str) -> None:
     answer = call("GET", target)
