@@ -2,15 +2,21 @@
 command reference at the end of README.md (each command's own --help, walked from the real
 command tree) and the Tab-completion scripts in completions/.
 
-    python -m engage_cli.docs --write   # regenerate both
-    python -m engage_cli.docs --check   # exit 1, naming the files, when either is stale
+    python -m engage_cli.docs --write      # regenerate both
+    python -m engage_cli.docs --check      # exit 1, naming the files, when either is stale
+    python -m engage_cli.docs --examples   # list every example the test suite runs
+
+The examples are what a reader copies: each command's `Example:` paragraph and the README's
+```sh blocks. tests/e2e/test_examples.py runs every one against a sandbox server.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +113,75 @@ def _completion_section() -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class Example:
+    """A shell snippet a reader may copy: where it is shown, and its text."""
+
+    where: str  # "engage users get --help" or "README.md:123"
+    script: str
+
+
+EXAMPLE_PREFIX = "Example:"
+SHELL_FENCES = ("```sh", "```bash", "```shell")
+_COMMENT_OR_BLANK = re.compile(r"\s*(#.*)?")
+
+
+def help_examples() -> list[Example]:
+    """The `Example:` paragraph of every command's --help, its wrapped lines joined again."""
+    found = []
+    for path, _command in walk(command_tree()):
+        for script in examples_in_help(help_text(path)):
+            found.append(Example(f"{_title(path)} --help", script))
+    return found
+
+
+def examples_in_help(text: str) -> list[str]:
+    scripts = []
+    for paragraph in re.split(r"\n[ \t]*\n", text):
+        lines = [line.strip() for line in paragraph.strip().splitlines()]
+        if lines and lines[0].startswith(EXAMPLE_PREFIX):
+            scripts.append(" ".join(lines)[len(EXAMPLE_PREFIX) :].strip())
+    return scripts
+
+
+def readme_examples(readme: str, name: str = "README.md") -> list[Example]:
+    """The README's ```sh blocks, each cut at blank and comment-only lines into the scripts a
+    reader runs one at a time (a script keeps its lines together: variables flow between them)."""
+    found: list[Example] = []
+    lines = readme.splitlines()
+    fence_indent: int | None = None
+    current: list[str] = []
+    start = 0
+
+    def close() -> None:
+        if current:
+            found.append(Example(f"{name}:{start}", "\n".join(current)))
+            current.clear()
+
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if fence_indent is None:
+            if stripped in SHELL_FENCES:
+                fence_indent = len(line) - len(line.lstrip())
+            continue
+        if stripped.startswith("```"):
+            close()
+            fence_indent = None
+        elif _COMMENT_OR_BLANK.fullmatch(line):
+            close()
+        else:
+            if not current:
+                start = number
+            indent = len(line) - len(line.lstrip())
+            current.append(line[fence_indent:] if indent >= fence_indent else stripped)
+    return found
+
+
+def all_examples(root: Path = PROJECT_ROOT) -> list[Example]:
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    return help_examples() + readme_examples(readme)
+
+
 def readme_with_reference(readme: str, section: str) -> str:
     """README.md with the generated section replaced, or appended when it is not there."""
     start, end = readme.find(START), readme.find(END)
@@ -140,7 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--write", action="store_true", help="regenerate the files")
     action.add_argument("--check", action="store_true", help="exit 1 when a file is stale")
+    action.add_argument("--examples", action="store_true", help="list every example")
     args = parser.parse_args(argv)
+    if args.examples:
+        for example in all_examples():
+            print(f"# {example.where}\n{example.script}\n")
+        return 0
     if args.check:
         stale = stale_files()
         for path in stale:

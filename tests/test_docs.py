@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import difflib
+import re
+from pathlib import Path
 
 import pytest
 from typer.core import TyperGroup
 
 from engage_cli import docs
 from engage_cli.commands.completion import SCRIPT_FILES, Shell, completion_script
-from tests.harness import run
+from tests.harness import reply, run
 
 COMMANDS = list(docs.walk(docs.command_tree()))
 LEAVES = [(path, cmd) for path, cmd in COMMANDS if not isinstance(cmd, TyperGroup)]
@@ -78,3 +80,46 @@ def test_every_command_has_an_example(path: tuple[str, ...], command: object) ->
     lines = [line.strip() for line in docs.help_text(path).splitlines()]
     examples = [line for line in lines if line.startswith("Example:") and "engage " in line]
     assert examples, f"engage {' '.join(path)} --help shows no 'Example: ...' line"
+
+
+def test_examples_are_cut_at_blank_and_comment_lines_and_keep_continuations() -> None:
+    readme = (
+        "intro\n```sh\n# make one\nengage users create --id u1 \\\n  --first-name A\n\n"
+        "engage users get u1   # trailing comment\nengage users list\n```\n"
+        "```\nengage not-a-shell-block\n```\n"
+        "- item:\n  ```sh\n  engage completion fish > x\n  ```\n"
+    )
+    assert docs.readme_examples(readme) == [
+        docs.Example("README.md:4", "engage users create --id u1 \\\n  --first-name A"),
+        docs.Example("README.md:7", "engage users get u1   # trailing comment\nengage users list"),
+        docs.Example("README.md:15", "engage completion fish > x"),
+    ]
+
+
+def test_a_help_example_is_its_paragraph_with_the_wrapped_lines_joined() -> None:
+    text = "Usage: x\n\n  Summary.\n\n  Example: engage users get u144 -o\n  json\n\nOptions:\n"
+    assert docs.examples_in_help(text) == ["engage users get u144 -o json"]
+
+
+BULK_RUNS = {
+    ("users", "import"): (["users", "import", "seed.csv"], "id\nu1\n"),
+    ("users", "delete"): (["users", "delete", "--from", "seed.csv", "--yes"], "id\nu1\n"),
+    ("events", "import"): (["events", "import", "seed.csv"], "uid,event\nu1,Paid\n"),
+}
+
+
+@pytest.mark.parametrize("path", list(BULK_RUNS), ids=" ".join)
+def test_the_failures_file_a_help_names_is_where_a_failed_run_writes(
+    path: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    help_text = " ".join(docs.help_text(path).split())
+    named = re.search(r"\(default: FILE(\.[\w.-]+);", help_text)
+    assert named, f"engage {' '.join(path)} --help names no failures-file default"
+    args, seed = BULK_RUNS[path]
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    (cwd / "seed.csv").write_text(seed, encoding="utf-8")
+    result = run(args, [reply(400, {"error": "refused"})])
+    assert result.exit_code == 7, result.stderr
+    assert [p.name for p in cwd.iterdir() if p.name != "seed.csv"] == ["seed.csv" + named.group(1)]

@@ -81,7 +81,7 @@ def api(
     The escape hatch for endpoints the other commands do not cover, sent with the
     profile's credentials, retries and error handling.
 
-    Example: engage api POST /users/merge -f source=u144 -f destination=u145
+    Example: engage api GET /users -q limit=5
     """
     from engage_cli import endpoints, inputs
 

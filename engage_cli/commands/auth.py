@@ -40,7 +40,7 @@ def login(
 
     Prompts for what it is not given, on a terminal only; the secret is never a flag.
 
-    Example: printf '%s\\n' "$ENGAGE_SECRET" | engage auth login --api-key KEY --secret-stdin
+    Example: printf '%s\\n' "$SECRET" | engage auth login --api-key "$KEY" --secret-stdin
     """
     state = state_of(ctx)
     streams = state.streams

@@ -116,7 +116,7 @@ def import_users(
     not land go to the failures file; exit 7 if any, 0 if all landed, 2 if the input is
     invalid.
 
-    Example: engage users import seed.csv --concurrency 16 && engage users import
+    Example: engage users import seed.csv --concurrency 16 || engage users import
     seed.csv.failed.jsonl
     """
     from engage_cli import bulk

@@ -37,7 +37,8 @@ INSTALL_LINES = {
     "engage completion bash > ~/.local/share/bash-completion/completions/engage",
     Shell.zsh: "mkdir -p ~/.zfunc && engage completion zsh > ~/.zfunc/_engage  "
     "# and in ~/.zshrc, before compinit: fpath+=~/.zfunc",
-    Shell.fish: "engage completion fish > ~/.config/fish/completions/engage.fish",
+    Shell.fish: "mkdir -p ~/.config/fish/completions && "
+    "engage completion fish > ~/.config/fish/completions/engage.fish",
     Shell.powershell: "engage completion powershell >> $PROFILE",
 }
 
@@ -52,7 +53,7 @@ def completion(
     Completes commands, options, output formats, shells and profile names. Install it once,
     e.g. for bash: engage completion bash > ~/.local/share/bash-completion/completions/engage
 
-    Example: engage completion zsh > ~/.zfunc/_engage
+    Example: mkdir -p ~/.zfunc && engage completion zsh > ~/.zfunc/_engage
     """
     state_of(ctx).streams.stdout.write(completion_script(shell))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -220,7 +221,17 @@ def delete(
     format: bulk.FormatOpt = None,
     concurrency: bulk.ConcurrencyOpt = None,
     rate: bulk.RateOpt = None,
-    failures: bulk.FailuresOpt = None,
+    failures: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--failures",
+            metavar="FILE",
+            help="Where uids that could not be deleted go, as JSON Lines that --from reads "
+            "back (default: FILE.delete-failed.jsonl; such a file given to --from is "
+            "rewritten in place).",
+            show_default=False,
+        ),
+    ] = None,
     output: OutputOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
