@@ -8,15 +8,15 @@ command modules leave httpx, pydantic, rich and the sandbox to the functions tha
 
 from __future__ import annotations
 
-import functools
+import copy
 import importlib
 import os
 import sys
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from engage_cli import __version__
 from engage_cli.errors import EngageError, ExitCode, UsageError
@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 # Typer's completion protocol: the shell scripts run `_ENGAGE_COMPLETE=complete_bash engage`.
 COMPLETE_VAR = "_ENGAGE_COMPLETE"
 
-# The commands under `engage`, in --help order, by the module whose `app` holds them: a
-# group of subcommands (with its one-line summary, so that listing or completing the
-# groups imports none of them), or a Typer app with a single command.
-GROUPS = {
+# The commands under `engage`, in --help order: {name: (module, summary)}. The module's `app`
+# holds the command. A group's summary is its one-line help, so that `engage --help` and Tab
+# import no command module; None marks a module holding a single command (its docstring is
+# its help).
+COMMANDS: dict[str, tuple[str, Optional[str]]] = {
     "users": ("engage_cli.commands.users", "Create, read, update, list and delete users."),
     "events": ("engage_cli.commands.events", "Record user events, one or many."),
     "auth": ("engage_cli.commands.auth", "Log in, check and log out: a profile's credentials."),
@@ -39,99 +40,162 @@ GROUPS = {
         "engage_cli.commands.sandbox",
         "The local Engage-compatible server: try, rehearse and test with no account.",
     ),
-}
-COMMAND_MODULES = {
-    "api": "engage_cli.commands.api",
-    "completion": "engage_cli.commands.completion",
+    "api": ("engage_cli.commands.api", None),
+    "completion": ("engage_cli.commands.completion", None),
 }
 
 
-class LazyCommands(MutableMapping[str, Any]):
-    """Commands by name; a builder stands in for a command until it is first used. The
-    names themselves may come from a function, called when they are first needed."""
+class LazyGroup(TyperGroup):
+    """The lazy group Click documents: `list_commands`/`get_command` over a table, so a
+    command's module is imported, and its command built, only when it is asked for.
 
-    def __init__(self, entries: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
-        self._source = entries
+    `lazy` maps a name to a module path and a summary (the root's table), or is None for a
+    group whose commands are those of `module`'s Typer app, each built when first used:
+    `engage users get` builds one command, not six (Typer inspects every signature it builds).
+    """
 
-    @functools.cached_property
-    def _entries(self) -> dict[str, Any]:
-        return self._source() if callable(self._source) else self._source
+    def __init__(
+        self,
+        *,
+        lazy: dict[str, tuple[str, Optional[str]]] | None = None,
+        module: str | None = None,
+        **attrs: Any,
+    ) -> None:
+        super().__init__(**attrs)
+        self.lazy = lazy
+        self.module = module
+        self._built: dict[str, Any] = {}
 
-    def __getitem__(self, name: str) -> Any:
-        entry = self._entries[name]
-        if isinstance(entry, functools.partial):
-            entry = self._entries[name] = entry()
-        return entry
+    def list_commands(self, ctx: Any) -> list[str]:
+        if self.lazy is not None:
+            return list(self.lazy)  # the names alone: listing loads no module
+        sub_app = _typer_app(self.module)
+        infos: list[Any] = [*sub_app.registered_commands, *sub_app.registered_groups]
+        return [info.name for info in infos if info.name]
 
-    def __setitem__(self, name: str, command: Any) -> None:
-        self._entries[name] = command
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name not in self._built:
+            if name not in self.list_commands(ctx):
+                return None
+            self._built[name] = self._build(name)
+        return self._built[name]
 
-    def __delitem__(self, name: str) -> None:
-        del self._entries[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-def _load_command(name: str, module_path: str) -> Any:
-    sub_app: typer.Typer = importlib.import_module(module_path).app
-    sub_app.rich_markup_mode = app.rich_markup_mode  # one plain help style everywhere
-    command = typer.main.get_command(sub_app)
-    command.name = name
-    return command
+    def _build(self, name: str) -> Any:
+        if self.lazy is not None:
+            module, summary = self.lazy[name]
+            if summary is not None:
+                return _group(name, module, summary)
+            sub_app = _typer_app(module)
+            return _command(sub_app.registered_commands[0], name)
+        sub_app = _typer_app(self.module)
+        infos: list[Any] = [*sub_app.registered_commands, *sub_app.registered_groups]
+        for info in infos:
+            if info.name == name:
+                return _command(info, name)
+        return None
 
 
-def _lazy_group(name: str, module_path: str, summary: str) -> TyperGroup:
-    """The group `app.add_typer(sub_app)` would build, except that its module is imported
-    when a subcommand is first asked for, and each subcommand is built when first used:
-    Tab on `engage us` imports nothing, `engage users get` builds one command, not six
-    (Typer inspects every signature it builds)."""
-    group = TyperGroup(
-        name=name, help=summary, no_args_is_help=True, rich_markup_mode=app.rich_markup_mode
+def _typer_app(module: str | None) -> typer.Typer:
+    sub_app: typer.Typer = importlib.import_module(str(module)).app
+    return sub_app
+
+
+def _group(name: str, module: str, summary: str) -> LazyGroup:
+    """The group `app.add_typer(sub_app)` would build, its module imported on first use."""
+    return LazyGroup(
+        name=name,
+        module=module,
+        help=summary,
+        no_args_is_help=True,
+        rich_markup_mode=app.rich_markup_mode,
     )
-    group.commands = LazyCommands(functools.partial(_subcommands, module_path))
-    return group
 
 
-def _subcommands(module_path: str) -> dict[str, Any]:
-    sub_app: typer.Typer = importlib.import_module(module_path).app
-    return {
-        info.name: functools.partial(_build_subcommand, info)
-        for info in sub_app.registered_commands
-        if info.name
-    }
-
-
-def _build_subcommand(info: Any) -> Any:
+def _command(info: Any, name: str) -> Any:
+    """One command (or nested group) of a sub-app, built alone through Typer's public API."""
     single = typer.Typer(rich_markup_mode=app.rich_markup_mode, add_completion=False)
-    single.registered_commands.append(info)
-    command = typer.main.get_command(single)
-    command.name = info.name
-    return command
+    if isinstance(info, typer.models.TyperInfo):
+        single.registered_groups.append(_with_global_options(info))
+    else:
+        single.registered_commands.append(_with_global_options(info))
+    return typer.main.get_group(single).commands[name]
 
 
-class EngageGroup(TyperGroup):
+def _with_global_options(info: Any) -> Any:
+    """A copy of a command's (or a nested group's commands') registration, built as an
+    EngageCommand: the class that accepts the root's options after the command too."""
+    info = copy.copy(info)
+    if isinstance(info, typer.models.TyperInfo):
+        sub_app = info.typer_instance = copy.copy(info.typer_instance)
+        assert sub_app is not None
+        sub_app.registered_commands = [_with_global_options(i) for i in sub_app.registered_commands]
+        sub_app.registered_groups = [_with_global_options(i) for i in sub_app.registered_groups]
+    elif info.cls is None or info.cls is TyperCommand:
+        info.cls = EngageCommand
+    return info
+
+
+# The root's options a command also accepts after its name (`engage users list --sandbox`).
+GLOBAL_OPTIONS = ("profile", "base_url", "api_key", "sandbox", "timeout", "retries", "debug")
+QUERY_HELP = "Reshape the JSON result with a JMESPath expression, then print it as -o says."
+
+
+class EngageCommand(TyperCommand):
+    """A command that also takes the global options after its name (hidden from its
+    --help: `engage --help` documents them) and, when it prints data (it has -o), --query.
+    A command's own option of the same name wins: `auth login --profile` names the
+    profile to write."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)
+        own = [param for param in params if param.name != "help"]
+        helps = [param for param in params if param.name == "help"]
+        return own + self._extra_params(ctx, own) + helps
+
+    def _extra_params(self, ctx: Any, own: list[Any]) -> list[Any]:
+        root = ctx.find_root().command
+        if root is self or not isinstance(root, EngageGroup):
+            return []  # run on its own (a test of one sub-app): no root to borrow from
+        taken = {opt for param in own for opt in param.opts} | {param.name for param in own}
+        extra = []
+        for param in root.params:
+            if param.name in GLOBAL_OPTIONS and not taken & {param.name, *param.opts}:
+                hidden: Any = copy.copy(param)
+                hidden.hidden = True
+                extra.append(hidden)
+        if "output" in taken and "--query" not in taken and "query" not in taken:
+            extra.append(
+                TyperOption(param_decls=["--query", "query"], metavar="EXPR", help=QUERY_HELP)
+            )
+        return extra
+
+    def invoke(self, ctx: Any) -> Any:
+        own = [param for param in super().get_params(ctx) if param.name != "help"]
+        given = {param.name: ctx.params.pop(param.name) for param in self._extra_params(ctx, own)}
+        state = _state(ctx)
+        _apply_global_options(
+            state, {name: value for name, value in given.items() if value not in (None, False)}
+        )
+        # An error raised before the command chose its output still follows its -o.
+        output = ctx.params.get("output")
+        state.output_flag = getattr(output, "value", output)
+        if given.get("query") is not None:
+            state.set_query(given["query"])
+        return super().invoke(ctx)
+
+
+class EngageGroup(LazyGroup):
     """Runs a command and maps what escapes it: EngageError to its exit code, anything
     unexpected to one line and exit 1 (with the traceback only under --debug)."""
 
     def __init__(self, **attrs: Any) -> None:
-        super().__init__(**attrs)
-        self.commands = LazyCommands(
-            {
-                **{
-                    name: functools.partial(_lazy_group, name, path, summary)
-                    for name, (path, summary) in GROUPS.items()
-                },
-                **{
-                    name: functools.partial(_load_command, name, path)
-                    for name, path in COMMAND_MODULES.items()
-                },
-                **self.commands,
-            }
-        )
+        super().__init__(lazy=COMMANDS, **attrs)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        # Typer's --install-completion/--show-completion would install a second script in
+        # another place than `engage completion SHELL` documents: one way is enough.
+        params: list[Any] = super().get_params(ctx)
+        return [p for p in params if p.name not in ("install_completion", "show_completion")]
 
     def main(
         self,
@@ -155,18 +219,14 @@ class EngageGroup(TyperGroup):
             sys.stderr.write("Aborted!\n")
             sys.exit(int(ExitCode.FAILURE))
         except typer.TyperException as exc:  # Click's usage errors
-            if _json_requested(argv):
-                import json  # only here: Tab and --help never pay for it
-
-                error = UsageError(exc.format_message())
-                sys.stderr.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
+            state = _state_object(extra.get("obj"))
+            out = state.error_output(_output_flag(argv))
+            if out.json_errors:
+                out.error(UsageError(exc.format_message()))
             else:
                 exc.show()  # type: ignore[attr-defined]
             sys.exit(getattr(exc, "exit_code", int(ExitCode.USAGE)))
         sys.exit(code if isinstance(code, int) else 0)
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        return list(self.commands)  # the names alone: listing loads no module
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -195,9 +255,9 @@ class EngageGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.FAILURE)) from None
 
 
-def _json_requested(argv: list[str]) -> bool:
-    """Whether the output would be JSON, read from the raw arguments (parsing failed)."""
-    chosen = os.environ.get("ENGAGE_OUTPUT")
+def _output_flag(argv: list[str]) -> str | None:
+    """The -o/--output value in raw arguments: what a usage error (parsing failed) has."""
+    chosen = None
     for index, arg in enumerate(argv):
         if arg in ("-o", "--output") and index + 1 < len(argv):
             chosen = argv[index + 1]
@@ -205,7 +265,7 @@ def _json_requested(argv: list[str]) -> bool:
             chosen = arg.split("=", 1)[1]
         elif arg.startswith("-o") and len(arg) > 2:
             chosen = arg[2:]
-    return chosen in ("json", "ndjson")
+    return chosen
 
 
 def _silence_stdout() -> None:
@@ -217,20 +277,31 @@ def _silence_stdout() -> None:
 
 
 def _state(ctx: Any) -> State:
+    root = ctx.find_root()
+    root.obj = _state_object(root.obj)
+    return root.obj  # type: ignore[no-any-return]
+
+
+def _state_object(obj: Any) -> State:
     from engage_cli.context import State
 
-    obj = ctx.find_root().obj
     return obj if isinstance(obj, State) else State()
+
+
+def _apply_global_options(state: State, given: dict[str, Any]) -> None:
+    for name, value in given.items():
+        setattr(state, name, value)
 
 
 app = typer.Typer(
     cls=EngageGroup,
     name="engage",
     help="Manage Engage (engage.so) users and events from the command line.\n\n"
-    "Try it with no account on the local sandbox: engage --sandbox users list",
+    "Try it with no account on the local sandbox: engage --sandbox users list\n\n"
+    "The options below also work after the command: engage users list --sandbox",
     no_args_is_help=True,
-    # Typer's public completion support: `--install-completion`, `--show-completion` and the
-    # `_ENGAGE_COMPLETE` protocol that the scripts of `engage completion` call on Tab.
+    # Typer's completion support: the `_ENGAGE_COMPLETE` protocol that the scripts of
+    # `engage completion` call on Tab (its two --*-completion options: see EngageGroup).
     add_completion=True,
     # Plain help: Rich's help would import rich.table on every --help.
     rich_markup_mode=None,
@@ -282,17 +353,17 @@ def root(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
-    from engage_cli.context import State
-
-    state = ctx.obj if isinstance(ctx.obj, State) else State()
-    state.profile = profile
-    state.base_url = base_url
-    state.api_key = api_key
-    state.sandbox = sandbox
-    state.timeout = timeout
-    state.retries = retries
+    state = _state(ctx)
+    given = {
+        "profile": profile,
+        "base_url": base_url,
+        "api_key": api_key,
+        "sandbox": sandbox,
+        "timeout": timeout,
+        "retries": retries,
+    }
+    _apply_global_options(state, given)
     state.debug = debug or state.streams.environ.get("ENGAGE_DEBUG", "") not in ("", "0")
-    ctx.obj = state
 
 
 def main() -> None:

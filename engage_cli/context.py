@@ -1,5 +1,6 @@
 """The state one invocation carries: global options, streams, and what is built from them
-(settings, the output writer, the API client), each built only when a command needs it."""
+(settings, the output writer, the API client), each built only when a command needs it.
+The sandbox's store and in-process transport are built here too, for `--sandbox`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engage_cli.config import CONFIG_FILENAME, ConfigFile, Settings, config_dir, resolve_settings
-from engage_cli.errors import ConfigError
+from engage_cli.errors import ConfigError, EngageError
 from engage_cli.output import Output, choose_format
 from engage_cli.streams import Streams
 
@@ -31,7 +32,9 @@ class State:
     retries: int | None = None
     debug: bool = False
     transport: Any = None  # an httpx transport injected by tests
+    output_flag: str | None = None  # the command's -o, as given
     output_format: str | None = None  # set once a command has chosen it
+    query: Any = None  # a compiled --query expression
     _config: ConfigFile | None = None
 
     @property
@@ -53,23 +56,36 @@ class State:
         }
         return resolve_settings(flags, self.streams.environ, self.config())
 
-    def output(self, flag: str | None) -> Output:
-        # ENGAGE_OUTPUT, then the profile's `output`: the precedence every setting follows.
-        configured = self.settings().get("output")
-        self.output_format = choose_format(flag, configured, self.streams.stdout_isatty)
-        return Output(self.streams, self.output_format)
+    def choose_output(self, flag: str | None) -> Output:
+        """The writer of this command's results, in the format it chose (the -o flag, then
+        ENGAGE_OUTPUT, then the profile's `output`); errors from here on follow it."""
+        self.output_format = choose_format(flag, self.settings().get("output"), self.stdout_isatty)
+        return Output(self.streams, self.output_format, query=self.query)
 
-    def error_output(self) -> Output:
-        """Where an error goes before or after a command chose its format."""
+    def error_output(self, flag: str | None = None) -> Output:
+        """Where an error goes: the format the command chose, else the one it would have
+        chosen (from `flag`, or the -o it was given); an unusable choice falls back to the
+        default, since the error must be reported either way."""
         fmt = self.output_format
         if fmt is None:
-            try:
-                fmt = choose_format(
-                    None, self.streams.environ.get("ENGAGE_OUTPUT"), self.streams.stdout_isatty
-                )
-            except Exception:
-                fmt = "json" if not self.streams.stdout_isatty else "table"
+            fmt = choose_format(None, None, self.stdout_isatty)
+            for chosen in (flag or self.output_flag, None):
+                try:
+                    fmt = choose_format(chosen, self.settings().get("output"), self.stdout_isatty)
+                    break
+                except EngageError:  # an unknown format, an unreadable config file
+                    continue
         return Output(self.streams, fmt)
+
+    def set_query(self, expression: str) -> None:
+        """--query: checked now, before any request, applied by the output writer."""
+        from engage_cli.output import compile_query
+
+        self.query = compile_query(expression)
+
+    @property
+    def stdout_isatty(self) -> bool:
+        return self.streams.stdout_isatty
 
     def log(self, line: str) -> None:
         self.streams.stderr.write(f"[debug] {line}\n")

@@ -1,23 +1,28 @@
 """Rendering: table / json / ndjson / csv. The only module that writes data to stdout.
 
-stdout carries data only; talk (hints, confirmations, errors) goes to stderr. Rich is
-imported only when a table is drawn, so `-o json` never pays for it.
+stdout carries data only; talk (hints, confirmations, errors) goes to stderr. Everything
+that reaches a terminal passes `printable()` first: data is never markup and never raw
+control characters. Tables are laid out here, for 80 columns first: one line per row, the
+widest column gives way with an ellipsis, nothing is wrapped mid-word.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engage_cli.errors import EngageError, UsageError
 from engage_cli.streams import Streams
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
 FORMATS = ("table", "json", "ndjson", "csv")
 USER_COLUMNS = ("uid", "first_name", "last_name", "email", "number", "lists", "created_at", "id")
+DEFAULT_WIDTH = 80  # a table's width when the terminal's is unknown (CI logs, pipes)
+ELLIPSIS = "…"
+GAP = "  "  # between table columns
+COMFORTABLE = 20  # a column this wide reads well; wider ones give way to optional columns
 
 
 def choose_format(flag: str | None, configured: str | None, stdout_isatty: bool) -> str:
@@ -37,6 +42,71 @@ def dumps(value: Any, *, indent: int | None = 2) -> str:
     return json.dumps(value, ensure_ascii=False, indent=indent)
 
 
+# --- text that reaches a terminal ---
+
+# Characters a terminal acts on instead of showing: C0/C1 controls and DEL (escape
+# sequences, bells, carriage returns), line and paragraph separators, and the bidi
+# overrides that reorder what is shown.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    r"""`text` as a terminal should show it: every control character visibly escaped
+    (ESC as \x1b, a newline as \n unless `keep_newlines`), everything else as it is.
+    Nothing in this module reads markup, so `[bold]` stays `[bold]`."""
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        if keep_newlines and char == "\n":
+            return char
+        return _NAMED.get(char) or (
+            f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+        )
+
+    return _UNPRINTABLE.sub(escape, text)
+
+
+def cell_width(text: str) -> int:
+    """Columns `text` takes on a terminal: wide East Asian characters take two, combining
+    marks none."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def truncate(text: str, width: int) -> str:
+    """`text` cut to `width` columns, an ellipsis marking the cut."""
+    if cell_width(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    kept, used = [], 0
+    for char in text:
+        char_width = cell_width(char)
+        if used + char_width > width - 1:
+            break
+        kept.append(char)
+        used += char_width
+    return "".join(kept) + ELLIPSIS
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - cell_width(text))
+
+
+def short_date(value: str) -> str:
+    """`2026-11-29T14:32:10.123Z` as `2026-11-29 14:32`: what a table has room for."""
+    match = re.match(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})", value)
+    return f"{match.group(1)} {match.group(2)}" if match else value
+
+
+# --- cells and rows ---
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -47,20 +117,10 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def typed_meta_keys(users: list[Any]) -> frozenset[str]:
-    """Meta keys whose values (in these users) are all numbers or booleans: their CSV
-    columns are written `meta.KEY:=` with JSON cells, so an import reads 34 back as 34."""
-    kinds: dict[str, bool] = {}
-    for user in users:
-        meta = user.get("meta") if isinstance(user, dict) else None
-        for key, value in (meta or {}).items():
-            kinds[key] = kinds.get(key, True) and not isinstance(value, str)
-    return frozenset(key for key, typed in kinds.items() if typed)
-
-
 def flatten_user(user: dict[str, Any], typed: frozenset[str] = frozenset()) -> dict[str, str]:
     """A user as one CSV row: `lists` as ids joined by `;` and `meta.KEY` columns, the
-    shape `engage users import` reads back."""
+    shape `engage users import` reads back. Meta keys in `typed` (all numbers or booleans)
+    are written `meta.KEY:=` with JSON cells, so an import reads 34 back as 34."""
     row: dict[str, str] = {}
     for key in USER_COLUMNS:
         if key == "lists":
@@ -85,183 +145,75 @@ def flatten_generic(item: Any) -> dict[str, str]:
     return {str(k): _cell(v) for k, v in item.items()}
 
 
-class Output:
-    """Writes one command's results in the chosen format."""
+class Rows:
+    """How one kind of item is shown in a table, on a card and in a CSV file. This one
+    suits any JSON object: a column per key, a card line per key."""
 
-    def __init__(self, streams: Streams, fmt: str) -> None:
-        self.streams = streams
-        self.format = fmt
-        self._console: Console | None = None
-        self._err_console: Console | None = None
+    def table_row(self, item: Any) -> dict[str, str]:
+        """The item's cells by column name, as a table shows them."""
+        return flatten_generic(item)
 
-    @property
-    def color(self) -> bool:
-        return self.streams.stdout_isatty and not self.streams.no_color
+    def table_columns(self, rows: list[dict[str, str]]) -> tuple[list[str], list[str]]:
+        """The columns for these rows: those always shown, and those shown when there is
+        room (in order of preference). Here: every key that holds something somewhere."""
+        columns: dict[str, None] = {}
+        for row in rows:
+            columns.update(dict.fromkeys(key for key, value in row.items() if value))
+        return list(columns) or list(rows[0] if rows else {}), []
 
-    # --- data (stdout) ---
+    def card(self, obj: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(str(k), _cell(v)) for k, v in obj.items()]
 
-    def write(self, text: str) -> None:
-        self.streams.stdout.write(text)
-        self.streams.stdout.flush()
+    def csv_row(self, item: Any, typed: frozenset[str]) -> dict[str, str]:
+        return flatten_generic(item)
 
-    def object(self, obj: Any, kind: str = "generic") -> None:
-        """One object: a user card, a key/value table, or the JSON as the API sent it."""
-        if self.format == "json":
-            self.write(dumps(obj) + "\n")
-        elif self.format == "ndjson":
-            self.write(dumps(obj, indent=None) + "\n")
-        elif self.format == "csv":
-            self.items([[obj]], kind)
-        else:
-            self._print_table(_card(obj, kind))
-
-    def items(self, pages: Iterable[list[Any]], kind: str = "generic") -> int:
-        """A list, written as pages arrive; returns how many items were written."""
-        writer = {
-            "json": self._json_array,
-            "ndjson": self._ndjson,
-            "csv": self._csv,
-            "table": self._tables,
-        }[self.format]
-        return writer(iter(pages), kind)
-
-    def dry_run(self, described: dict[str, Any]) -> None:
-        if self.format in ("json", "ndjson"):
-            self.write(dumps(described, indent=2 if self.format == "json" else None) + "\n")
-            return
-        lines = [f"{described['method']} {described['url']}"]
-        lines += [f"{k}: {v}" for k, v in described["headers"].items()]
-        if described.get("body") is not None:
-            lines += ["", dumps(described["body"])]
-        self.write("\n".join(lines) + "\n")
-        self.info("Dry run: nothing was sent.")
-
-    # --- talk (stderr) ---
-
-    def info(self, message: str) -> None:
-        """A hint or confirmation for a person; silent in machine formats."""
-        if self.format == "table" or self.streams.stderr_isatty:
-            self.streams.stderr.write(message + "\n")
-            self.streams.stderr.flush()
-
-    def warn(self, message: str) -> None:
-        self.streams.stderr.write(f"Warning: {message}\n")
-        self.streams.stderr.flush()
-
-    def error(self, err: EngageError) -> None:
-        if self.format in ("json", "ndjson"):
-            self.streams.stderr.write(dumps(err.to_dict(), indent=None) + "\n")
-        else:
-            text = f"Error: {err.message}"
-            if err.hint:
-                text += f"\nHint: {err.hint}"
-            if self.streams.stderr_isatty and not self.streams.no_color:
-                text = f"\x1b[31m{text}\x1b[0m"
-            self.streams.stderr.write(text + "\n")
-        self.streams.stderr.flush()
-
-    # --- writers ---
-
-    def _json_array(self, pages: Iterator[list[Any]], kind: str) -> int:
-        count = 0
-        for page in pages:
-            for item in page:
-                block = "\n".join("  " + line for line in dumps(item).splitlines())
-                self.write(("[\n" if count == 0 else ",\n") + block)
-                count += 1
-        self.write("[]\n" if count == 0 else "\n]\n")
-        return count
-
-    def _ndjson(self, pages: Iterator[list[Any]], kind: str) -> int:
-        count = 0
-        for page in pages:
-            if page:
-                self.write("".join(dumps(item, indent=None) + "\n" for item in page))
-                count += len(page)
-        return count
-
-    def _csv(self, pages: Iterator[list[Any]], kind: str) -> int:
-        import csv
-
-        writer: csv.DictWriter[str] | None = None
-        typed: frozenset[str] = frozenset()
-        dropped: set[str] = set()
-        count = 0
-        for page in pages:
-            if writer is None and kind == "user":
-                typed = typed_meta_keys(page)
-            rows = [
-                flatten_user(item, typed) if kind == "user" else flatten_generic(item)
-                for item in page
-            ]
-            if writer is None and rows:
-                # The header comes from the first page, so the list still streams.
-                columns: dict[str, None] = {}
-                for row in rows:
-                    columns.update(dict.fromkeys(row))
-                writer = csv.DictWriter(
-                    self.streams.stdout, list(columns), extrasaction="ignore", lineterminator="\n"
-                )
-                writer.writeheader()
-            if writer is None:
-                continue
-            for row in rows:
-                dropped.update(set(row) - set(writer.fieldnames))
-                writer.writerow(row)
-            count += len(rows)
-            self.streams.stdout.flush()
-        if dropped:
-            self.warn(
-                "columns first seen after the first page are not in the CSV: "
-                + ", ".join(sorted(dropped))
-                + " (use -o ndjson to keep every field)."
-            )
-        return count
-
-    def _tables(self, pages: Iterator[list[Any]], kind: str) -> int:
-        count = 0
-        for page in pages:
-            if page:
-                self._print_table(_list_table(page, kind))
-                count += len(page)
-        if count == 0:
-            self.info("No results.")
-        return count
-
-    def _print_table(self, renderable: Any) -> None:
-        if self._console is None:
-            from rich.console import Console
-
-            class _Console(Console):
-                def on_broken_pipe(self) -> None:
-                    # Rich exits 1 here; the reader leaving is no failure of ours, so let
-                    # the error boundary end the command quietly, as for every format.
-                    raise BrokenPipeError
-
-            self._console = _Console(
-                file=self.streams.stdout,
-                # No escape codes at all unless colour is wanted (NO_COLOR, pipes).
-                force_terminal=self.color,
-                no_color=not self.color,
-                highlight=False,
-                soft_wrap=False,
-                width=None if self.streams.stdout_isatty else 160,
-            )
-        self._console.print(renderable)
+    def typed_keys(self, item: Any) -> dict[str, bool]:
+        """Column names whose cells are JSON literals when every row agrees (users' meta)."""
+        return {}
 
 
-def _card(obj: Any, kind: str) -> Any:
-    """A readable two-column card for one object (a user, a status answer)."""
-    from rich.table import Table
+class UserRows(Rows):
+    """Users: the columns a person scans for, meta keys when there is room."""
 
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
-    if not isinstance(obj, dict):
-        table.add_row("value", _cell(obj))
-        return table
-    if kind == "user":
-        name = " ".join(filter(None, [obj.get("first_name"), obj.get("last_name")]))
+    CORE = ("uid", "name", "email", "created")
+    EXTRA = ("number", "lists")
+
+    def __init__(self, columns: tuple[str, ...] | None = None) -> None:
+        self.chosen = columns
+
+    def table_row(self, item: Any) -> dict[str, str]:
+        if not isinstance(item, dict):
+            return {"uid": _cell(item)}
+        row = {
+            "uid": _cell(item.get("uid")),
+            "name": " ".join(
+                filter(None, [_cell(item.get("first_name")), _cell(item.get("last_name"))])
+            ),
+            "email": _cell(item.get("email")),
+            "created": short_date(_cell(item.get("created_at"))),
+            "number": _cell(item.get("number")),
+            "lists": _describe_lists(item.get("lists")),
+        }
+        meta = item.get("meta")
+        if isinstance(meta, dict):
+            row.update({f"meta.{key}": _cell(value) for key, value in meta.items()})
+        for key, value in item.items():
+            if key not in row and key not in ("first_name", "last_name", "created_at", "meta"):
+                row[key] = _cell(value)
+        return row
+
+    def table_columns(self, rows: list[dict[str, str]]) -> tuple[list[str], list[str]]:
+        if self.chosen:
+            return list(self.chosen), []
+        extra: dict[str, None] = dict.fromkeys(
+            key for key in self.EXTRA if any(row.get(key) for row in rows)
+        )
+        for row in rows:
+            extra.update(dict.fromkeys(k for k, v in row.items() if k.startswith("meta.") and v))
+        return list(self.CORE), list(extra)
+
+    def card(self, obj: dict[str, Any]) -> list[tuple[str, str]]:
+        name = " ".join(filter(None, [_cell(obj.get("first_name")), _cell(obj.get("last_name"))]))
         rows: list[tuple[str, str]] = [
             ("uid", _cell(obj.get("uid"))),
             ("name", name),
@@ -276,75 +228,366 @@ def _card(obj: Any, kind: str) -> Any:
         rows += [(f"meta.{k}", _cell(v)) for k, v in (obj.get("meta") or {}).items()]
         shown = {"uid", "first_name", "last_name", "email", "number", "created_at", "id"}
         shown |= {"lists", "segments", "devices", "meta"}
-        rows += [(k, _cell(v)) for k, v in obj.items() if k not in shown]
-    else:
-        rows = [(str(k), _cell(v)) for k, v in obj.items()]
-    for key, value in rows:
-        if value or key == "uid":  # a card shows what the user has, not empty slots
-            table.add_row(key, value)
-    return table
+        rows += [(str(k), _cell(v)) for k, v in obj.items() if k not in shown]
+        # A card shows what the user has, not empty slots.
+        return [(key, value) for key, value in rows if value or key == "uid"]
+
+    def csv_row(self, item: Any, typed: frozenset[str]) -> dict[str, str]:
+        if not isinstance(item, dict):
+            return flatten_generic(item)
+        return flatten_user(item, frozenset(key.removeprefix("meta.") for key in typed))
+
+    def typed_keys(self, item: Any) -> dict[str, bool]:
+        meta = item.get("meta") if isinstance(item, dict) else None
+        if not isinstance(meta, dict):
+            return {}
+        return {f"meta.{key}": not isinstance(value, str) for key, value in meta.items()}
+
+
+class ProfileRows(Rows):
+    """Profiles (secrets already masked): name, whether it is the default, its settings."""
+
+    def table_row(self, item: Any) -> dict[str, str]:
+        row = flatten_generic(item)
+        row["default"] = "*" if item.get("default") else ""
+        return row
+
+    def table_columns(self, rows: list[dict[str, str]]) -> tuple[list[str], list[str]]:
+        used = [
+            key
+            for key in dict.fromkeys(k for row in rows for k in row)
+            if key not in ("name", "default") and any(row.get(key) for row in rows)
+        ]
+        return ["default", "name", *used], []
+
+
+GENERIC = Rows()
+USERS = UserRows()
+PROFILES = ProfileRows()
 
 
 def _describe_lists(lists: Any) -> str:
-    if not lists:
-        return ""
+    if not lists or not isinstance(lists, list):
+        return _cell(lists) if lists else ""
     parts = []
     for item in lists:
         if isinstance(item, dict):
             mark = "" if item.get("subscribed", True) else " (unsubscribed)"
-            parts.append(f"{item.get('id')}{mark}")
+            parts.append(f"{_cell(item.get('id'))}{mark}")
         else:
-            parts.append(str(item))
+            parts.append(_cell(item))
     return ", ".join(parts)
 
 
 def _describe_segments(segments: Any) -> str:
-    if not segments:
-        return ""
+    if not segments or not isinstance(segments, list):
+        return _cell(segments) if segments else ""
     return ", ".join(
-        f"{s.get('id')}{' (suppressed)' if s.get('suppressed') else ''}"
+        f"{_cell(s.get('id'))}{' (suppressed)' if s.get('suppressed') else ''}"
         if isinstance(s, dict)
-        else str(s)
+        else _cell(s)
         for s in segments
     )
 
 
 def _describe_devices(devices: Any) -> str:
-    if not devices:
-        return ""
-    return ", ".join(f"{d.get('platform')}" if isinstance(d, dict) else str(d) for d in devices)
+    if not devices or not isinstance(devices, list):
+        return _cell(devices) if devices else ""
+    return ", ".join(_cell(d.get("platform")) if isinstance(d, dict) else _cell(d) for d in devices)
 
 
-def _list_table(page: list[Any], kind: str) -> Any:
-    from rich.table import Table
+# --- table layout ---
 
-    table = Table(header_style="bold")
-    if kind == "user":
-        rows = [
-            {
-                "uid": _cell(user.get("uid")),
-                "name": " ".join(filter(None, [user.get("first_name"), user.get("last_name")])),
-                "email": _cell(user.get("email")),
-                "number": _cell(user.get("number")),
-                "lists": _describe_lists(user.get("lists")),
-                "created": _cell(user.get("created_at")),
-            }
-            for user in page
-        ]
-        # A column empty on the whole page only takes width from those that say something.
-        shown = [c for c in rows[0] if c == "uid" or any(row[c] for row in rows)]
-        for column in shown:
-            # Ids and dates read badly broken across lines; names and emails may fold.
-            table.add_column(column, overflow="fold", no_wrap=column in ("uid", "created"))
-        for row in rows:
-            table.add_row(*(row[c] for c in shown))
-        return table
-    columns: dict[str, None] = {}
-    for item in page:
-        columns.update(dict.fromkeys(flatten_generic(item)))
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for item in page:
-        row = flatten_generic(item)
-        table.add_row(*(row.get(c, "") for c in columns))
-    return table
+
+def fit_columns(
+    headers: list[str], optional: list[str], rows: list[dict[str, str]], width: int
+) -> dict[str, int]:
+    """Column widths for `rows` in `width` terminal columns: the `headers` always, then each
+    `optional` one while it fits at a comfortable width; then the widest column gives way,
+    one column at a time, down to its header's width."""
+
+    def natural(column: str) -> int:
+        cells = [cell_width(row.get(column, "")) for row in rows]
+        return max([cell_width(column), *cells])
+
+    def total(widths: dict[str, int]) -> int:
+        return sum(widths.values()) + len(GAP) * (len(widths) - 1)
+
+    widths = {column: natural(column) for column in headers}
+    comfortable = {column: min(w, COMFORTABLE) for column, w in widths.items()}
+    for column in optional:
+        trial = {**comfortable, column: min(natural(column), COMFORTABLE)}
+        if total(trial) <= width:
+            comfortable = trial
+            widths[column] = natural(column)
+    floor = {column: min(cell_width(column), widths[column]) for column in widths}
+    floor = {column: max(floor[column], min(widths[column], 4)) for column in widths}
+    excess = total(widths) - width
+    while excess > 0:
+        column = max(widths, key=lambda c: widths[c] - floor[c])
+        room = widths[column] - floor[column]
+        if room <= 0:
+            break  # every column at its floor: the terminal is narrower than the headers
+        # Down to the next widest column's width (at least one), as Rich collapses.
+        others = [w for c, w in widths.items() if c != column]
+        step = min(room, excess, max(1, widths[column] - max(others, default=0)))
+        widths[column] -= step
+        excess -= step
+    return widths
+
+
+def render_table(widths: dict[str, int], rows: list[dict[str, str]], *, header: bool) -> list[str]:
+    """Lines of a table (cells already printable): padded and truncated, one line a row."""
+    lines = []
+    if header:
+        lines.append(GAP.join(pad(truncate(c, w), w) for c, w in widths.items()).rstrip())
+    for row in rows:
+        cells = (pad(truncate(row.get(c, ""), w), w) for c, w in widths.items())
+        lines.append(GAP.join(cells).rstrip())
+    return lines
+
+
+def render_card(pairs: list[tuple[str, str]], width: int) -> list[str]:
+    """A two-column card: keys, then values wrapped at spaces (a word longer than the
+    line is cut with an ellipsis, never split)."""
+    import textwrap
+
+    if not pairs:
+        return []
+    pairs = [(printable(key), printable(value)) for key, value in pairs]
+    key_width = min(max(cell_width(key) for key, _ in pairs), 24)
+    value_width = max(width - key_width - len(GAP), 16)
+    lines = []
+    for key, value in pairs:
+        wrapped = textwrap.wrap(
+            value, value_width, break_long_words=False, break_on_hyphens=False
+        ) or [""]
+        for index, part in enumerate(wrapped):
+            label = pad(truncate(key, key_width), key_width) if index == 0 else " " * key_width
+            lines.append(f"{label}{GAP}{truncate(part, value_width)}".rstrip())
+    return lines
+
+
+# --- JMESPath ---
+
+
+def compile_query(expression: str) -> Any:
+    """A --query expression, compiled (exit 2 when it does not parse)."""
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        return jmespath.compile(expression)
+    except JMESPathError as exc:
+        raise UsageError(
+            f"--query {expression!r} is not a JMESPath expression: {exc}",
+            hint="E.g. --query '[].email' or --query \"[?meta.plan=='pro'].uid\".",
+        ) from None
+
+
+class Output:
+    """Writes one command's results in the chosen format."""
+
+    def __init__(
+        self, streams: Streams, fmt: str, *, query: Any = None, csv_safe: bool = False
+    ) -> None:
+        self.streams = streams
+        self.format = fmt
+        self.query = query
+        self.csv_safe = csv_safe
+
+    @property
+    def color(self) -> bool:
+        return self.streams.stdout_isatty and not self.streams.no_color
+
+    @property
+    def json_errors(self) -> bool:
+        """Whether errors go to stderr as one JSON object: when the output is JSON."""
+        return self.format in ("json", "ndjson")
+
+    @property
+    def width(self) -> int:
+        """The terminal's width: COLUMNS, else the terminal's own, else 80."""
+        try:
+            columns = int(self.streams.environ.get("COLUMNS", ""))
+            if columns > 0:
+                return columns
+        except ValueError:
+            pass
+        if self.streams.stdout_isatty:
+            import os
+
+            try:
+                return os.get_terminal_size(self.streams.stdout.fileno()).columns
+            except (OSError, ValueError, AttributeError):
+                pass
+        return DEFAULT_WIDTH
+
+    # --- data (stdout) ---
+
+    def write(self, text: str) -> None:
+        self.streams.stdout.write(text)
+        self.streams.stdout.flush()
+
+    def object(self, obj: Any, rows: Rows = GENERIC) -> None:
+        """One object: a card, or the JSON as the API sent it (reshaped by --query)."""
+        if self.query is not None:
+            obj, rows = self.query.search(obj), GENERIC
+        self._object(obj, rows)
+
+    def items(self, pages: Iterable[list[Any]], rows: Rows = GENERIC) -> int:
+        """A list, written as pages arrive; returns how many items were written. With
+        --query, the whole list is what the expression reshapes."""
+        if self.query is not None:
+            result = self.query.search([item for page in pages for item in page])
+            if not isinstance(result, list):
+                self._object(result, GENERIC)
+                return 1
+            pages, rows = [result], GENERIC
+        writer = {
+            "json": self._json_array,
+            "ndjson": self._ndjson,
+            "csv": self._csv,
+            "table": self._tables,
+        }[self.format]
+        return writer(iter(pages), rows)
+
+    def dry_run(self, described: dict[str, Any]) -> None:
+        if self.format in ("json", "ndjson"):
+            self.write(dumps(described, indent=2 if self.format == "json" else None) + "\n")
+            return
+        lines = [f"{described['method']} {described['url']}"]
+        lines += [f"{k}: {v}" for k, v in described["headers"].items()]
+        if described.get("body") is not None:
+            lines += ["", dumps(described["body"])]
+        self.write(printable("\n".join(lines), keep_newlines=True) + "\n")
+        self.info("Dry run: nothing was sent.")
+
+    # --- talk (stderr) ---
+
+    def info(self, message: str) -> None:
+        """A hint or confirmation for a person; silent in machine formats."""
+        if self.format == "table" or self.streams.stderr_isatty:
+            self._talk(message)
+
+    def warn(self, message: str) -> None:
+        self._talk(f"Warning: {message}")
+
+    def error(self, err: EngageError) -> None:
+        if self.json_errors:
+            self.streams.stderr.write(dumps(err.to_dict(), indent=None) + "\n")
+            self.streams.stderr.flush()
+            return
+        text = f"Error: {printable(err.message, keep_newlines=True)}"
+        if err.hint:
+            text += f"\nHint: {printable(err.hint, keep_newlines=True)}"
+        if self.streams.stderr_isatty and not self.streams.no_color:
+            text = f"\x1b[31m{text}\x1b[0m"
+        self.streams.stderr.write(text + "\n")
+        self.streams.stderr.flush()
+
+    def _talk(self, message: str) -> None:
+        self.streams.stderr.write(printable(message, keep_newlines=True) + "\n")
+        self.streams.stderr.flush()
+
+    # --- writers ---
+
+    def _object(self, obj: Any, rows: Rows) -> None:
+        if self.format == "json":
+            self.write(dumps(obj) + "\n")
+        elif self.format == "ndjson":
+            self.write(dumps(obj, indent=None) + "\n")
+        elif self.format == "csv":
+            self._csv(iter([[obj]]), rows)
+        elif isinstance(obj, dict):
+            self._lines(render_card(rows.card(obj), self.width))
+        else:
+            self._lines([printable(_cell(obj))])
+
+    def _json_array(self, pages: Iterator[list[Any]], rows: Rows) -> int:
+        count = 0
+        for page in pages:
+            for item in page:
+                block = "\n".join("  " + line for line in dumps(item).splitlines())
+                self.write(("[\n" if count == 0 else ",\n") + block)
+                count += 1
+        self.write("[]\n" if count == 0 else "\n]\n")
+        return count
+
+    def _ndjson(self, pages: Iterator[list[Any]], rows: Rows) -> int:
+        count = 0
+        for page in pages:
+            if page:
+                self.write("".join(dumps(item, indent=None) + "\n" for item in page))
+                count += len(page)
+        return count
+
+    def _csv(self, pages: Iterator[list[Any]], rows: Rows) -> int:
+        """Every column any item has, so the items are spooled to a temporary file first
+        (memory stays flat on `users list --all`); the CSV is written once all are read."""
+        import csv
+        import tempfile
+
+        columns: dict[str, None] = {}
+        typed: dict[str, bool] = {}
+        count = 0
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+            for page in pages:
+                for item in page:
+                    spool.write(dumps(item, indent=None) + "\n")
+                    columns.update(dict.fromkeys(rows.csv_row(item, frozenset())))
+                    for key, is_typed in rows.typed_keys(item).items():
+                        typed[key] = typed.get(key, True) and is_typed
+                    count += 1
+            if count == 0:
+                return 0
+            literal = frozenset(key for key, is_typed in typed.items() if is_typed)
+            header = [f"{c}:=" if c in literal else c for c in columns]
+            writer = csv.DictWriter(
+                self.streams.stdout, header, extrasaction="ignore", lineterminator="\n"
+            )
+            writer.writeheader()
+            spool.seek(0)
+            for line in spool:
+                row = rows.csv_row(json.loads(line), literal)
+                writer.writerow({key: self._csv_cell(value) for key, value in row.items()})
+        self.streams.stdout.flush()
+        return count
+
+    def _csv_cell(self, value: str) -> str:
+        # --csv-safe: a spreadsheet runs a cell starting with = + - @ (or a tab/CR before
+        # one) as a formula; a leading ' makes it text. Off by default: it changes values.
+        if self.csv_safe and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            value = "'" + value
+        if self.streams.stdout_isatty:
+            value = printable(value)  # exact in a file; never raw escapes on a terminal
+        return value
+
+    def _tables(self, pages: Iterator[list[Any]], rows: Rows) -> int:
+        """One table; its columns and widths come from the first page, so that pages
+        arriving later line up under one header."""
+        count = 0
+        widths: dict[str, int] | None = None
+        for page in pages:
+            if not page:
+                continue
+            cells = [
+                {printable(k): printable(v) for k, v in rows.table_row(item).items()}
+                for item in page
+            ]
+            if widths is None:
+                shown, optional = rows.table_columns(cells)
+                widths = fit_columns(shown, optional, cells, self.width)
+                lines = render_table(widths, cells, header=True)
+                if self.color:
+                    lines[0] = f"\x1b[1m{lines[0]}\x1b[0m"
+            else:
+                lines = render_table(widths, cells, header=False)
+            self._lines(lines)
+            count += len(page)
+        if count == 0:
+            self.info("No results.")
+        return count
+
+    def _lines(self, lines: list[str]) -> None:
+        self.write("".join(line + "\n" for line in lines))

@@ -310,7 +310,7 @@ def test_list_csv_and_table() -> None:
     assert result.stdout.splitlines()[0].startswith("uid,first_name,last_name,email,number,lists")
     assert ",l1," in result.stdout.splitlines()[1]
     table = run(["users", "list", "-o", "table"], [reply(200, {"data": [USER], "has_more": False})])
-    header = table.stdout.splitlines()[1]
+    header = table.stdout.splitlines()[0]
     for column in ("uid", "name", "email", "lists", "created"):
         assert column in header
     assert "number" not in header  # empty on the whole page: no column for it
@@ -461,8 +461,36 @@ def test_usage_errors_are_json_when_json_was_asked_for(args: list[str]) -> None:
     assert result.sent == []
 
 
-def test_usage_errors_are_text_otherwise() -> None:
-    result = run(["users", "list", "--limit", "abc"])
+@pytest.mark.parametrize(
+    ("args", "tty"),
+    [
+        (["users", "list", "--limit", "abc"], True),
+        (["users", "list", "-n", "abc", "-o", "table"], False),
+    ],
+)
+def test_usage_errors_are_text_otherwise(args: list[str], tty: bool) -> None:
+    result = run(args, tty=tty)
     assert result.exit_code == 2
     assert "Usage: engage users list" in result.stderr
     assert "'abc' is not a valid int" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["users", "list", "--limit", "abc"],  # a usage error, found by the parser
+        ["users", "list", "--limit", "50"],  # one found by the command
+        ["users", "get", ".."],
+    ],
+)
+def test_every_error_is_json_in_a_pipe_as_the_output_is(args: list[str]) -> None:
+    # One rule for usage and runtime errors alike: JSON when the output would be JSON.
+    result = run(args)
+    assert result.exit_code == 2
+    assert json.loads(result.stderr)["error"]["exit_code"] == 2
+
+
+def test_an_error_follows_the_commands_output_flag_before_it_chose_its_output() -> None:
+    result = run(["users", "list", "--limit", "50", "-o", "table"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --limit must be between 1 and 30")

@@ -86,7 +86,7 @@ def api(
     from engage_cli import endpoints, inputs
 
     state = state_of(ctx)
-    out = state.output(_format(output, paginate))
+    out = state.choose_output(_format(output, paginate))
     path, params = _split_query(path)
     params.update(_query_pairs(query))
     fields_body = inputs.parse_pairs(fields, "--field")

@@ -109,7 +109,7 @@ def status(ctx: typer.Context, output: OutputOpt = None) -> None:
     Example: engage auth status -o json
     """
     state = state_of(ctx)
-    out = state.output(fmt(output))
+    out = state.choose_output(fmt(output))
     settings = state.settings()
     chosen = settings.profile
     rows = [{"setting": "profile", "value": chosen.value, "source": chosen.source}]

@@ -237,7 +237,7 @@ def _run_bulk(
     from engage_cli import bulk
 
     state = state_of(ctx)
-    out = state.output(fmt(output))
+    out = state.choose_output(fmt(output))
     started = time.monotonic()
     declared = format.value if format is not None else None
     # stdin that is read twice (check, then send) is spooled to a temporary file.

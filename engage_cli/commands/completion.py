@@ -1,8 +1,7 @@
 """`engage completion SHELL`: the Tab-completion script of a shell.
 
-The script is Typer's own, obtained through Typer's public completion protocol (the app run
-with `_ENGAGE_COMPLETE=source_SHELL`), so what this prints, the committed files in
-`completions/` and what Tab runs can never disagree.
+The script is Typer's own template for the `_ENGAGE_COMPLETE` protocol that Tab runs, so
+what this prints, the committed files in `completions/` and what Tab runs cannot disagree.
 """
 
 from __future__ import annotations
@@ -59,18 +58,16 @@ def completion(
 
 
 def completion_script(shell: Shell) -> str:
-    """Ask the app itself, through the completion protocol, for the script Tab will run."""
-    from typer.testing import CliRunner
+    """The script Tab will run: Typer's, for our program name and completion variable."""
+    # Typer re-exports this from its completion module without declaring it.
+    from typer.completion import get_completion_script  # type: ignore[attr-defined]
 
     from engage_cli.app import COMPLETE_VAR
-    from engage_cli.app import app as root
 
-    env = {COMPLETE_VAR: f"source_{shell.value}"}
-    result = CliRunner().invoke(root, [], env=env, prog_name="engage")
-    script = result.stdout.strip()
-    if result.exit_code != 0 or not script:
-        raise EngageError(f"Typer produced no {shell.value} completion script: {result.stderr}")
-    # Typer's template starts with a blank line, but zsh looks for `#compdef` on line one.
+    script: str = get_completion_script(
+        prog_name="engage", complete_var=COMPLETE_VAR, shell=shell.value
+    )
+    # Typer's zsh script only registers itself; zsh looks for `#compdef` on line one.
     if shell is Shell.zsh:
         script = _autoloadable(script)
     return script + "\n"

@@ -52,7 +52,7 @@ def add(
     from engage_cli import endpoints, inputs, models
 
     state = state_of(ctx)
-    out = state.output(fmt(output))
+    out = state.choose_output(fmt(output))
     base = inputs.load_data(data, state.streams.stdin) if data is not None else None
     overrides = {
         "event": event,

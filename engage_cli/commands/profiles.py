@@ -9,6 +9,7 @@ import typer
 from engage_cli.commands._common import OutputOpt, fmt, state_of
 from engage_cli.config import PROFILE_KEYS, SECRET_KEYS, ConfigFile, choose_profile, mask
 from engage_cli.errors import ConfigError
+from engage_cli.output import PROFILES
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
 
@@ -52,9 +53,9 @@ def list_(ctx: typer.Context, output: OutputOpt = None) -> None:
     Example: engage profiles list -o json
     """
     state = state_of(ctx)
-    out = state.output(fmt(output))
+    out = state.choose_output(fmt(output))
     config = state.config()
-    count = out.items([[_profile_row(config, name) for name in config.profiles]])
+    count = out.items([[_profile_row(config, name) for name in config.profiles]], PROFILES)
     if count == 0:
         out.info("No profiles yet: create one with `engage auth login`.")
 
@@ -75,7 +76,7 @@ def show(
     Example: engage profiles show ci
     """
     state = state_of(ctx)
-    out = state.output(fmt(output))
+    out = state.choose_output(fmt(output))
     config = state.config()
     chosen = name or choose_profile(state.profile, state.streams.environ, config).value or ""
     out.object(_profile_row(config, _existing(config, chosen)))

@@ -116,7 +116,7 @@ def events(
     from engage_cli.context import open_sandbox_store
 
     state = state_of(ctx)
-    out = state.output(fmt(output))
+    out = state.choose_output(fmt(output))
     with open_sandbox_store(_db_path(db)) as store:
         recorded = store.list_events(uid)
     out.items([recorded])

@@ -25,6 +25,7 @@ from engage_cli.commands._common import (
     state_of,
 )
 from engage_cli.errors import UsageError
+from engage_cli.output import USERS
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
 
@@ -74,7 +75,7 @@ def create(
     --meta plan=pro --meta age:=34
     """
     state = state_of(ctx)
-    out = state.output(fmt(output))
+    out = state.choose_output(fmt(output))
     fields = {
         "id": id,
         "first_name": first_name,
@@ -90,7 +91,7 @@ def create(
 
     user = send_or_show(state, out, endpoints.create_user(body), dry_run)
     if user is not None:
-        out.object(user, "user")
+        out.object(user, USERS)
 
 
 @app.command("get")
@@ -102,9 +103,9 @@ def get(ctx: typer.Context, uid: UidArg, output: OutputOpt = None) -> None:
     from engage_cli import endpoints
 
     state = state_of(ctx)
-    out = state.output(fmt(output))
+    out = state.choose_output(fmt(output))
     with state.client() as client:
-        out.object(client.send(endpoints.get_user(uid)), "user")
+        out.object(client.send(endpoints.get_user(uid)), USERS)
 
 
 @app.command("update")
@@ -129,7 +130,7 @@ def update(
     Example: engage users update u144 --meta plan=custom --meta coverage:=20
     """
     state = state_of(ctx)
-    out = state.output(fmt(output))
+    out = state.choose_output(fmt(output))
     fields = {
         "first_name": first_name,
         "last_name": last_name,
@@ -148,7 +149,7 @@ def update(
 
     user = send_or_show(state, out, endpoints.update_user(uid, body), dry_run)
     if user is not None:
-        out.object(user, "user")
+        out.object(user, USERS)
 
 
 @app.command("list")
@@ -183,15 +184,15 @@ def list_(
     from engage_cli.pagination import first_page_hint, take
 
     state = state_of(ctx)
-    out = state.output(fmt(output))
+    out = state.choose_output(fmt(output))
     request = endpoints.list_users(limit, after_id, before_id)
     backward = before_id is not None
     with state.client() as client:
         if all_pages or max_items is not None:
-            out.items(take(client.paginate(request, backward=backward), max_items), "user")
+            out.items(take(client.paginate(request, backward=backward), max_items), USERS)
             return
         page = client.send(request)
-        out.items([page.get("data", []) if isinstance(page, dict) else []], "user")
+        out.items([page.get("data", []) if isinstance(page, dict) else []], USERS)
         prefix = "engage --sandbox" if state.sandbox else "engage"
         hint = first_page_hint(page, backward, limit, prefix)
         if hint and state.streams.stdout_isatty:
@@ -266,7 +267,7 @@ def delete(
     from engage_cli import endpoints
 
     state = state_of(ctx)
-    out = state.output(fmt(output))
+    out = state.choose_output(fmt(output))
     if not (yes or dry_run):
         confirm_or_refuse(state, f"Delete user {uid!r}? This cannot be undone.")
     answer = send_or_show(state, out, endpoints.delete_user(uid), dry_run)

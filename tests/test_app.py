@@ -1,0 +1,144 @@
+"""The root command: the lazy command table, global options after the command, --query,
+and the one rule for when errors are JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+
+from engage_cli.app import COMMANDS, app
+from tests.harness import reply, run
+
+USER = {"id": "a1", "uid": "u1", "email": "a@example.com", "meta": {"plan": "pro"}}
+
+
+def test_the_table_lists_every_command_in_help_order() -> None:
+    result = run(["--help"])
+    listed = result.stdout.split("Commands:")[1].split()
+    assert [word for word in listed if word in COMMANDS] == list(COMMANDS)
+
+
+def test_an_unknown_command_is_a_usage_error() -> None:
+    result = run(["nope"], tty=True)
+    assert result.exit_code == 2
+    assert "No such command 'nope'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "where"),
+    [
+        (["users", "get", "u1", "--base-url", "http://after.test/v1"], "http://after.test/v1"),
+        (["--base-url", "http://before.test/v1", "users", "get", "u1"], "http://before.test/v1"),
+    ],
+)
+def test_global_options_work_before_and_after_the_command(args: list[str], where: str) -> None:
+    result = run([*args, "-o", "json"], [reply(200, USER)])
+    assert result.exit_code == 0, result.stderr
+    assert str(result.sent[0].url) == f"{where}/users/u1"
+
+
+def test_sandbox_and_debug_after_the_command() -> None:
+    args = ["users", "list", "--sandbox", "--debug", "--timeout", "5", "-o", "json"]
+    result = run(args, [reply(200, {"data": [], "has_more": False})])
+    assert result.exit_code == 0, result.stderr
+    assert str(result.sent[0].url).startswith("http://sandbox.localhost/v1/users")
+    assert "[debug] > GET" in result.stderr
+
+
+def test_a_global_option_after_the_command_is_checked_like_before_it() -> None:
+    result = run(["users", "list", "--retries", "11"], tty=True)
+    assert result.exit_code == 2
+    assert "--retries" in result.stderr
+    assert result.sent == []
+
+
+def leaf_params(*path: str) -> list[str]:
+    """The option strings `engage PATH...` parses, global ones included."""
+    command = typer.main.get_command(app)
+    ctx = typer.Context(command, info_name="engage")
+    for name in path:
+        command = command.get_command(ctx, name)  # type: ignore[attr-defined]
+        ctx = typer.Context(command, info_name=name, parent=ctx)
+    return [opt for param in command.get_params(ctx) for opt in param.opts]
+
+
+def test_a_commands_own_option_wins_over_the_global_one() -> None:
+    # `auth login --profile ci` names the profile to write: one --profile, the command's.
+    login = leaf_params("auth", "login")
+    assert login.count("--profile") == 1 and login.count("--base-url") == 1
+    assert {"--sandbox", "--debug", "--timeout", "--retries"} <= set(login)
+    assert "--query" not in login  # it prints no data
+
+
+def test_global_options_stay_out_of_a_commands_help() -> None:
+    result = run(["users", "list", "--help"])
+    assert "--sandbox" not in result.stdout
+    assert "--query" in result.stdout
+
+
+def test_typers_completion_options_are_gone() -> None:
+    assert "--install-completion" not in run(["--help"]).stdout
+    result = run(["--show-completion"], tty=True)
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr
+
+
+# --- --query ---
+
+PAGE = {
+    "data": [
+        {"uid": "u1", "email": "a@example.com", "meta": {"plan": "pro"}},
+        {"uid": "u2", "email": "b@example.com", "meta": {"plan": "free"}},
+    ],
+    "has_more": False,
+}
+
+
+def test_query_reshapes_a_list_before_output() -> None:
+    result = run(["users", "list", "--query", "[].email"], [reply(200, PAGE)])
+    assert result.exit_code == 0, result.stderr
+    assert result.json() == ["a@example.com", "b@example.com"]
+
+
+def test_query_then_output_format() -> None:
+    args = ["users", "list", "--query", "[?meta.plan=='pro'].{uid: uid}", "-o", "csv"]
+    result = run(args, [reply(200, PAGE)])
+    assert result.stdout == "uid\nu1\n"
+    ndjson = run(["users", "list", "--query", "[].uid", "-o", "ndjson"], [reply(200, PAGE)])
+    assert ndjson.stdout == '"u1"\n"u2"\n'
+
+
+def test_query_on_one_object_and_to_a_scalar() -> None:
+    result = run(["users", "get", "u1", "--query", "meta.plan"], [reply(200, USER)])
+    assert result.json() == "pro"
+    counted = run(["users", "list", "--query", "length(@)"], [reply(200, PAGE)])
+    assert counted.json() == 2
+
+
+def test_a_bad_query_is_refused_before_any_request() -> None:
+    result = run(["users", "list", "--query", "[?"])
+    assert result.exit_code == 2
+    assert "JMESPath" in json.loads(result.stderr)["error"]["message"]
+    assert result.sent == []
+
+
+def test_query_on_a_table() -> None:
+    result = run(["users", "list", "--query", "[].uid", "-o", "table"], [reply(200, PAGE)])
+    assert result.stdout.split() == ["value", "u1", "u2"]
+
+
+# --- where errors go ---
+
+
+def test_usage_error_json_when_the_profile_says_json() -> None:
+    env = {"ENGAGE_OUTPUT": "json"}
+    result = run(["users", "list", "--limit", "abc"], env=env, tty=True)
+    assert json.loads(result.stderr)["error"]["exit_code"] == 2
+
+
+def test_an_unknown_format_still_reports_the_error_readably() -> None:
+    result = run(["users", "list", "-o", "xml"], tty=True)
+    assert result.exit_code == 2
+    assert "xml" in result.stderr
