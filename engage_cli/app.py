@@ -138,6 +138,17 @@ def _with_global_options(info: Any) -> Any:
 # The root's options a command also accepts after its name (`engage users list --sandbox`).
 GLOBAL_OPTIONS = ("profile", "base_url", "api_key", "sandbox", "timeout", "retries", "debug")
 QUERY_HELP = "Reshape the JSON result with a JMESPath expression, then print it as -o says."
+CSV_HELP = (
+    "With -o csv, prefix a ' to cells starting with = + - @ so that spreadsheets show them "
+    "as text, not formulas (changes those values: not for re-import)."
+)
+
+
+def _choices(params: list[Any], name: str) -> list[str]:
+    for param in params:
+        if param.name == name:
+            return list(getattr(param.type, "choices", None) or [])
+    return []
 
 
 class EngageCommand(TyperCommand):
@@ -163,9 +174,13 @@ class EngageCommand(TyperCommand):
                 hidden: Any = copy.copy(param)
                 hidden.hidden = True
                 extra.append(hidden)
-        if "output" in taken and "--query" not in taken and "query" not in taken:
+        if "output" in taken and not taken & {"--query", "query"}:
             extra.append(
                 TyperOption(param_decls=["--query", "query"], metavar="EXPR", help=QUERY_HELP)
+            )
+        if "csv" in _choices(own, "output") and not taken & {"--csv-safe", "csv_safe"}:
+            extra.append(
+                TyperOption(param_decls=["--csv-safe", "csv_safe"], is_flag=True, help=CSV_HELP)
             )
         return extra
 
@@ -181,6 +196,7 @@ class EngageCommand(TyperCommand):
         state.output_flag = getattr(output, "value", output)
         if given.get("query") is not None:
             state.set_query(given["query"])
+        state.csv_safe = bool(given.get("csv_safe"))
         return super().invoke(ctx)
 
 

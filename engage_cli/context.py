@@ -35,6 +35,7 @@ class State:
     output_flag: str | None = None  # the command's -o, as given
     output_format: str | None = None  # set once a command has chosen it
     query: Any = None  # a compiled --query expression
+    csv_safe: bool = False  # --csv-safe
     _config: ConfigFile | None = None
 
     @property
@@ -60,7 +61,7 @@ class State:
         """The writer of this command's results, in the format it chose (the -o flag, then
         ENGAGE_OUTPUT, then the profile's `output`); errors from here on follow it."""
         self.output_format = choose_format(flag, self.settings().get("output"), self.stdout_isatty)
-        return Output(self.streams, self.output_format, query=self.query)
+        return Output(self.streams, self.output_format, query=self.query, csv_safe=self.csv_safe)
 
     def error_output(self, flag: str | None = None) -> Output:
         """Where an error goes: the format the command chose, else the one it would have

@@ -182,24 +182,17 @@ class UserRows(Rows):
         self.chosen = columns
 
     def table_row(self, item: Any) -> dict[str, str]:
+        """Every field (for --columns), plus the derived `name` and short `created`."""
         if not isinstance(item, dict):
             return {"uid": _cell(item)}
-        row = {
-            "uid": _cell(item.get("uid")),
-            "name": " ".join(
-                filter(None, [_cell(item.get("first_name")), _cell(item.get("last_name"))])
-            ),
-            "email": _cell(item.get("email")),
-            "created": short_date(_cell(item.get("created_at"))),
-            "number": _cell(item.get("number")),
-            "lists": _describe_lists(item.get("lists")),
-        }
+        row = {str(key): _cell(value) for key, value in item.items() if key != "meta"}
+        names = [_cell(item.get("first_name")), _cell(item.get("last_name"))]
+        row["name"] = " ".join(filter(None, names))
+        row["created"] = short_date(_cell(item.get("created_at")))
+        row["lists"] = _describe_lists(item.get("lists"))
         meta = item.get("meta")
         if isinstance(meta, dict):
             row.update({f"meta.{key}": _cell(value) for key, value in meta.items()})
-        for key, value in item.items():
-            if key not in row and key not in ("first_name", "last_name", "created_at", "meta"):
-                row[key] = _cell(value)
         return row
 
     def table_columns(self, rows: list[dict[str, str]]) -> tuple[list[str], list[str]]:
@@ -303,8 +296,8 @@ def fit_columns(
     headers: list[str], optional: list[str], rows: list[dict[str, str]], width: int
 ) -> dict[str, int]:
     """Column widths for `rows` in `width` terminal columns: the `headers` always, then each
-    `optional` one while it fits at a comfortable width; then the widest column gives way,
-    one column at a time, down to its header's width."""
+    `optional` one while it fits at a comfortable width; then the widest column gives way
+    (one step at a time, down to the next widest) until the table fits."""
 
     def natural(column: str) -> int:
         cells = [cell_width(row.get(column, "")) for row in rows]
@@ -320,8 +313,12 @@ def fit_columns(
         if total(trial) <= width:
             comfortable = trial
             widths[column] = natural(column)
-    floor = {column: min(cell_width(column), widths[column]) for column in widths}
-    floor = {column: max(floor[column], min(widths[column], 4)) for column in widths}
+    # A column gives way down to its header (at least 4); the first one, which names the
+    # row (a uid), only down to COMFORTABLE.
+    floor = {column: min(max(cell_width(column), 4), widths[column]) for column in widths}
+    first = headers[0] if headers else None
+    if first is not None:
+        floor[first] = max(floor[first], min(widths[first], COMFORTABLE))
     excess = total(widths) - width
     while excess > 0:
         column = max(widths, key=lambda c: widths[c] - floor[c])
@@ -348,8 +345,8 @@ def render_table(widths: dict[str, int], rows: list[dict[str, str]], *, header: 
 
 
 def render_card(pairs: list[tuple[str, str]], width: int) -> list[str]:
-    """A two-column card: keys, then values wrapped at spaces (a word longer than the
-    line is cut with an ellipsis, never split)."""
+    """A two-column card: keys, then values wrapped at spaces. A card is the whole of one
+    object, so nothing is cut: a word longer than the line stays whole."""
     import textwrap
 
     if not pairs:
@@ -362,9 +359,10 @@ def render_card(pairs: list[tuple[str, str]], width: int) -> list[str]:
         wrapped = textwrap.wrap(
             value, value_width, break_long_words=False, break_on_hyphens=False
         ) or [""]
-        for index, part in enumerate(wrapped):
-            label = pad(truncate(key, key_width), key_width) if index == 0 else " " * key_width
-            lines.append(f"{label}{GAP}{truncate(part, value_width)}".rstrip())
+        label = pad(key, key_width)
+        for part in wrapped:
+            lines.append(f"{label}{GAP}{part}".rstrip())
+            label = " " * key_width
     return lines
 
 
@@ -435,22 +433,25 @@ class Output:
             obj, rows = self.query.search(obj), GENERIC
         self._object(obj, rows)
 
-    def items(self, pages: Iterable[list[Any]], rows: Rows = GENERIC) -> int:
+    def items(
+        self, pages: Iterable[list[Any]], rows: Rows = GENERIC, *, empty: str = "No results."
+    ) -> int:
         """A list, written as pages arrive; returns how many items were written. With
-        --query, the whole list is what the expression reshapes."""
+        --query, the whole list is what the expression reshapes. `empty` is what a table
+        says on stderr when there is nothing."""
         if self.query is not None:
             result = self.query.search([item for page in pages for item in page])
             if not isinstance(result, list):
                 self._object(result, GENERIC)
                 return 1
             pages, rows = [result], GENERIC
-        writer = {
-            "json": self._json_array,
-            "ndjson": self._ndjson,
-            "csv": self._csv,
-            "table": self._tables,
-        }[self.format]
-        return writer(iter(pages), rows)
+        if self.format == "table":
+            count = self._tables(iter(pages), rows)
+            if count == 0:
+                self.info(empty)
+            return count
+        writer = {"json": self._json_array, "ndjson": self._ndjson, "csv": self._csv}
+        return writer[self.format](iter(pages), rows)
 
     def dry_run(self, described: dict[str, Any]) -> None:
         if self.format in ("json", "ndjson"):
@@ -585,8 +586,6 @@ class Output:
                 lines = render_table(widths, cells, header=False)
             self._lines(lines)
             count += len(page)
-        if count == 0:
-            self.info("No results.")
         return count
 
     def _lines(self, lines: list[str]) -> None:

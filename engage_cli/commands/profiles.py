@@ -55,9 +55,8 @@ def list_(ctx: typer.Context, output: OutputOpt = None) -> None:
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
     config = state.config()
-    count = out.items([[_profile_row(config, name) for name in config.profiles]], PROFILES)
-    if count == 0:
-        out.info("No profiles yet: create one with `engage auth login`.")
+    rows = [_profile_row(config, name) for name in config.profiles]
+    out.items([rows], PROFILES, empty="No profiles yet: create one with `engage auth login`.")
 
 
 @app.command("show")

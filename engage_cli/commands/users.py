@@ -25,7 +25,7 @@ from engage_cli.commands._common import (
     state_of,
 )
 from engage_cli.errors import UsageError
-from engage_cli.output import USERS
+from engage_cli.output import USERS, UserRows
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
 
@@ -168,6 +168,15 @@ def list_(
     max_items: Annotated[
         Optional[int], typer.Option("--max", help="Stop after this many users (implies --all).")
     ] = None,
+    columns: Annotated[
+        Optional[str],
+        typer.Option(
+            "--columns",
+            metavar="COL,...",
+            help="The table's columns, e.g. uid,email,meta.plan (default: uid, name, email, "
+            "created, then number, lists and meta keys while they fit).",
+        ),
+    ] = None,
     output: OutputOpt = None,
 ) -> None:
     """List users, one page or (with --all) every page, streamed as they arrive.
@@ -183,16 +192,17 @@ def list_(
     from engage_cli import endpoints
     from engage_cli.pagination import first_page_hint, take
 
+    rows = UserRows(tuple(c.strip() for c in columns.split(",") if c.strip())) if columns else USERS
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
     request = endpoints.list_users(limit, after_id, before_id)
     backward = before_id is not None
     with state.client() as client:
         if all_pages or max_items is not None:
-            out.items(take(client.paginate(request, backward=backward), max_items), USERS)
+            out.items(take(client.paginate(request, backward=backward), max_items), rows)
             return
         page = client.send(request)
-        out.items([page.get("data", []) if isinstance(page, dict) else []], USERS)
+        out.items([page.get("data", []) if isinstance(page, dict) else []], rows)
         prefix = "engage --sandbox" if state.sandbox else "engage"
         hint = first_page_hint(page, backward, limit, prefix)
         if hint and state.streams.stdout_isatty:

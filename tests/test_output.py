@@ -1,0 +1,362 @@
+"""What reaches a terminal (hostile data, 80-column tables) and what reaches a file (CSV
+with every column, --csv-safe)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engage_cli.config import ConfigFile
+from engage_cli.output import (
+    USERS,
+    Output,
+    cell_width,
+    fit_columns,
+    printable,
+    short_date,
+    truncate,
+)
+from engage_cli.streams import Streams
+from tests.harness import reply, run
+
+TERMINAL = {"COLUMNS": "80", "NO_COLOR": "1"}
+# What a terminal would act on: any C0/C1 control but the newline that ends a line.
+RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+HOSTILE = [
+    "[/]",
+    "Bob [/b]",
+    "[bold]x",
+    "[link=http://evil.example]click[/link]",
+    "\x1b]0;pwned\x07\x1b[2J",
+    ":thumbs_up:",
+]
+
+
+def user(uid: str, **fields: Any) -> dict[str, Any]:
+    return {"id": f"id{uid}", "uid": uid, "created_at": "2026-11-29T14:32:10.123+00:00", **fields}
+
+
+def page(*users: dict[str, Any], more: bool = False, **extra: Any) -> dict[str, Any]:
+    return {"data": list(users), "has_more": more, **extra}
+
+
+def on_terminal(args: list[str], replies: list[Any] | None = None, **env: str) -> Any:
+    return run(args, replies, env={**TERMINAL, **env}, tty=True)
+
+
+# --- printable ---
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("[/]", "[/]"),
+        ("[bold]x", "[bold]x"),
+        ("\x1b]0;t\x07\x1b[2J", "\\x1b]0;t\\x07\\x1b[2J"),
+        ("a\nb\tc\rd", "a\\nb\\tc\\rd"),
+        ("del\x7f csi\x9b", "del\\x7f csi\\x9b"),
+        ("abc\u202edcba", "abc\\u202edcba"),
+        ("Zoë 李 👍", "Zoë 李 👍"),
+    ],
+)
+def test_printable_escapes_controls_and_nothing_else(text: str, shown: str) -> None:
+    assert printable(text) == shown
+
+
+def test_printable_may_keep_newlines_for_messages() -> None:
+    assert printable("one\ntwo\x1b", keep_newlines=True) == "one\ntwo\\x1b"
+
+
+def test_truncate_and_widths() -> None:
+    assert truncate("abcdef", 4) == "abc…"
+    assert truncate("abc", 3) == "abc"
+    assert cell_width("李李") == 4
+    assert cell_width(truncate("李李李李", 5)) <= 5
+
+
+@pytest.mark.parametrize(
+    ("value", "short"),
+    [
+        ("2026-11-29T14:32:10.123+00:00", "2026-11-29 14:32"),
+        ("2026-11-29T14:32:10Z", "2026-11-29 14:32"),
+        ("2026-11-29 14:32:10", "2026-11-29 14:32"),
+        ("yesterday", "yesterday"),
+    ],
+)
+def test_short_dates(value: str, short: str) -> None:
+    assert short_date(value) == short
+
+
+# --- hostile data on a terminal: issue 10 ---
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_name_prints_as_text_in_the_users_table(name: str) -> None:
+    result = on_terminal(["users", "list"], [reply(200, page(user("u1", first_name=name)))])
+    assert result.exit_code == 0, result.stderr
+    assert printable(name) in result.stdout
+    assert not RAW.search(result.stdout)
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_name_prints_as_text_on_the_user_card(name: str) -> None:
+    body = user("u1", first_name=name, meta={name: name}, lists=[{"id": name}])
+    result = on_terminal(["users", "get", "u1"], [reply(200, body)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count(printable(name)) >= 3
+    assert not RAW.search(result.stdout)
+
+
+def test_colour_codes_are_ours_alone() -> None:
+    # With colour on, the only escape sequences are the header's bold on and off.
+    body = page(user("u1", first_name="\x1b[31mred"))
+    result = run(["users", "list"], [reply(200, body)], env={"COLUMNS": "80"}, tty=True)
+    assert result.stdout.count("\x1b") == 2
+    assert "\\x1b[31mred" in result.stdout
+
+
+def test_a_hostile_cursor_in_the_next_page_hint() -> None:
+    body = page(user("u1"), more=True, next_cursor="\x1b[2Jc")
+    result = on_terminal(["users", "list"], [reply(200, body)])
+    assert "--after-id \\x1b[2Jc" in result.stderr
+    assert not RAW.search(result.stderr)
+
+
+def test_a_hostile_error_message_from_the_api() -> None:
+    answer = reply(400, {"error": "bad \x1b]0;pwned\x07 [bold]x"})
+    result = on_terminal(["users", "update", "u1", "--first-name", "A"], [answer])
+    assert result.exit_code == 5
+    assert "\\x1b]0;pwned\\x07 [bold]x" in result.stderr
+    assert not RAW.search(result.stderr)
+
+
+def test_hostile_data_stays_exact_in_json() -> None:
+    name = "\x1b]0;pwned\x07[/]"
+    result = run(["users", "get", "u1", "-o", "json"], [reply(200, user("u1", first_name=name))])
+    assert result.json()["first_name"] == name
+
+
+def save_profiles(*names: str) -> None:
+    path = Path(__import__("os").environ["ENGAGE_CONFIG_DIR"]) / "config.toml"
+    ConfigFile(
+        path, names[0], {n: {"api_key": f"key-{i}-0123456789"} for i, n in enumerate(names)}
+    ).save()
+
+
+@pytest.mark.parametrize("name", ["[/]", "[bold]x", "\x1b[2Jp"])
+def test_a_hostile_profile_name_in_profiles_list(name: str) -> None:
+    save_profiles(name, "ok")
+    result = on_terminal(["profiles", "list"])
+    assert result.exit_code == 0, result.stderr
+    assert printable(name) in result.stdout
+    assert not RAW.search(result.stdout)
+
+
+# --- 80 columns: issue 11 ---
+
+LONG = user(
+    "u145",
+    first_name="Maria",
+    last_name="Wolfeschlegelsteinhausenbergerdorff-Montgomery of the Many Names",
+    email="maria.wolfeschlegelsteinhausenbergerdorff@enterprise-customer.example.org",
+    meta={"plan": "enterprise"},
+)
+SHORT = user("u1", first_name="Li", last_name="Wei", email="li@example.cn", meta={"plan": "free"})
+
+
+def assert_fits(stdout: str, rows: int, width: int = 80) -> list[str]:
+    lines = stdout.splitlines()
+    assert len(lines) == rows + 1, stdout  # a header, then one line per row: none wraps
+    assert all(cell_width(line) <= width for line in lines), stdout
+    return lines
+
+
+def assert_no_broken_words(stdout: str, originals: list[str]) -> None:
+    """Every word shown is a whole word of the data, or its start cut with an ellipsis."""
+    words = {w for text in originals for w in text.split()}
+    for shown in stdout.split():
+        if shown.endswith("…"):
+            assert any(w.startswith(shown[:-1]) for w in words), shown
+        else:
+            assert shown in words, shown
+
+
+def test_the_users_table_fits_80_columns() -> None:
+    result = on_terminal(["users", "list"], [reply(200, page(LONG, SHORT))])
+    lines = assert_fits(result.stdout, 2)
+    assert lines[0].split() == ["uid", "name", "email", "created", "meta.plan"]
+    assert "2026-11-29 14:32" in lines[1]  # a short date on a terminal
+    assert "…" in lines[1]  # the wide columns gave way
+    originals = [*(str(v) for u in (LONG, SHORT) for v in u.values())]
+    originals += ["uid name email created meta.plan 2026-11-29 14:32 enterprise free"]
+    originals += ["Maria Wolfeschlegelsteinhausenbergerdorff-Montgomery of the Many Names"]
+    assert_no_broken_words(result.stdout, originals)
+
+
+def test_meta_columns_when_there_is_room_and_columns_to_choose() -> None:
+    wide = on_terminal(["users", "list"], [reply(200, page(SHORT))], COLUMNS="160")
+    assert wide.stdout.splitlines()[0].split() == ["uid", "name", "email", "created", "meta.plan"]
+    narrow = on_terminal(["users", "list"], [reply(200, page(SHORT))], COLUMNS="50")
+    assert_fits(narrow.stdout, 1, 50)
+    chosen = on_terminal(
+        ["users", "list", "--columns", "uid,meta.plan,email"], [reply(200, page(LONG, SHORT))]
+    )
+    lines = assert_fits(chosen.stdout, 2)
+    assert lines[0].split() == ["uid", "meta.plan", "email"]
+    assert lines[1].split()[:2] == ["u145", "enterprise"]
+
+
+def test_pages_line_up_under_one_header() -> None:
+    replies = [
+        reply(200, page(SHORT, more=True)),
+        reply(200, page(LONG)),
+    ]
+    result = on_terminal(["users", "list", "--all"], replies)
+    lines = assert_fits(result.stdout, 2)
+    assert lines[0].index("email") == lines[2].index("maria")
+
+
+def test_profiles_list_at_80_columns() -> None:
+    path = Path(__import__("os").environ["ENGAGE_CONFIG_DIR"]) / "config.toml"
+    profiles = {
+        "default": {"api_key": "key_live_0123456789abcdef", "api_secret": "s" * 30},
+        "ci": {"api_key": "key_ci_abcdef0123456789", "base_url": "https://api.engage.so/v1"},
+    }
+    ConfigFile(path, "default", profiles).save()
+    result = on_terminal(["profiles", "list"])
+    lines = assert_fits(result.stdout, 2)
+    assert lines[0].split() == ["default", "name", "api_key", "api_secret", "base_url"]
+    assert "timeout" not in result.stdout  # no empty columns
+    assert "https://api.engage.so/v1" in result.stdout
+    assert "0123456789abcdef" not in result.stdout
+
+
+def test_empty_profiles_list_says_one_thing() -> None:
+    result = on_terminal(["profiles", "list"])
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "No profiles yet: create one with `engage auth login`."
+    ]
+
+
+def test_a_long_value_on_a_card_wraps_at_spaces_and_keeps_every_word() -> None:
+    result = on_terminal(["users", "get", "u145"], [reply(200, LONG)])
+    wrapped = [line for line in result.stdout.splitlines() if LONG["email"] not in line]
+    assert all(cell_width(line) <= 80 for line in wrapped), result.stdout
+    assert LONG["email"] in result.stdout
+    words = " ".join(result.stdout.split())
+    assert LONG["last_name"] in words
+
+
+text = st.text(st.characters(codec="utf-8"), max_size=60)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    names=st.lists(st.tuples(text, text, text), min_size=1, max_size=4),
+    meta=st.dictionaries(text, st.one_of(text, st.integers(), st.booleans()), max_size=3),
+)
+def test_any_text_makes_a_table_that_fits_and_shows_nothing_raw(
+    names: list[tuple[str, str, str]], meta: dict[str, Any]
+) -> None:
+    users = [
+        user(f"u{i}", first_name=first, last_name=last, email=email, meta=meta)
+        for i, (first, last, email) in enumerate(names)
+    ]
+    stdout = io.StringIO()
+    streams = Streams(io.StringIO(), stdout, io.StringIO(), stdout_isatty=True, environ=TERMINAL)
+    Output(streams, "table").items([users], USERS)
+    assert_fits(stdout.getvalue(), len(users))
+    assert not RAW.search(stdout.getvalue())
+
+
+def test_fit_columns_gives_way_from_the_widest() -> None:
+    rows = [{"a": "x" * 10, "b": "y" * 50, "c": "z" * 30}]
+    widths = fit_columns(["a", "b", "c"], [], rows, 60)
+    assert sum(widths.values()) + 4 == 60
+    assert widths["a"] == 10  # the narrow one kept its width
+    assert abs(widths["b"] - widths["c"]) <= 1
+
+
+# --- CSV ---
+
+
+def test_csv_keeps_meta_keys_first_seen_after_page_one() -> None:
+    replies = [
+        reply(200, page(user("u1", meta={"plan": "pro"}), more=True)),
+        reply(200, page(user("u2", meta={"plan": "free", "seats": 5, "vip": True}))),
+    ]
+    result = run(["users", "list", "--all", "-o", "csv"], replies)
+    assert result.exit_code == 0, result.stderr
+    assert "Warning" not in result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["uid"] for row in rows] == ["u1", "u2"]
+    assert rows[0]["meta.plan"] == "pro"
+    assert rows[1]["meta.seats:="] == "5" and rows[1]["meta.vip:="] == "true"
+    assert rows[0]["meta.seats:="] == ""
+
+
+def test_a_meta_key_typed_on_one_page_and_text_on_another_is_text() -> None:
+    replies = [
+        reply(200, page(user("u1", meta={"n": 3}), more=True)),
+        reply(200, page(user("u2", meta={"n": "three"}))),
+    ]
+    result = run(["users", "list", "--all", "-o", "csv"], replies)
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["meta.n"] for row in rows] == ["3", "three"]
+
+
+FORMULA = '=HYPERLINK("http://evil.example","click")'
+
+
+def test_csv_writes_formulas_exactly_by_default() -> None:
+    body = page(user("u1", first_name=FORMULA, last_name="-1", email="@a"))
+    result = run(["users", "list", "-o", "csv"], [reply(200, body)])
+    row = next(csv.DictReader(io.StringIO(result.stdout)))
+    assert row["first_name"] == FORMULA
+
+
+def test_csv_safe_makes_formulas_text() -> None:
+    body = page(user("u1", first_name=FORMULA, last_name="-1", email="@a", number="+234"))
+    result = run(["users", "list", "-o", "csv", "--csv-safe"], [reply(200, body)])
+    row = next(csv.DictReader(io.StringIO(result.stdout)))
+    assert row["first_name"] == "'" + FORMULA
+    assert (row["last_name"], row["email"], row["number"]) == ("'-1", "'@a", "'+234")
+    assert row["uid"] == "u1"
+
+
+def test_csv_to_a_terminal_shows_controls_escaped() -> None:
+    body = page(user("u1", first_name="\x1b[2J"))
+    result = on_terminal(["users", "list", "-o", "csv"], [reply(200, body)])
+    assert "\\x1b[2J" in result.stdout and "\x1b" not in result.stdout
+
+
+def test_empty_csv_is_empty() -> None:
+    result = run(["users", "list", "-o", "csv"], [reply(200, page())])
+    assert result.stdout == ""
+
+
+def test_csv_spools_rather_than_holding_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Items go to a temporary file as they arrive: the writer holds no list of rows.
+    import tempfile
+
+    spooled: list[Any] = []
+    real = tempfile.TemporaryFile
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        handle = real(*args, **kwargs)
+        spooled.append(handle)
+        return handle
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", spy)
+    result = run(["users", "list", "-o", "csv"], [reply(200, page(user("u1"), user("u2")))])
+    assert len(spooled) == 1 and spooled[0].closed
+    assert result.stdout.splitlines()[1].startswith("u1,")
