@@ -231,9 +231,9 @@ class EngageGroup(LazyGroup):
         argv = list(sys.argv[1:] if args is None else args)
         try:
             code = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
-        except typer.Abort:
-            sys.stderr.write("Aborted!\n")
-            sys.exit(int(ExitCode.FAILURE))
+        except typer.Abort:  # Ctrl-C or end of input at a prompt: the user's choice, no bug
+            sys.stderr.write("Aborted.\n")
+            sys.exit(int(ExitCode.INTERRUPTED))
         except typer.TyperException as exc:  # Click's usage errors
             state = _state_object(extra.get("obj"))
             out = state.error_output(_output_flag(argv))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from engage_cli.config import CONFIG_FILENAME, ConfigFile, Settings, config_dir, resolve_settings
 from engage_cli.errors import ConfigError, EngageError
-from engage_cli.output import Output, choose_format
+from engage_cli.output import Output, choose_format, printable
 from engage_cli.streams import Streams
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class State:
         return self.streams.stdout_isatty
 
     def log(self, line: str) -> None:
-        self.streams.stderr.write(f"[debug] {line}\n")
+        self.streams.stderr.write(f"[debug] {printable(line)}\n")
         self.streams.stderr.flush()
 
     def client(

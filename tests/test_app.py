@@ -142,3 +142,46 @@ def test_an_unknown_format_still_reports_the_error_readably() -> None:
     result = run(["users", "list", "-o", "xml"], tty=True)
     assert result.exit_code == 2
     assert "xml" in result.stderr
+
+
+def test_ctrl_c_or_end_of_input_at_a_prompt_is_no_bug() -> None:
+    # typer.confirm turns both into Abort; exit 1 is for bugs.
+    result = run(["users", "delete", "u1"], tty=True, stdin="")
+    assert result.exit_code == 130
+    assert result.stderr.strip().endswith("Aborted.")
+    assert result.sent == []
+
+
+def test_a_sub_app_with_a_nested_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `users accounts ...`: a group inside a group's module builds lazily too, and its
+    # commands take the global options after them.
+    import sys
+    import types
+
+    accounts = typer.Typer(help="Accounts of a user.")
+
+    @accounts.command("list")
+    def list_accounts(ctx: typer.Context, uid: str) -> None:
+        """List a user's accounts."""
+        from engage_cli.commands._common import state_of
+
+        state = state_of(ctx)
+        state.streams.stdout.write(f"{uid} sandbox={state.sandbox}\n")
+
+    parent = typer.Typer()
+
+    @parent.command("ping")
+    def ping() -> None:
+        """Answer."""
+
+    parent.add_typer(accounts, name="accounts")
+    module = types.ModuleType("fake_group")
+    module.app = parent  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_group", module)
+    monkeypatch.setitem(COMMANDS, "fake", ("fake_group", "A fake group."))
+
+    result = run(["fake", "accounts", "list", "u1", "--sandbox"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "u1 sandbox=True\n"
+    assert "accounts" in run(["fake", "--help"]).stdout
+    assert "Accounts of a user." in run(["fake", "--help"]).stdout
