@@ -7,11 +7,13 @@ import io
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,13 @@ import httpx
 import pytest
 
 from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI
-from engage_cli.sandbox.server import SandboxHTTPServer, make_server, serve_until_stopped
+from engage_cli.sandbox.server import (
+    MAX_BODY_BYTES,
+    SandboxHTTPServer,
+    base_url,
+    make_server,
+    serve_until_stopped,
+)
 from engage_cli.sandbox.store import SandboxStore, StoreClosedError
 from engage_cli.sandbox.transport import SandboxTransport
 
@@ -292,3 +300,199 @@ def test_the_process_prints_its_url_first_and_stops_on_a_signal(
     assert "Traceback" not in err
     with SandboxStore(db) as reopened:
         assert reopened.get_user("persisted") is not None
+
+
+# -- as a network service: framing, malformed HTTP, a bounded pool ------------------------------
+
+
+def _exchange(port: int, data: bytes, *, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes, keep the socket open, and read the one answer the server gives."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+
+
+def _assert_json_error(status: int, headers: dict[str, str], body: bytes, expected: int) -> None:
+    assert status == expected, body
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
+    assert isinstance(json.loads(body)["error"], str)
+
+
+def _post(headers: str, body: bytes = b"") -> bytes:
+    return (
+        f"POST /v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: {KEY_ONLY}\r\n{headers}\r\n".encode()
+        + body
+    )
+
+
+CAP = MAX_BODY_BYTES
+MALFORMED = {
+    "garbage request line": (b"GARBAGE\r\n\r\n", 400),
+    "binary request line": (b"\x00\x01\x02\xff\xfe\r\n\r\n", 400),
+    "empty request line": (b"\r\n\r\n", 400),
+    "four words": (b"GET /v1/users HTTP/1.1 extra\r\n\r\n", 400),
+    "bad version": (b"GET /v1/users HTTP/x.y\r\n\r\n", 400),
+    "HTTP/2 over HTTP/1": (b"GET /v1/users HTTP/2.0\r\n\r\n", 505),
+    "unknown method": (b"BREW /v1/users HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+    "request line too long": (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+    "header too long": (b"GET /v1/users HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+    "too many headers": (
+        b"GET /v1/users HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n",
+        431,
+    ),
+    "superscript Content-Length": (_post("Content-Length: ²\r\n"), 400),
+    "Arabic-Indic Content-Length": (_post("Content-Length: ١٢\r\n"), 400),
+    "negative Content-Length": (_post("Content-Length: -1\r\n"), 400),
+    "signed Content-Length": (_post("Content-Length: +2\r\n", b"{}"), 400),
+    "hex Content-Length": (_post("Content-Length: 0x2\r\n", b"{}"), 400),
+    "two different Content-Lengths": (
+        _post("Content-Length: 2\r\nContent-Length: 3\r\n", b"{}"),
+        400,
+    ),
+    "Content-Length past the cap": (_post(f"Content-Length: {CAP + 1}\r\n"), 413),
+    "Content-Length past any integer": (_post("Content-Length: " + "9" * 400 + "\r\n"), 413),
+    "body shorter than Content-Length": (_post("Content-Length: 50\r\nConnection: close\r\n"), 400),
+    "chunked and Content-Length": (
+        _post("Transfer-Encoding: chunked\r\nContent-Length: 2\r\n", b"2\r\n{}\r\n0\r\n\r\n"),
+        400,
+    ),
+    "unknown transfer coding": (_post("Transfer-Encoding: gzip\r\n", b"{}"), 501),
+    "chunked twice": (_post("Transfer-Encoding: chunked, chunked\r\n", b"0\r\n\r\n"), 501),
+    "chunk size -1": (_post("Transfer-Encoding: chunked\r\n", b"-1\r\n"), 400),
+    "chunk size not hex": (_post("Transfer-Encoding: chunked\r\n", b"zz\r\n"), 400),
+    "chunk size blank": (_post("Transfer-Encoding: chunked\r\n", b"\r\n"), 400),
+    "chunk size line endless": (_post("Transfer-Encoding: chunked\r\n", b"1" * 5000), 400),
+    "chunk size past the cap": (
+        _post("Transfer-Encoding: chunked\r\n", b"%x\r\n" % (CAP + 1)),
+        413,
+    ),
+    "chunk size past any integer": (
+        _post("Transfer-Encoding: chunked\r\n", b"f" * 40 + b"\r\n"),
+        400,
+    ),
+    "chunk without its CRLF": (
+        _post("Transfer-Encoding: chunked\r\n", b"2\r\n{}XY\r\n0\r\n\r\n"),
+        400,
+    ),
+    "chunked body cut short": (
+        _post("Transfer-Encoding: chunked\r\nConnection: close\r\n", b"20\r\n{}"),
+        400,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED), ids=list(MALFORMED))
+def test_malformed_http_is_answered_with_a_json_error(running: Running, case: str) -> None:
+    data, expected = MALFORMED[case]
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+        sock.sendall(data)
+        if case.endswith("cut short") or case.startswith("body shorter"):
+            sock.shutdown(socket.SHUT_WR)  # the client gives up mid-body
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        status, headers = answer.status, {k.lower(): v for k, v in answer.getheaders()}
+        _assert_json_error(status, headers, answer.read(), expected)
+        assert sock.recv(1) == b""  # and the connection is closed: what follows is unframed
+
+
+def test_a_chunked_body_past_the_cap_is_refused_after_reading_at_most_the_cap(
+    running: Running,
+) -> None:
+    # Eleven 1 MB chunks: the eleventh chunk's size line is refused before its data is read.
+    megabyte = b"x" * (1024 * 1024)
+    with socket.create_connection(("127.0.0.1", running.port), timeout=30) as sock:
+        sock.sendall(_post("Transfer-Encoding: chunked\r\n"))
+        for _ in range(10):
+            sock.sendall(b"%x\r\n" % len(megabyte) + megabyte + b"\r\n")
+        sock.sendall(b"%x\r\n" % len(megabyte))  # and no data follows
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        status, headers = answer.status, {k.lower(): v for k, v in answer.getheaders()}
+        _assert_json_error(status, headers, answer.read(), 413)
+
+
+def test_a_body_at_the_cap_is_still_read(running: Running) -> None:
+    body = json.dumps({"id": "u1", "meta": {"pad": "x" * (CAP - 100)}}).encode()
+    body += b" " * (CAP - len(body))
+    status, _, answer = _exchange(
+        running.port,
+        _post("Transfer-Encoding: chunked\r\n", b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"),
+    )
+    assert status != 413, answer
+
+
+def test_expect_100_continue_past_the_cap_is_refused_before_the_body(running: Running) -> None:
+    status, headers, body = _exchange(
+        running.port, _post(f"Content-Length: {CAP + 1}\r\nExpect: 100-continue\r\n")
+    )
+    _assert_json_error(status, headers, body, 413)
+
+
+def test_a_request_too_slow_to_arrive_is_408_and_frees_its_worker(api: SandboxAPI) -> None:
+    server = make_server(api, max_workers=2, request_timeout=0.3)
+    with _serving(server) as port:
+        slow = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(6)]
+        try:
+            for sock in slow:
+                sock.sendall(b"GET /v1/us")  # ... and never the rest
+            # Every slow client gets its 408 in turn, two workers serving six of them.
+            for sock in slow:
+                answer = http.client.HTTPResponse(sock)
+                answer.begin()
+                assert answer.status == 408
+                assert "error" in json.loads(answer.read())
+            with _client(base_url(server)) as client:
+                assert client.get("/users").status_code == 200
+        finally:
+            for sock in slow:
+                sock.close()
+        assert server.worker_count <= 2
+
+
+def test_many_idle_connections_do_not_grow_the_pool_or_starve_it(api: SandboxAPI) -> None:
+    server = make_server(api, max_workers=3, request_timeout=0.3)
+    with _serving(server) as port:
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(20)]
+        try:
+            with _client(base_url(server)) as client:
+                assert client.get("/users").status_code == 200
+            assert all(sock.recv(1) == b"" for sock in idle)  # closed, having sent nothing
+        finally:
+            for sock in idle:
+                sock.close()
+        assert server.worker_count <= 3
+
+
+def test_idle_keep_alive_connections_make_way_when_the_pool_is_full(api: SandboxAPI) -> None:
+    # Two keep-alive clients hold both workers between their requests (the idle timeout is
+    # long); a third client is still answered, because idle connections close for it.
+    server = make_server(api, max_workers=2, idle_timeout=3600)
+    with _serving(server):
+        holders = [_client(base_url(server)) for _ in range(2)]
+        try:
+            for holder in holders:
+                assert holder.get("/users").status_code == 200
+            with _client(base_url(server)) as third:
+                assert third.get("/users").status_code == 200
+            for holder in holders:  # and they carry on, on a new connection
+                assert holder.get("/users").status_code == 200
+        finally:
+            for holder in holders:
+                holder.close()
+
+
+@contextmanager
+def _serving(server: SandboxHTTPServer) -> Iterator[int]:
+    thread = threading.Thread(
+        target=serve_until_stopped, args=(server, io.StringIO()), kwargs={"handle_signals": False}
+    )
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        assert not thread.is_alive()
