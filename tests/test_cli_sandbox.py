@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from engage_cli.sandbox.store import SandboxStore
 from tests.harness import run
 
@@ -60,3 +62,46 @@ def test_serve_refuses_a_taken_port_with_a_hint() -> None:
     assert result.exit_code == 2
     assert "Cannot listen on 127.0.0.1" in result.stderr
     assert "--port 0" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--fail-rate", "nan", "--fail-rate"),
+        ("--fail-rate", "inf", "--fail-rate"),
+        ("--fail-rate", "1.5", "--fail-rate"),
+        ("--latency", "nan", "--latency"),
+        ("--latency", "inf", "--latency"),
+        ("--latency", "1e308", "--latency"),
+        ("--latency", "-1", "--latency"),
+        ("--key", "", "--key"),
+        ("--key", "a:b", "--key"),
+        ("--key", "k\n", "--key"),
+        ("--secret", "", "--secret"),
+        ("--host", "", "every interface"),
+    ],
+)
+def test_serve_refuses_bad_options_before_listening(option: str, value: str, says: str) -> None:
+    result = run(["sandbox", "serve", "--port", "0", option, value])
+    assert result.exit_code == 2, result.stderr
+    assert says in result.stderr
+    assert "Unexpected" not in result.stderr
+    assert result.stdout == ""  # no banner: nothing listened
+
+
+@pytest.mark.parametrize("command", [["events"], ["reset", "--yes"], ["reset", "--dry-run"]])
+def test_a_db_that_is_not_there_is_named_not_created(tmp_path: Path, command: list[str]) -> None:
+    typo = tmp_path / "typo.db"
+    result = run(["sandbox", *command, "--db", str(typo)])
+    assert result.exit_code == 2
+    assert str(typo) in result.stderr
+    assert not typo.exists()
+
+
+def test_events_and_reset_of_a_sandbox_never_used_create_nothing() -> None:
+    default = Path(os.environ["ENGAGE_SANDBOX_DB"])
+    listed = run(["sandbox", "events", "-o", "json"])
+    assert (listed.exit_code, listed.json()) == (0, [])
+    emptied = run(["sandbox", "reset", "--yes"])
+    assert emptied.exit_code == 0
+    assert not default.exists()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -17,6 +18,9 @@ from engage_cli.commands._common import (
 )
 from engage_cli.errors import UsageError
 
+if TYPE_CHECKING:
+    from engage_cli.sandbox.store import SandboxStore
+
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
 
 DbOpt = Annotated[
@@ -28,6 +32,7 @@ DbOpt = Annotated[
     ),
 ]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_LATENCY_MS = 600_000.0  # ten minutes: past any client's timeout
 
 
 def _db_path(db: Path | None) -> Path:
@@ -36,27 +41,94 @@ def _db_path(db: Path | None) -> Path:
     return db if db is not None else default_db_path()
 
 
+def _existing_store(db: Path | None) -> SandboxStore | None:
+    """The store to read or empty, never created by looking: None when the default one was
+    never made (nothing recorded yet); a --db that is not there is a typo, named."""
+    from engage_cli.context import open_sandbox_store
+
+    path = _db_path(db)
+    if not path.exists():
+        if db is not None:
+            raise UsageError(
+                f"There is no sandbox database at {db}.",
+                hint="Check the path; `engage sandbox serve --db PATH` creates one.",
+            )
+        return None
+    return open_sandbox_store(path)
+
+
+def _finite(value: float) -> float:
+    # Click's ranges compare, and every comparison with nan is false: nan passes them.
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number.")
+    return value
+
+
+def _credential(value: str) -> str:
+    if not value:
+        raise typer.BadParameter("must not be empty.")
+    if not value.isprintable():
+        raise typer.BadParameter("must not hold control characters.")
+    return value
+
+
+def _key(value: str) -> str:
+    if ":" in _credential(value):  # Basic auth ends the user name at the first colon
+        raise typer.BadParameter("must not hold a colon.")
+    return value
+
+
+def _host(value: str) -> str:
+    if not value.strip():
+        raise typer.BadParameter(
+            "an empty host would listen on every interface; name the address to bind "
+            "(0.0.0.0 if you mean every interface)."
+        )
+    return value
+
+
 @app.command("serve")
 def serve(
     ctx: typer.Context,
     host: Annotated[
-        str, typer.Option("--host", help="Address to bind; loopback unless you say otherwise.")
+        str,
+        typer.Option(
+            "--host", callback=_host, help="Address to bind; loopback unless you say otherwise."
+        ),
     ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")
     ] = 8025,
     db: DbOpt = None,
-    key: Annotated[str, typer.Option("--key", help="API key the sandbox accepts.")] = "sandbox-key",
+    key: Annotated[
+        str, typer.Option("--key", callback=_key, help="API key the sandbox accepts.")
+    ] = "sandbox-key",
     secret: Annotated[
-        str, typer.Option("--secret", help="API secret the sandbox accepts (a test value).")
+        str,
+        typer.Option(
+            "--secret", callback=_credential, help="API secret the sandbox accepts (a test value)."
+        ),
     ] = "sandbox-secret",
     latency: Annotated[
-        float, typer.Option("--latency", min=0, metavar="MS", help="Delay every answer by MS.")
+        float,
+        typer.Option(
+            "--latency",
+            min=0,
+            max=MAX_LATENCY_MS,
+            callback=_finite,
+            metavar="MS",
+            help="Delay every answer by MS.",
+        ),
     ] = 0,
     fail_rate: Annotated[
         float,
         typer.Option(
-            "--fail-rate", min=0, max=1, metavar="F", help="Answer this share of requests 503."
+            "--fail-rate",
+            min=0,
+            max=1,
+            callback=_finite,
+            metavar="F",
+            help="Answer this share of requests 503.",
         ),
     ] = 0,
     rate_limit: Annotated[
@@ -113,11 +185,13 @@ def events(
 
     Example: engage sandbox events --uid u144 -o ndjson
     """
-    from engage_cli.context import open_sandbox_store
-
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
-    with open_sandbox_store(_db_path(db)) as store:
+    store = _existing_store(db)
+    if store is None:
+        out.items([[]])
+        return
+    with store:
         recorded = store.list_events(uid)
     out.items([recorded])
 
@@ -130,11 +204,13 @@ def reset(
 
     Example: engage sandbox reset --yes
     """
-    from engage_cli.context import open_sandbox_store
-
     state = state_of(ctx)
     path = _db_path(db)
-    with open_sandbox_store(path) as store:
+    store = _existing_store(db)
+    if store is None:
+        state.streams.stderr.write(f"The sandbox is empty: nothing was ever stored ({path}).\n")
+        return
+    with store:
         users, events = store.count_users(), store.count_events()
         if dry_run:
             state.streams.stderr.write(
