@@ -227,7 +227,7 @@ def test_broken_config_and_data_places_are_config_errors(isolated_home: Path) ->
     assert "Cannot write the config file" in login.stderr
 
     (config_dir(isolated_home) / "config.toml").unlink()
-    sandbox = run(["sandbox", "events", "--db", str(blocker / "s.db")])
+    sandbox = run(["sandbox", "serve", "--port", "0", "--db", str(blocker / "s.db")])
     assert sandbox.exit_code == 3
     assert "Cannot open the sandbox store" in sandbox.stderr
 
