@@ -17,7 +17,8 @@ from engage_cli.app import app
 from engage_cli.context import State
 from engage_cli.streams import Streams
 
-Reply = Union[httpx.Response, Exception, Callable[[httpx.Request], httpx.Response]]
+Handler = Callable[[httpx.Request], httpx.Response]
+Reply = Union[httpx.Response, Exception, Handler]
 
 KEY, SECRET = "key_test_0123456789", "secret_test_abcdefghij"
 BASE = "https://api.test/v1"
@@ -68,15 +69,21 @@ class Run:
 
 def run(
     args: list[str],
-    replies: list[Reply] | None = None,
+    replies: list[Reply] | Handler | None = None,
     *,
+    transport: httpx.BaseTransport | None = None,
     env: Mapping[str, str] | None = None,
     stdin: str = "",
     tty: bool = False,
     credentials: bool = True,
 ) -> Run:
-    """Invoke `engage ARGS` in-process; `tty` makes stdin/stdout/stderr look like a terminal."""
-    script = Scripted(list(replies or []))
+    """Invoke `engage ARGS` in-process; `tty` makes stdin/stdout/stderr look like a terminal.
+
+    The server is `replies` (answered in order), a handler called for every request (one
+    that may be called from many threads at once), or a whole `transport`."""
+    script = Scripted(list(replies) if isinstance(replies, list) else [])
+    if transport is None:
+        transport = httpx.MockTransport(replies if callable(replies) else script)
     environ = dict(os.environ)
     if credentials:
         environ.update(
@@ -94,7 +101,7 @@ def run(
         stderr_isatty=tty,
         environ=environ,
     )
-    state = State(streams=streams, transport=httpx.MockTransport(script))
+    state = State(streams=streams, transport=transport)
     result = runner.invoke(app, args, obj=state, input=stdin, env=dict(environ))
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception

@@ -10,7 +10,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,57 +17,16 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from engage_cli import bulk
 from engage_cli.app import app
+from engage_cli.bulk import jobs, ledger, readers
+from engage_cli.bulk import runner as running
 from engage_cli.context import State
 from engage_cli.errors import UsageError
 from engage_cli.sandbox.api import SandboxAPI
 from engage_cli.sandbox.store import SandboxStore
 from engage_cli.sandbox.transport import SandboxTransport
 from engage_cli.streams import Streams
-from tests.harness import BASE, KEY, SECRET
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-def engage(
-    args: list[str],
-    handler: Handler | None = None,
-    *,
-    transport: httpx.BaseTransport | None = None,
-    stdin: str = "",
-    tty: bool = False,
-) -> Result:
-    """`engage ARGS` in-process with its own streams; stdout and stderr kept apart."""
-    environ = dict(os.environ)
-    environ.update(ENGAGE_API_KEY=KEY, ENGAGE_API_SECRET=SECRET, ENGAGE_BASE_URL=BASE)
-    out, err = io.StringIO(), io.StringIO()
-    streams = Streams(
-        stdin=io.StringIO(stdin),
-        stdout=out,
-        stderr=err,
-        stdin_isatty=tty,
-        stdout_isatty=tty,
-        stderr_isatty=tty,
-        environ=environ,
-    )
-    if transport is None:
-        transport = httpx.MockTransport(handler or refuse_requests)
-    state = State(streams=streams, transport=transport)
-    result = CliRunner().invoke(app, args, obj=state, env=environ)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return Result(result.exit_code, out.getvalue(), err.getvalue() + result.stderr)
+from tests.harness import BASE, KEY, SECRET, Handler, run
 
 
 def refuse_requests(request: httpx.Request) -> httpx.Response:
@@ -100,19 +58,19 @@ class Recorder:
         return {r.url.path for r in self.requests}
 
 
-def csv_records(text: str, schema: bulk.CsvSchema = bulk.USER_CSV) -> list[bulk.Record]:
+def csv_records(text: str, schema: readers.CsvSchema = readers.USER_CSV) -> list[readers.Record]:
     warnings: list[str] = []
     return list(
-        bulk.read_csv(
-            bulk.TextInput(io.StringIO(text, newline=""), "t.csv"), schema, warnings.append
+        readers.read_csv(
+            readers.TextInput(io.StringIO(text, newline=""), "t.csv"), schema, warnings.append
         )
     )
 
 
 def read_file(
-    path: Path, schema: bulk.CsvSchema = bulk.USER_CSV, fmt: str | None = None
-) -> list[bulk.Record]:
-    return list(bulk.read_records(bulk.Source(str(path), fmt, path=path), schema))
+    path: Path, schema: readers.CsvSchema = readers.USER_CSV, fmt: str | None = None
+) -> list[readers.Record]:
+    return list(readers.read_records(readers.Source(str(path), fmt, path=path), schema))
 
 
 def failures_in(path: Path) -> list[dict[str, Any]]:
@@ -171,8 +129,8 @@ def test_csv_quoted_cells_spanning_lines_keep_line_numbers_right() -> None:
 def test_csv_unknown_columns_go_to_meta_as_text_with_one_warning() -> None:
     warnings: list[str] = []
     text = "id,plan,seats:=\nu1,pro,3\nu2,free,1\n"
-    stream = bulk.TextInput(io.StringIO(text), "seed.csv")
-    records = list(bulk.read_csv(stream, bulk.USER_CSV, warnings.append))
+    stream = readers.TextInput(io.StringIO(text), "seed.csv")
+    records = list(readers.read_csv(stream, readers.USER_CSV, warnings.append))
     assert [r.data for r in records] == [
         {"id": "u1", "meta": {"plan": "pro", "seats": 3}},
         {"id": "u2", "meta": {"plan": "free", "seats": 1}},
@@ -207,7 +165,7 @@ def test_csv_events_value_reads_like_events_add_and_properties_follow_the_typing
         "u1,Tag,gold,,,\n"
         "u1,Bad,null,,,\n"
     )
-    records = csv_records(text, bulk.EVENT_CSV)
+    records = csv_records(text, readers.EVENT_CSV)
     assert records[0].data == {
         "uid": "u1",
         "event": "Paid",
@@ -261,7 +219,7 @@ def json_array(n: int) -> str:
 def test_json_array_streams_in_chunks_with_line_numbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    monkeypatch.setattr(bulk, "CHUNK_CHARS", chunk)
+    monkeypatch.setattr(readers, "CHUNK_CHARS", chunk)
     path = tmp_path / "users.json"
     path.write_text(json_array(30), encoding="utf-8")
     records = read_file(path)
@@ -272,19 +230,25 @@ def test_json_array_streams_in_chunks_with_line_numbers(
     assert [r.line for r in records] == [2 + 7 * i for i in range(30)]
 
 
-def test_json_stream_holds_one_element_not_the_document() -> None:
+def test_a_json_array_is_read_record_by_record_not_whole() -> None:
     text = json_array(20_000)
-    stream = bulk.JsonStream(io.StringIO(text).read)
-    largest = 0
-    assert stream.peek() == "["
-    stream.skip()
-    while stream.peek() not in ("]", ""):
-        stream.value()
-        largest = max(largest, len(stream._buf))
-        if stream.peek() == ",":
-            stream.skip()
-    assert len(text) > 10 * bulk.CHUNK_CHARS
-    assert largest <= 2 * bulk.CHUNK_CHARS
+    delivered = 0
+
+    class Counting(io.StringIO):
+        def read(self, size: int | None = -1) -> str:
+            nonlocal delivered
+            chunk = super().read(size)
+            delivered += len(chunk)
+            return chunk
+
+    records = readers.read_json(
+        readers.TextInput(Counting(text), "big.json"), readers.USER_CSV, print
+    )
+    first = next(records)
+    assert first.data == {"id": "u0", "meta": {"n": 0, "s": ""}}
+    assert len(text) > 10 * readers.CHUNK_CHARS
+    assert delivered <= 2 * readers.CHUNK_CHARS
+    assert sum(1 for _ in records) == 19_999
 
 
 @pytest.mark.parametrize(
@@ -307,11 +271,12 @@ def test_json_also_reads_one_object_or_objects_one_after_another(
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        ('[\n{"id": "u1"},\n{"id": \n', 4, "not valid JSON"),  # where it broke: the end
-        ('[\n{"id": "u1"}\n{"id": "u2"}]', 3, "expected ',' or ']'"),
-        ('[{"id": "u1"},', 1, "not closed"),
-        ('[{"id": "u1"}] x', 1, "more content after the array"),
-        ('[{"n": NaN}]', 1, "NaN"),
+        ('[\n{"id": "u1"},\n{"id": \n', 4, "premature EOF"),  # where it broke: the end
+        ('[\n{"id": "u1"}\n{"id": "u2"}]', 3, "expect ',' or ']'"),
+        ('[{"id": "u1"},', 1, "premature EOF"),
+        ('[{"id": "u1"}] x', 1, "trailing garbage"),
+        ('[{"n": NaN}]', 1, "invalid char"),
+        ('[{"n": 1e999}]', 1, "overflow"),
     ],
 )
 def test_malformed_json_is_one_last_problem_with_its_line(
@@ -334,7 +299,7 @@ def test_malformed_json_is_one_last_problem_with_its_line(
 def test_format_from_flag_then_extension_then_content(
     name: str, declared: str | None, first: str, expected: str
 ) -> None:
-    assert bulk.format_for(name, declared, first) == expected
+    assert readers.format_for(name, declared, first) == expected
 
 
 def test_stdin_is_sniffed_and_its_byte_order_mark_dropped(
@@ -342,7 +307,7 @@ def test_stdin_is_sniffed_and_its_byte_order_mark_dropped(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # where a failures file from stdin would go
     recorder = Recorder()
-    result = engage(
+    result = run(
         ["users", "import", "-", "-o", "json"],
         recorder,
         stdin='\ufeff  [{"id": "u1"}, {"uid": "u2", "meta": {"a": 1}}]',
@@ -365,7 +330,7 @@ def test_invalid_records_are_listed_by_line_and_nothing_is_sent(tmp_path: Path) 
         "u4,,,\n",
         encoding="utf-8",
     )
-    result = engage(["users", "import", str(path), "--mode", "create", "-o", "table"])
+    result = run(["users", "import", str(path), "--mode", "create", "-o", "table"])
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "2 of 4 records in" in result.stderr and "nothing was sent" in result.stderr
@@ -382,7 +347,7 @@ def test_invalid_field_values_name_the_field_and_line(tmp_path: Path) -> None:
         '{"id": "u3", "x": 1}\n',
         encoding="utf-8",
     )
-    result = engage(["users", "import", str(path), "-o", "table"])
+    result = run(["users", "import", str(path), "-o", "table"])
     assert result.exit_code == 2
     assert "line 1: invalid user update: email: 'nope' is not an email address" in result.stderr
     assert (
@@ -395,16 +360,16 @@ def test_invalid_field_values_name_the_field_and_line(tmp_path: Path) -> None:
 def test_the_list_of_invalid_records_is_capped(tmp_path: Path) -> None:
     path = tmp_path / "seed.jsonl"
     path.write_text("".join('{"email": "x"}\n' for _ in range(25)), encoding="utf-8")
-    result = engage(["users", "import", str(path), "-o", "table"])
+    result = run(["users", "import", str(path), "-o", "table"])
     assert result.exit_code == 2
-    assert result.stderr.count("  line ") == bulk.MAX_PROBLEMS_SHOWN
+    assert result.stderr.count("  line ") == jobs.MAX_PROBLEMS_SHOWN
     assert "... and 5 more" in result.stderr
 
 
 def test_upsert_refuses_lists_with_a_hint_to_use_create_mode(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id,lists\nu1,l1;l2\n", encoding="utf-8")
-    result = engage(["users", "import", str(path), "-o", "json"])
+    result = run(["users", "import", str(path), "-o", "json"])
     assert result.exit_code == 2
     error = json.loads(result.stderr)["error"]
     assert "line 2: lists: only create mode" in error["message"]
@@ -414,11 +379,11 @@ def test_upsert_refuses_lists_with_a_hint_to_use_create_mode(tmp_path: Path) -> 
 def test_dry_run_checks_everything_and_sends_nothing(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id,first_name\nu1,Ada\nu2,Bob\n", encoding="utf-8")
-    result = engage(["users", "import", str(path), "--dry-run", "-o", "json"])
+    result = run(["users", "import", str(path), "--dry-run", "-o", "json"])
     assert result.exit_code == 0, result.stderr
     summary = result.json()
     assert summary["dry_run"] is True and summary["read"] == 2 and summary["sent"] == 2
-    listed = engage(["users", "import", str(path), "--dry-run", "-o", "ndjson"])
+    listed = run(["users", "import", str(path), "--dry-run", "-o", "ndjson"])
     requests = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(r["method"], r["url"], r["body"]) for r in requests] == [
         ("PUT", f"{BASE}/users/u1", {"first_name": "Ada"}),
@@ -439,7 +404,7 @@ def test_upsert_puts_each_user_by_uid_without_the_id_in_the_body(tmp_path: Path)
         encoding="utf-8",
     )
     recorder = Recorder()
-    result = engage(["users", "import", str(path), "-o", "json"], recorder)
+    result = run(["users", "import", str(path), "-o", "json"], recorder)
     assert result.exit_code == 0, result.stderr
     sent = {(r.method, r.url.raw_path.decode(), r.content) for r in recorder.requests}
     assert sent == {
@@ -452,7 +417,7 @@ def test_create_posts_the_reference_body_with_lists(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id,first_name,lists\nu144,Akinyele,l1;l2\n", encoding="utf-8")
     recorder = Recorder()
-    result = engage(["users", "import", str(path), "--mode", "create"], recorder)
+    result = run(["users", "import", str(path), "--mode", "create"], recorder)
     assert result.exit_code == 0, result.stderr
     (request,) = recorder.requests
     assert (request.method, request.url.path) == ("POST", "/v1/users")
@@ -463,7 +428,7 @@ def test_events_import_posts_each_event_to_its_user(tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
     path.write_text("uid,event,value,timestamp\nu1,Paid,49.99,2020-05-30T09:30:10Z\nu2,Signup,,\n")
     recorder = Recorder()
-    result = engage(["events", "import", str(path)], recorder)
+    result = run(["events", "import", str(path)], recorder)
     assert result.exit_code == 0, result.stderr
     got = sorted((r.url.path, r.content) for r in recorder.requests)
     assert got == [
@@ -478,13 +443,13 @@ def test_events_import_posts_each_event_to_its_user(tmp_path: Path) -> None:
 def test_summary_is_one_json_object_on_stdout_or_a_sentence_on_stderr(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id\nu1\nu2\nu3\n", encoding="utf-8")
-    result = engage(["users", "import", str(path), "-o", "json"], Recorder())
+    result = run(["users", "import", str(path), "-o", "json"], Recorder())
     summary = result.json()
     assert {k: summary[k] for k in ("read", "sent", "ok", "failed", "not_sent")} == {
         "read": 3, "sent": 3, "ok": 3, "failed": 0, "not_sent": 0,
     }  # fmt: skip
     assert summary["seconds"] >= 0 and summary["rate"] >= 0 and result.stderr == ""
-    table = engage(["users", "import", str(path), "-o", "table"], Recorder())
+    table = run(["users", "import", str(path), "-o", "table"], Recorder())
     assert table.stdout == ""
     assert table.stderr.startswith("users import: 3 read, 3 sent, 3 ok, 0 failed in ")
 
@@ -492,10 +457,10 @@ def test_summary_is_one_json_object_on_stdout_or_a_sentence_on_stderr(tmp_path: 
 def test_progress_is_drawn_on_a_terminal_only(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id\nu1\nu2\n", encoding="utf-8")
-    on_tty = engage(["users", "import", str(path)], Recorder(), tty=True)
+    on_tty = run(["users", "import", str(path)], Recorder(), tty=True)
     assert on_tty.exit_code == 0
     assert "2/2" in on_tty.stderr and "failed" in on_tty.stderr
-    piped = engage(["users", "import", str(path), "-o", "table"], Recorder())
+    piped = run(["users", "import", str(path), "-o", "table"], Recorder())
     assert "2/2" not in piped.stderr
 
 
@@ -517,7 +482,7 @@ def test_failed_records_round_trip_through_the_failures_file(tmp_path: Path) -> 
         "id,first_name,meta.age:=,meta.zip\nu1,Ada,34,01234\nu2,Bob,,\nu3,Cy,5,\n",
         encoding="utf-8",
     )
-    first = engage(["users", "import", str(path), "-o", "json"], Recorder(refuse_uids("u1", "u3")))
+    first = run(["users", "import", str(path), "-o", "json"], Recorder(refuse_uids("u1", "u3")))
     assert first.exit_code == 7
     failures_path = tmp_path / "seed.csv.failed.jsonl"
     assert first.json()["failures_file"] == str(failures_path)
@@ -536,7 +501,7 @@ def test_failed_records_round_trip_through_the_failures_file(tmp_path: Path) -> 
 
     # Feeding it back sends exactly those records, typed as before; it is rewritten in place.
     retry = Recorder()
-    second = engage(["users", "import", str(failures_path), "-o", "json"], retry)
+    second = run(["users", "import", str(failures_path), "-o", "json"], retry)
     assert second.exit_code == 0, second.stderr
     assert sorted((r.url.path, r.content) for r in retry.requests) == [
         ("/v1/users/u1", b'{"first_name":"Ada","meta":{"age":34,"zip":"01234"}}'),
@@ -550,11 +515,11 @@ def test_a_clean_run_removes_a_stale_failures_file_but_nothing_else(tmp_path: Pa
     path.write_text("id\nu1\n", encoding="utf-8")
     stale = tmp_path / "seed.csv.failed.jsonl"
     stale.write_text('{"id": "u0", "_error": {"message": "old"}}\n', encoding="utf-8")
-    assert engage(["users", "import", str(path)], Recorder()).exit_code == 0
+    assert run(["users", "import", str(path)], Recorder()).exit_code == 0
     assert not stale.exists()
     mine = tmp_path / "notes.txt"
     mine.write_text("keep me\n", encoding="utf-8")
-    result = engage(["users", "import", str(path), "--failures", str(mine)], Recorder())
+    result = run(["users", "import", str(path), "--failures", str(mine)], Recorder())
     assert result.exit_code == 0 and mine.read_text() == "keep me\n"
 
 
@@ -562,7 +527,7 @@ def test_stdin_failures_go_to_the_current_directory_and_say_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = engage(
+    result = run(
         ["events", "import", "-", "-o", "table"],
         Recorder(refuse_uids("u2/events")),
         stdin="uid,event\nu1,A\nu2,B\n",
@@ -579,7 +544,7 @@ def test_stream_mode_sends_as_it_validates_and_keeps_invalid_records_as_failures
     monkeypatch.chdir(tmp_path)
     recorder = Recorder()
     lines = '{"id": "u1"}\n{"id": "u2", "email": "bad"}\n{"id": "u3"}\n'
-    result = engage(["users", "import", "-", "--stream", "-o", "json"], recorder, stdin=lines)
+    result = run(["users", "import", "-", "--stream", "-o", "json"], recorder, stdin=lines)
     assert result.exit_code == 7
     assert recorder.paths() == {"/v1/users/u1", "/v1/users/u3"}
     summary = result.json()
@@ -593,7 +558,7 @@ def test_stream_mode_sends_as_it_validates_and_keeps_invalid_records_as_failures
 def test_a_failures_file_that_cannot_be_written_stops_before_sending(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id\nu1\n", encoding="utf-8")
-    result = engage(["users", "import", str(path), "--failures", str(tmp_path / "no" / "f.jsonl")])
+    result = run(["users", "import", str(path), "--failures", str(tmp_path / "no" / "f.jsonl")])
     assert result.exit_code == 2
     assert "Cannot write the failures file" in result.stderr
 
@@ -627,7 +592,7 @@ def test_concurrency_is_the_number_of_requests_in_flight(tmp_path: Path, concurr
     path = tmp_path / "seed.csv"
     path.write_text("id\n" + "".join(f"u{i}\n" for i in range(48)), encoding="utf-8")
     gauge = Gauge(0.02)
-    result = engage(["users", "import", str(path), "-c", str(concurrency)], gauge)
+    result = run(["users", "import", str(path), "-c", str(concurrency)], gauge)
     assert result.exit_code == 0, result.stderr
     assert gauge.count == 48
     assert gauge.peak == concurrency
@@ -637,20 +602,20 @@ def test_reading_stays_only_a_few_records_ahead_of_sending(tmp_path: Path) -> No
     release = threading.Event()
     read = 0
 
-    def records() -> Iterator[bulk.Record]:
+    def records() -> Iterator[readers.Record]:
         nonlocal read
         for n in range(10_000):
             read += 1
-            yield bulk.Record(n + 2, {"id": f"u{n}"})
+            yield readers.Record(n + 2, {"id": f"u{n}"})
 
     class Blocked:
         def send(self, request: Any) -> Any:
             release.wait(5)
             return {}
 
-    job = bulk.users_import_job("upsert")
-    failures = bulk.FailuresFile(tmp_path / "f.jsonl", input_path=None)
-    runner = bulk.Runner(job, Blocked(), failures, concurrency=4)
+    job = jobs.users_import_job("upsert")
+    failures = ledger.FailuresFile(tmp_path / "f.jsonl", input_path=None)
+    runner = running.Runner(job, Blocked(), failures, concurrency=4)
     thread = threading.Thread(target=runner.run, args=(records(),))
     thread.start()
     time.sleep(0.2)
@@ -659,13 +624,13 @@ def test_reading_stays_only_a_few_records_ahead_of_sending(tmp_path: Path) -> No
     thread.join()
     failures.close()
     # 4 in flight, 8 queued, and the one waiting to be queued.
-    assert ahead <= 4 + 4 * bulk.READ_AHEAD_PER_WORKER + 1
+    assert ahead <= 4 + 4 * running.READ_AHEAD_PER_WORKER + 1
     assert runner.tally.ok == 10_000
 
 
 def test_pacer_spaces_requests_across_threads() -> None:
     times = iter([0.0, 0.0, 0.0, 0.05])
-    pacer = bulk.Pacer(10, clock=lambda: next(times))
+    pacer = running.Pacer(10, clock=lambda: next(times))
     stop = threading.Event()
     waits: list[float] = []
     stop.wait = lambda timeout=None: waits.append(timeout or 0) or False  # type: ignore[method-assign,func-returns-value]
@@ -677,7 +642,7 @@ def test_rate_caps_requests_a_second(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id\n" + "".join(f"u{i}\n" for i in range(11)), encoding="utf-8")
     started = time.monotonic()
-    result = engage(["users", "import", str(path), "--rate", "20", "-c", "8"], Recorder())
+    result = run(["users", "import", str(path), "--rate", "20", "-c", "8"], Recorder())
     assert result.exit_code == 0
     assert time.monotonic() - started >= 0.45  # 11 requests at 20/s: 10 intervals of 50 ms
 
@@ -698,7 +663,7 @@ def test_a_429_pauses_the_whole_pool_and_every_user_lands(
 
     path = tmp_path / "seed.csv"
     path.write_text("id,meta.n:=\n" + "".join(f"u{i},{i}\n" for i in range(40)), encoding="utf-8")
-    result = engage(
+    result = run(
         ["--retries", "6", "users", "import", str(path), "-c", "8", "-o", "json"],
         transport=Counting(api),
     )
@@ -724,7 +689,7 @@ def test_events_land_at_most_once_and_the_rest_are_exactly_the_failures(
     )
     transport = SandboxTransport(api)
     failures_path = tmp_path / "events.jsonl.failed.jsonl"
-    first = engage(["events", "import", str(path), "-o", "json"], transport=transport)
+    first = run(["events", "import", str(path), "-o", "json"], transport=transport)
     assert first.exit_code == 7
     landed = [e["value"] for e in api.store.list_events()]
     failed = [e["value"] for e in failures_in(failures_path)]
@@ -733,7 +698,7 @@ def test_events_land_at_most_once_and_the_rest_are_exactly_the_failures(
     assert first.json()["failed"] == len(failed) > 0
 
     for _ in range(20):  # re-feed the failures file until it is empty
-        again = engage(["events", "import", str(failures_path), "-o", "json"], transport=transport)
+        again = run(["events", "import", str(failures_path), "-o", "json"], transport=transport)
         if again.exit_code == 0:
             break
         assert again.exit_code == 7
@@ -749,9 +714,7 @@ def test_bad_credentials_stop_the_run_and_keep_every_record(tmp_path: Path) -> N
         time.sleep(0.005)
         return httpx.Response(401, json={"error": "Wrong authentication credentials."})
 
-    result = engage(
-        ["users", "import", str(path), "-c", "2", "-o", "table"], Recorder(unauthorized)
-    )
+    result = run(["users", "import", str(path), "-c", "2", "-o", "table"], Recorder(unauthorized))
     assert result.exit_code == 3
     assert "Authentication failed" in result.stderr
     assert "resume with: engage users import" in result.stderr
@@ -780,7 +743,7 @@ def test_ctrl_c_finishes_requests_in_flight_and_saves_the_rest(
                 signal.raise_signal(signum)  # handled on the main thread
         return httpx.Response(200, json={"status": "ok"})
 
-    result = engage(["events", "import", str(path), "-c", "4", "-o", "json"], Recorder(answer))
+    result = run(["events", "import", str(path), "-c", "4", "-o", "json"], Recorder(answer))
     assert result.exit_code == 130
     summary = result.json()
     assert summary["interrupted"] is True and summary["ok"] == len(landed)
@@ -809,7 +772,7 @@ def test_delete_from_deletes_each_uid_once_and_404_counts_as_done(tmp_path: Path
         return httpx.Response(200, json={"status": "ok"})
 
     recorder = Recorder(answer)
-    result = engage(["users", "delete", "--from", str(path), "--yes", "-o", "json"], recorder)
+    result = run(["users", "delete", "--from", str(path), "--yes", "-o", "json"], recorder)
     assert result.exit_code == 0, result.stderr
     assert sorted(r.url.path for r in recorder.requests) == [
         "/v1/users/a", "/v1/users/b", "/v1/users/gone",
@@ -823,16 +786,16 @@ def test_delete_from_an_export_uses_uid_not_the_internal_id(tmp_path: Path) -> N
     path = tmp_path / "export.csv"
     path.write_text("uid,first_name,id\nu1,Ada,5fc6477241fcec31a9548e98\n")
     recorder = Recorder()
-    assert engage(["users", "delete", "--from", str(path), "--yes"], recorder).exit_code == 0
+    assert run(["users", "delete", "--from", str(path), "--yes"], recorder).exit_code == 0
     assert recorder.paths() == {"/v1/users/u1"}
 
 
 def test_delete_from_asks_on_a_terminal_and_refuses_without_one(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id\nu1\nu2\n")
-    refused = engage(["users", "delete", "--from", str(path)])
+    refused = run(["users", "delete", "--from", str(path)])
     assert refused.exit_code == 2 and "--yes" in refused.stderr
-    stdin = engage(["users", "delete", "--from", "-"], stdin="id\nu1\n", tty=True)
+    stdin = run(["users", "delete", "--from", "-"], stdin="id\nu1\n", tty=True)
     assert stdin.exit_code == 2 and "stdin holds the uids" in stdin.stderr
 
 
@@ -842,7 +805,7 @@ def test_delete_from_asks_on_a_terminal_and_refuses_without_one(tmp_path: Path) 
      ["users", "delete", "u1", "--yes", "--concurrency", "4"]],
 )  # fmt: skip
 def test_delete_takes_exactly_one_of_uid_and_from(args: list[str]) -> None:
-    result = engage(args)
+    result = run(args)
     assert result.exit_code == 2
 
 
@@ -851,7 +814,7 @@ def test_delete_failures_do_not_touch_the_import_failures_file(tmp_path: Path) -
     path.write_text("id\nu1\nu2\n")
     imported = tmp_path / "seed.csv.failed.jsonl"
     imported.write_text('{"id": "u2", "_error": {"message": "x"}}\n')
-    result = engage(["users", "delete", "--from", str(path), "--yes"], Recorder(refuse_uids("u1")))
+    result = run(["users", "delete", "--from", str(path), "--yes"], Recorder(refuse_uids("u1")))
     assert result.exit_code == 7
     assert imported.read_text() == '{"id": "u2", "_error": {"message": "x"}}\n'
     (entry,) = failures_in(tmp_path / "seed.csv.delete-failed.jsonl")
@@ -876,7 +839,7 @@ def test_the_resume_line_carries_the_global_options_of_the_run(tmp_path: Path) -
     path = tmp_path / "seed.csv"
     path.write_text("id\nu1\n")
     args = ["--sandbox", "users", "import", str(path), "--rate", "2.5", "--failures"]
-    result = engage([*args, str(tmp_path / "f.jsonl"), "-o", "json"], Recorder(refuse_uids("u1")))
+    result = run([*args, str(tmp_path / "f.jsonl"), "-o", "json"], Recorder(refuse_uids("u1")))
     assert result.exit_code == 7
     hint = json.loads(result.stderr)["error"]["hint"]
     assert (
@@ -887,26 +850,26 @@ def test_the_resume_line_carries_the_global_options_of_the_run(tmp_path: Path) -
 def test_a_failures_path_that_is_a_directory_is_refused_before_sending(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id\nu1\n")
-    result = engage(["users", "import", str(path), "--failures", str(tmp_path)])
+    result = run(["users", "import", str(path), "--failures", str(tmp_path)])
     assert result.exit_code == 2 and "is a directory" in result.stderr
 
 
 def test_missing_input_file_is_a_usage_error(tmp_path: Path) -> None:
-    result = engage(["users", "import", str(tmp_path / "nope.csv")])
+    result = run(["users", "import", str(tmp_path / "nope.csv")])
     assert result.exit_code == 2 and "no such file" in result.stderr
 
 
 def test_non_utf8_input_is_a_usage_error(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_bytes(b"id,first_name\nu1,Jos\xe9\n")
-    result = engage(["users", "import", str(path), "-o", "table"])
+    result = run(["users", "import", str(path), "-o", "table"])
     assert result.exit_code == 2 and "is not UTF-8" in result.stderr
 
 
 def test_an_empty_input_is_nothing_to_do(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id,first_name\n")
-    result = engage(["users", "import", str(path), "-o", "json"])
+    result = run(["users", "import", str(path), "-o", "json"])
     assert result.exit_code == 0 and result.json()["read"] == 0
 
 
@@ -925,11 +888,11 @@ def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> 
         api_key=KEY,
         api_secret=SECRET,
         transport=httpx.MockTransport(busy),
-        sleep=bulk.stoppable_sleep(stop),
+        sleep=running.stoppable_sleep(stop),
     )
-    failures = bulk.FailuresFile(tmp_path / "f.jsonl", input_path=None)
-    runner = bulk.Runner(bulk.users_import_job("upsert"), client, failures, stop=stop)
-    thread = threading.Thread(target=runner.run, args=([bulk.Record(2, {"id": "u1"})],))
+    failures = ledger.FailuresFile(tmp_path / "f.jsonl", input_path=None)
+    runner = running.Runner(jobs.users_import_job("upsert"), client, failures, stop=stop)
+    thread = threading.Thread(target=runner.run, args=([readers.Record(2, {"id": "u1"})],))
     thread.start()
     time.sleep(0.3)  # the request got its 503 and waits 30 s to retry
     started = time.monotonic()
@@ -954,19 +917,19 @@ def test_an_export_from_users_list_imports_back_as_it_was(
         ' "meta": {"plan": "pro", "age": 34, "vip": true, "zip": "01234"}}\n'
         '{"id": "u2", "email": "b@example.com", "meta": {"age": 40, "plan": "free"}}\n'
     )
-    seeded = engage(
+    seeded = run(
         ["users", "import", "-", "--mode", "create", "--format", "jsonl"],
         transport=SandboxTransport(source),
         stdin=seed,
     )
     assert seeded.exit_code == 0, seeded.stderr
-    exported = engage(["users", "list", "-o", fmt], transport=SandboxTransport(source))
+    exported = run(["users", "list", "-o", fmt], transport=SandboxTransport(source))
     assert exported.exit_code == 0, exported.stderr
     path = tmp_path / f"export.{'jsonl' if fmt == 'ndjson' else fmt}"
     path.write_text(exported.stdout, encoding="utf-8")
 
     target = sandbox_api()
-    imported = engage(
+    imported = run(
         ["users", "import", str(path), "--mode", "create"], transport=SandboxTransport(target)
     )
     assert imported.exit_code == 0, imported.stderr
@@ -981,7 +944,7 @@ def test_an_export_from_users_list_imports_back_as_it_was(
 def test_a_table_dry_run_shows_the_first_request_as_a_sample(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id,first_name\nu1,Ada\nu2,Bo\n", encoding="utf-8")
-    result = engage(["users", "import", str(path), "--dry-run", "-o", "table"], Recorder())
+    result = run(["users", "import", str(path), "--dry-run", "-o", "table"], Recorder())
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f"PUT {BASE}/users/u1\n")
     assert "Authorization: Basic ****" in result.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -16,7 +17,10 @@ from engage_cli.commands._common import OutputOpt, fmt, state_of
 from engage_cli.errors import EngageError, Interrupted, PartialFailure, UsageError
 
 if TYPE_CHECKING:
-    from engage_cli.bulk import Checked, Job, Runner, Source, Summary
+    from engage_cli.bulk.jobs import Checked, Job
+    from engage_cli.bulk.progress import Summary
+    from engage_cli.bulk.readers import Source
+    from engage_cli.bulk.runner import Runner
     from engage_cli.context import State
     from engage_cli.endpoints import APIRequest
     from engage_cli.output import Output
@@ -88,6 +92,26 @@ StreamOpt = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class BulkOptions:
+    """What a bulk command was asked for, given once to the shared run."""
+
+    file: str
+    format: str | None = None
+    concurrency: int | None = None
+    rate: float | None = None
+    failures: Path | None = None
+    stream: bool = False
+    dry_run: bool = False
+    output: str | None = None
+
+    @property
+    def passes(self) -> int:
+        """How often the input is read: checked, then sent; once with --stream or --dry-run
+        (stdin read twice is spooled to a temporary file)."""
+        return 1 if self.stream or self.dry_run else 2
+
+
 def import_users(
     ctx: typer.Context,
     file: FileArg,
@@ -119,20 +143,12 @@ def import_users(
     Example: engage users import seed.csv --concurrency 16 || engage users import
     seed.csv.failed.jsonl
     """
-    from engage_cli import bulk
+    from engage_cli.bulk import jobs
 
-    _run_bulk(
-        ctx,
-        bulk.users_import_job(mode.value),
-        file,
-        format=format,
-        concurrency=concurrency,
-        rate=rate,
-        failures=failures,
-        stream=stream,
-        dry_run=dry_run,
-        output=output,
+    options = BulkOptions(
+        file, _declared(format), concurrency, rate, failures, stream, dry_run, fmt(output)
     )
+    _run_bulk(ctx, jobs.users_import_job(mode.value), options)
 
 
 def import_events(
@@ -155,65 +171,40 @@ def import_events(
 
     Example: engage events import events.jsonl --rate 50
     """
-    from engage_cli import bulk
+    from engage_cli.bulk import jobs
 
-    _run_bulk(
-        ctx,
-        bulk.EVENTS_IMPORT,
-        file,
-        format=format,
-        concurrency=concurrency,
-        rate=rate,
-        failures=failures,
-        stream=stream,
-        dry_run=dry_run,
-        output=output,
+    options = BulkOptions(
+        file, _declared(format), concurrency, rate, failures, stream, dry_run, fmt(output)
     )
+    _run_bulk(ctx, jobs.EVENTS_IMPORT, options)
 
 
-def delete_users_from(
-    ctx: typer.Context,
-    file: str,
-    *,
-    yes: bool,
-    format: InputFormat | None,
-    concurrency: int | None,
-    rate: float | None,
-    failures: Path | None,
-    dry_run: bool,
-    output: OutputOpt,
-) -> None:
+def delete_users_from(ctx: typer.Context, options: BulkOptions, *, yes: bool) -> None:
     """`engage users delete --from FILE`: every uid (or id) in the file, each once; a user
     already gone counts as deleted."""
-    from engage_cli import bulk
+    from engage_cli.bulk import jobs, readers
 
     state = state_of(ctx)
 
     def confirm(count: int) -> None:
         if yes:
             return
-        if file == bulk.STDIN:
+        if options.file == readers.STDIN:
             raise UsageError(
                 "Refusing to delete without --yes: stdin holds the uids, not an answer.",
                 hint="Pass --yes to confirm.",
             )
         from engage_cli.commands._common import confirm_or_refuse
 
-        confirm_or_refuse(state, f"Delete {count} users listed in {file}? This cannot be undone.")
+        confirm_or_refuse(
+            state, f"Delete {count} users listed in {options.file}? This cannot be undone."
+        )
 
-    _run_bulk(
-        ctx,
-        bulk.USERS_DELETE,
-        file,
-        format=format,
-        concurrency=concurrency,
-        rate=rate,
-        failures=failures,
-        stream=False,
-        dry_run=dry_run,
-        output=output,
-        confirm=confirm,
-    )
+    _run_bulk(ctx, jobs.USERS_DELETE, options, confirm=confirm)
+
+
+def _declared(format: InputFormat | None) -> str | None:
+    return format.value if format is not None else None
 
 
 # --- the shared run ------------------------------------------------------------------------
@@ -222,56 +213,46 @@ def delete_users_from(
 def _run_bulk(
     ctx: typer.Context,
     job: Job,
-    file: str,
-    *,
-    format: InputFormat | None,
-    concurrency: int | None,
-    rate: float | None,
-    failures: Path | None,
-    stream: bool,
-    dry_run: bool,
-    output: OutputOpt,
+    options: BulkOptions,
     confirm: Callable[[int], None] | None = None,
 ) -> None:
     """Check every record (unless --stream), then send them all and report."""
-    from engage_cli import bulk
+    from engage_cli.bulk import ledger, progress, readers
 
     state = state_of(ctx)
-    out = state.choose_output(fmt(output))
+    out = state.choose_output(options.output)
     started = time.monotonic()
-    declared = format.value if format is not None else None
-    # stdin that is read twice (check, then send) is spooled to a temporary file.
-    passes = 1 if stream or dry_run else 2
-    with bulk.open_source(file, declared, state.streams.stdin, passes=passes) as source:
-        if dry_run:
+    stdin = state.streams.stdin
+    with readers.open_source(options.file, options.format, stdin, passes=options.passes) as source:
+        if options.dry_run:
             _dry_run(state, out, job, source, started)
             return
         total = None
-        if not stream:
+        if not options.stream:
             checked = _check(job, source, out)
             _preflight(state, checked.sample)
             total = checked.valid
             if confirm is not None:
                 confirm(total)
-        target = failures or bulk.default_failures_path(job, file)
+        target = options.failures or ledger.default_failures_path(job, options.file)
         # Warnings about columns came with the check pass; --stream has none.
-        warn = out.warn if stream else _silent
-        runner, kept = _send(state, job, source, target, total, concurrency, rate, warn)
-        summary = bulk.summarize(job, source, runner.tally, started, kept)
+        warn = out.warn if options.stream else _silent
+        runner, kept = _send(state, job, source, target, total, options, warn)
+        summary = progress.summarize(job, source, runner.tally, started, kept)
     summary.interrupted = runner.stop.is_set() and runner.fatal is None
     _print_summary(state, out, summary)
-    resume = _resume_command(state, job, summary.failures_file, concurrency, rate)
-    _raise_for_outcome(file, runner, summary, resume)
+    resume = _resume_command(state, job, summary.failures_file, options)
+    _raise_for_outcome(options.file, runner, summary, resume)
 
 
 def _check(
     job: Job, source: Source, out: Output, on_valid: Callable[[APIRequest], None] | None = None
 ) -> Checked:
     """The validation pass: every record, before anything is sent."""
-    from engage_cli import bulk
+    from engage_cli.bulk import jobs, readers
 
     try:
-        checked = bulk.check_all(bulk.read_records(source, job.schema, out.warn), job, on_valid)
+        checked = jobs.check_all(readers.read_records(source, job.schema, out.warn), job, on_valid)
     except KeyboardInterrupt:
         raise Interrupted("Interrupted while checking the input; nothing was sent.") from None
     if checked.invalid:
@@ -289,7 +270,7 @@ def _preflight(state: State, sample: APIRequest | None) -> None:
 def _dry_run(state: State, out: Output, job: Job, source: Source, started: float) -> None:
     """Check every record and send nothing; `-o ndjson` lists each request, a table shows
     the first one as a sample (thousands of them would drown a terminal)."""
-    from engage_cli import bulk
+    from engage_cli.bulk import progress
     from engage_cli.output import dumps
 
     shown = [0]  # requests met so far (a counter the callback can bump)
@@ -303,7 +284,7 @@ def _dry_run(state: State, out: Output, job: Job, source: Source, started: float
             shown[0] += 1
 
         checked = _check(job, source, out, show if out.format in ("ndjson", "table") else None)
-    summary = bulk.dry_run_summary(job, source, checked, started)
+    summary = progress.dry_run_summary(job, source, checked, started)
     if out.format == "ndjson":
         state.streams.stderr.write(summary.sentence() + f" Each would be {job.sends}.\n")
         return
@@ -320,20 +301,20 @@ def _send(
     source: Source,
     target: Path,
     total: int | None,
-    concurrency: int | None,
-    rate: float | None,
+    options: BulkOptions,
     warn: Callable[[str], None],
 ) -> tuple[Runner, Path | None]:
     """Send every record; return the runner (its tally) and the failures file if kept."""
-    from engage_cli import bulk
+    from engage_cli.bulk import ledger, progress, readers
+    from engage_cli.bulk import runner as running
 
-    workers = concurrency or bulk.DEFAULT_CONCURRENCY
+    workers = options.concurrency or running.DEFAULT_CONCURRENCY
     input_path = None if source.is_stdin else Path(source.name)
-    failures = bulk.FailuresFile(target, input_path=input_path)
+    failures = ledger.FailuresFile(target, input_path=input_path)
     streams = state.streams
-    progress = None
+    bar = None
     if streams.stderr_isatty:
-        progress = bulk.TerminalProgress(streams.stderr, total, job.command, not streams.no_color)
+        bar = progress.TerminalProgress(streams.stderr, total, job.command, not streams.no_color)
 
     def say_stopping() -> None:
         streams.stderr.write(
@@ -343,24 +324,23 @@ def _send(
 
     stop = threading.Event()
     try:
-        with state.client(max_connections=workers, sleep=bulk.stoppable_sleep(stop)) as client:
-            runner = bulk.Runner(
+        with state.client(max_connections=workers, sleep=running.stoppable_sleep(stop)) as client:
+            runner = running.Runner(
                 job,
                 client,
                 failures,
                 concurrency=workers,
-                rate=rate,
-                progress=progress.update if progress else None,
+                rate=options.rate,
+                progress=bar.update if bar else None,
                 stop=stop,
             )
-            with bulk.stop_on_interrupt(runner.stop, say_stopping):
+            with running.stop_on_interrupt(runner.stop, say_stopping):
                 # Unread stdin cannot be saved; a file's unsent rest goes to the failures.
-                runner.run(
-                    bulk.read_records(source, job.schema, warn), drain=source.path is not None
-                )
+                records = readers.read_records(source, job.schema, warn)
+                runner.run(records, drain=source.path is not None)
     finally:
-        if progress is not None:
-            progress.close()
+        if bar is not None:
+            bar.close()
         kept = failures.close()
     return runner, kept
 
@@ -377,9 +357,7 @@ def _print_summary(state: State, out: Output, summary: Summary) -> None:
         out.object(summary.to_dict())
 
 
-def _resume_command(
-    state: State, job: Job, failures: str | None, concurrency: int | None, rate: float | None
-) -> str:
+def _resume_command(state: State, job: Job, failures: str | None, options: BulkOptions) -> str:
     """The command that sends exactly what did not land, with this run's own options."""
     import shlex
 
@@ -392,17 +370,17 @@ def _resume_command(
         if value:
             words += [flag, shlex.quote(value)]
     words.append(job.resume.format(file=shlex.quote(failures)))
-    if concurrency is not None:
-        words += ["--concurrency", str(concurrency)]
-    if rate is not None:
-        words += ["--rate", f"{rate:g}"]
+    if options.concurrency is not None:
+        words += ["--concurrency", str(options.concurrency)]
+    if options.rate is not None:
+        words += ["--rate", f"{options.rate:g}"]
     return " ".join(words)
 
 
 def _raise_for_outcome(file: str, runner: Runner, summary: Summary, resume: str) -> None:
     """Exit 0 only when every record landed: 3 on bad credentials, 130 interrupted, 7 when
     some did not land; each with the command that retries exactly what did not."""
-    from engage_cli.bulk import STDIN
+    from engage_cli.bulk.readers import STDIN
 
     failures = summary.failures_file
     where = " (in the current directory, as the input was stdin)" if file == STDIN else ""

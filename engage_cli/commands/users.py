@@ -259,17 +259,16 @@ def delete(
             hint="engage users delete u144 --yes, or engage users delete --from seed.csv --yes",
         )
     if from_file is not None:
-        bulk.delete_users_from(
-            ctx,
+        options = bulk.BulkOptions(
             from_file,
-            yes=yes,
-            format=format,
-            concurrency=concurrency,
-            rate=rate,
-            failures=failures,
+            format.value if format is not None else None,
+            concurrency,
+            rate,
+            failures,
             dry_run=dry_run,
-            output=output,
+            output=fmt(output),
         )
+        bulk.delete_users_from(ctx, options, yes=yes)
         return
     if any(option is not None for option in (format, concurrency, rate, failures)):
         raise UsageError("--format, --concurrency, --rate and --failures go with --from FILE.")
