@@ -950,3 +950,41 @@ def test_a_table_dry_run_shows_the_first_request_as_a_sample(tmp_path: Path) -> 
     assert "Authorization: Basic ****" in result.stdout
     assert '"first_name": "Ada"' in result.stdout and "u2" not in result.stdout
     assert "the first of 2 requests" in result.stderr
+
+
+# --- input no request can carry: exit 2 naming the line, nothing sent -------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line", "message"),
+    [
+        ("deep.jsonl", b'{"id": "u1"}\n{"id": "u2", "meta": ' + b"[" * 5000 + b"]" * 5000
+         + b"}\n", 2, "nested more than 32 levels deep"),
+        ("deep.json", b'[{"id": "u1"},\n{"id": "u2", "meta": ' + b"[" * 5000 + b"]" * 5000
+         + b"}]", 2, "nested more than 32 levels deep"),
+        ("lone.jsonl", b'{"id": "u1"}\n{"id": "u2", "first_name": "\\ud800"}\n', 2,
+         "not UTF-8 text"),
+        ("lone.json", b'[{"id": "u1"},\n{"id": "u2", "first_name": "a\\udc00"}]', 2,
+         "lone surrogate"),
+        ("latin1.csv", b"id,first_name\nu1,Ada\nu2,Jos\xe9\n", 3, "'Jos\\\\xe9' is not UTF-8"),
+        ("latin1.jsonl", b'{"id": "u1"}\n{"id": "u2", "first_name": "Jos\xe9"}\n', 2,
+         "is not UTF-8 text"),
+    ],
+)  # fmt: skip
+def test_input_no_request_can_carry_is_refused_with_its_line(
+    tmp_path: Path, name: str, content: bytes, line: int, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = run(["users", "import", str(path), "-o", "table"], refuse_requests)
+    assert result.exit_code == 2, result.stderr
+    assert f"line {line}: " in result.stderr and message in result.stderr
+    assert "1 of 2 records" in result.stderr
+
+
+def test_a_csv_quote_never_closed_is_refused_not_imported_as_a_fragment(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text('id,first_name\nu1,Ada\nu2,"Bob\nu3,Cy\n', encoding="utf-8")
+    result = run(["users", "import", str(path), "-o", "table"], refuse_requests)
+    assert result.exit_code == 2
+    assert "line 3: a quoted cell is never closed" in result.stderr

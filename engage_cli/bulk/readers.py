@@ -85,10 +85,18 @@ def _is_text(value: str) -> bool:
 
 
 def _shown(value: str) -> str:
-    """A string with what is not text escaped: bytes read from the file as \\xNN."""
-    raw = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    escaped = raw.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
-    return repr(escaped[:60])
+    """A string with what is not text escaped: a byte that was not UTF-8 as \\xNN, a lone
+    surrogate as \\uNNNN."""
+    chars = []
+    for char in value[:60]:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # surrogateescape's stand-in for an undecodable byte
+            chars.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            chars.append(f"\\u{code:04x}")
+        else:
+            chars.append(char)
+    return repr("".join(chars))
 
 
 # --- CSV -----------------------------------------------------------------------------------
@@ -301,10 +309,12 @@ def read_json(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -
         parser.close()
         for value in built:
             yield record_from_json(lines.start(), value)
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
         for value in built:  # what was whole before the error
             yield record_from_json(lines.start(), value)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if lone:  # yajl turns a lone low surrogate into bytes that then cannot be decoded
+            message = lone[0]
         yield Record(
             lines.current, None, (f"not valid JSON ({message}); nothing after it was read",)
         )
