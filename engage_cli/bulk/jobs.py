@@ -7,10 +7,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engage_cli import endpoints, models
+from engage_cli import endpoints, ids, models
 from engage_cli.bulk.readers import (
     EVENT_CSV,
-    INTERNAL_ID,
     SERVER_FIELDS,
     UID_CSV,
     USER_CSV,
@@ -59,7 +58,7 @@ def _user_key(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if not given:
         raise ValueError("id: is required (the user's id in your application)")
     if len(given) == 2 and data["id"] != data["uid"]:
-        if not INTERNAL_ID.fullmatch(str(data["id"])):
+        if not ids.is_internal_id(data["id"]):  # Engage's own id, as exports carry it
             raise ValueError("id and uid differ: give one of them")
         given = ["uid"]
     key = _key(data, given[0])

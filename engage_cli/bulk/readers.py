@@ -120,7 +120,6 @@ SERVER_FIELDS = frozenset(
     {"devices", "segments", "uid_updateable", "accounts", "is_account", "archived"}
     | {"last_interaction"}
 )
-INTERNAL_ID = re.compile(r"[0-9a-f]{24}")  # Engage's own user id, as exports carry it
 
 USER_CSV = CsvSchema(
     "user",
