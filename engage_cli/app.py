@@ -32,8 +32,12 @@ COMPLETE_VAR = "_ENGAGE_COMPLETE"
 # import no command module; None marks a module holding a single command (its docstring is
 # its help).
 COMMANDS: dict[str, tuple[str, Optional[str]]] = {
-    "users": ("engage_cli.commands.users", "Create, read, update, list and delete users."),
+    "users": (
+        "engage_cli.commands.users",
+        "Users and accounts: create, read, update, list, merge, archive; memberships.",
+    ),
     "events": ("engage_cli.commands.events", "Record user events, one or many."),
+    "lists": ("engage_cli.commands.lists", "Lists and their subscribers."),
     "auth": ("engage_cli.commands.auth", "Log in, check and log out: a profile's credentials."),
     "profiles": ("engage_cli.commands.profiles", "List, show and choose config profiles."),
     "sandbox": (

@@ -6,8 +6,9 @@ tests can compare it; nothing here touches the network.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Union
 from urllib.parse import quote
 
 from engage_cli.errors import UsageError
@@ -16,12 +17,15 @@ from engage_cli.errors import UsageError
 # have acted on them (a timeout, a 5xx). POST is not: an event would count twice.
 REPEATABLE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
+# A query value; a list repeats the parameter (`lists[]=a&lists[]=b`).
+QueryValue = Union[str, list[str]]
+
 
 @dataclass(frozen=True)
 class APIRequest:
     method: str
     path: str  # relative to the base URL, already percent-encoded
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, QueryValue] = field(default_factory=dict)
     body: Any = None
     needs_secret: bool = False
 
@@ -29,17 +33,25 @@ class APIRequest:
     def repeatable(self) -> bool:
         return self.method in REPEATABLE_METHODS
 
-    def with_params(self, params: dict[str, str]) -> APIRequest:
+    def with_params(self, params: dict[str, QueryValue]) -> APIRequest:
         return replace(self, params=params)
 
 
-def user_path(uid: str) -> str:
-    # A uid made by an integration may hold any character (e-mail addresses, slashes).
-    if uid in ("", ".", ".."):
+def _segment(value: str, what: str) -> str:
+    # An id made by an integration may hold any character (e-mail addresses, slashes).
+    if value in ("", ".", ".."):
         # Percent-encoding leaves these alone and URL resolution would eat them: `users get
         # ..` would become GET /users and `events add ..` POST /events.
-        raise UsageError(f"{uid!r} cannot be a user id.", hint="Give the user's uid.")
-    return "/users/" + quote(uid, safe="")
+        raise UsageError(f"{value!r} cannot be a {what}.", hint=f"Give the {what}.")
+    return quote(value, safe="")
+
+
+def user_path(uid: str) -> str:
+    return "/users/" + _segment(uid, "user id")
+
+
+def list_path(list_id: str) -> str:
+    return "/lists/" + _segment(list_id, "list id")
 
 
 def create_user(body: dict[str, Any]) -> APIRequest:
@@ -63,23 +75,123 @@ def add_event(uid: str, body: dict[str, Any]) -> APIRequest:
     return APIRequest("POST", user_path(uid) + "/events", body=body)
 
 
-def list_users(
-    limit: int | None = None, after_id: str | None = None, before_id: str | None = None
-) -> APIRequest:
-    params: dict[str, str] = {}
+def _page_params(limit: int | None, cursor: tuple[str, str] | None) -> dict[str, QueryValue]:
+    params: dict[str, QueryValue] = {}
     if limit is not None:
         params["limit"] = str(limit)
-    if after_id:
-        params["after_id"] = after_id
-    if before_id:
-        params["before_id"] = before_id
+    if cursor is not None:
+        params[cursor[0]] = cursor[1]
+    return params
+
+
+def list_users(
+    limit: int | None = None,
+    cursor: tuple[str, str] | None = None,
+    email: str | None = None,
+    lists: list[str] | None = None,
+) -> APIRequest:
+    """GET /users; `cursor` is (next_cursor | previous_cursor | after_id | before_id, value)."""
+    params = _page_params(limit, cursor)
+    if email:
+        params["email"] = email
+    if lists:
+        params["lists[]"] = list(lists)
     return APIRequest("GET", "/users", params=params, needs_secret=True)
 
 
-def raw(method: str, path: str, params: dict[str, str], body: Any) -> APIRequest:
+# --- users beyond create/read/update/delete ------------------------------------------------
+# Key-only is enough where Engage's mobile SDKs send the call with the key alone (merge,
+# convert, the account calls, token removal); everything else needs the secret.
+
+
+def merge_users(body: dict[str, Any]) -> APIRequest:
+    return APIRequest("POST", "/users/merge", body=body)
+
+
+def convert_user(uid: str, body: dict[str, Any]) -> APIRequest:
+    return APIRequest("POST", user_path(uid) + "/convert", body=body)
+
+
+def archive_user(uid: str) -> APIRequest:
+    return APIRequest("POST", user_path(uid) + "/archive", needs_secret=True)
+
+
+def list_members(account_uid: str, limit: int | None = None) -> APIRequest:
+    params = _page_params(limit, None)
+    return APIRequest("GET", user_path(account_uid) + "/members", params, needs_secret=True)
+
+
+def add_accounts(uid: str, body: dict[str, Any]) -> APIRequest:
+    return APIRequest("POST", user_path(uid) + "/accounts", body=body)
+
+
+def set_account_role(uid: str, account_uid: str, body: dict[str, Any]) -> APIRequest:
+    path = f"{user_path(uid)}/accounts/{_segment(account_uid, 'account uid')}"
+    return APIRequest("PUT", path, body=body)
+
+
+def remove_account(uid: str, account_uid: str) -> APIRequest:
+    return APIRequest("DELETE", f"{user_path(uid)}/accounts/{_segment(account_uid, 'account uid')}")
+
+
+def add_user_lists(uid: str, body: dict[str, Any]) -> APIRequest:
+    return APIRequest("POST", user_path(uid) + "/lists", body=body, needs_secret=True)
+
+
+def remove_user_lists(uid: str, body: dict[str, Any]) -> APIRequest:
+    # The API reads this DELETE's JSON body: {"lists": [...]}.
+    return APIRequest("DELETE", user_path(uid) + "/lists", body=body, needs_secret=True)
+
+
+def remove_token(uid: str, token: str) -> APIRequest:
+    return APIRequest("DELETE", f"{user_path(uid)}/tokens/{_segment(token, 'device token')}")
+
+
+# --- lists ---------------------------------------------------------------------------------
+# The docs allow key-only on GET /lists, GET /lists/{id} and PUT /lists/{id}.
+
+
+def list_lists(limit: int | None = None, cursor: tuple[str, str] | None = None) -> APIRequest:
+    return APIRequest("GET", "/lists", params=_page_params(limit, cursor))
+
+
+def get_list(list_id: str) -> APIRequest:
+    return APIRequest("GET", list_path(list_id))
+
+
+def create_list(body: dict[str, Any]) -> APIRequest:
+    return APIRequest("POST", "/lists", body=body, needs_secret=True)
+
+
+def update_list(list_id: str, body: dict[str, Any]) -> APIRequest:
+    return APIRequest("PUT", list_path(list_id), body=body)
+
+
+def archive_list(list_id: str) -> APIRequest:
+    return APIRequest("DELETE", list_path(list_id), needs_secret=True)
+
+
+def subscribe(list_id: str, body: dict[str, Any]) -> APIRequest:
+    return APIRequest("POST", list_path(list_id) + "/subscribers", body=body, needs_secret=True)
+
+
+def _subscriber_path(list_id: str, uid: str) -> str:
+    return f"{list_path(list_id)}/subscribers/{_segment(uid, 'user id')}"
+
+
+def set_subscribed(list_id: str, uid: str, subscribed: bool) -> APIRequest:
+    body = {"subscribed": subscribed}
+    return APIRequest("PUT", _subscriber_path(list_id, uid), body=body, needs_secret=True)
+
+
+def remove_subscriber(list_id: str, uid: str) -> APIRequest:
+    return APIRequest("DELETE", _subscriber_path(list_id, uid), needs_secret=True)
+
+
+def raw(method: str, path: str, params: Mapping[str, QueryValue], body: Any) -> APIRequest:
     """Any call, for `engage api`: sent with whatever credentials are configured, and the
     API itself says whether they are enough."""
     method = method.upper()
     if not path.startswith("/"):
         path = "/" + path
-    return APIRequest(method, path, params=params, body=body)
+    return APIRequest(method, path, params=dict(params), body=body)

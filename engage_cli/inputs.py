@@ -101,3 +101,44 @@ def merge_body(data: dict[str, Any] | None, overrides: dict[str, Any]) -> dict[s
         else:
             body[key] = value
     return body
+
+
+# What only the server sets in a user object: ignored when a printed user is read back.
+SERVER_USER_FIELDS = frozenset(
+    {"devices", "segments", "uid_updateable", "accounts", "archived", "member_count"}
+    | {"last_interaction", "stats"}
+)
+
+
+def _internal_id(value: Any) -> bool:
+    hex_digits = "0123456789abcdef"
+    return isinstance(value, str) and len(value) == 24 and all(c in hex_digits for c in value)
+
+
+def user_body_from_object(data: dict[str, Any], *, create: bool) -> dict[str, Any]:
+    """`--data` may be a user object as `users get -o json` prints it (it has a `uid`): read
+    it as a request body. Fields only the server sets and nulls are left out, `lists` become
+    the ids subscribed, and for a create the `uid` is the `id` to send (the object's own `id`
+    is Engage's internal one). Anything else is left for the model to judge."""
+    if "uid" not in data:
+        return data
+    given_id = data.get("id")
+    if given_id is not None and given_id != data["uid"] and not _internal_id(given_id):
+        raise UsageError(
+            f"--data: id {given_id!r} and uid {data['uid']!r} differ: give one of them.",
+            hint="A printed user's id is Engage's internal one (24 hex digits).",
+        )
+    body: dict[str, Any] = {"id": data["uid"]} if create else {}
+    for key, value in data.items():
+        if key in ("id", "uid") or key in SERVER_USER_FIELDS or value is None:
+            continue
+        if key == "lists" and isinstance(value, list):
+            value = [
+                item["id"] if isinstance(item, dict) and "id" in item else item
+                for item in value
+                if not (isinstance(item, dict) and item.get("subscribed") is False)
+            ]
+        if value in ({}, []):
+            continue  # an empty meta or lists in an object says nothing to send
+        body[key] = value
+    return body

@@ -6,7 +6,7 @@ Responses are not modelled: the API's objects pass through untouched, unknown fi
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -32,6 +32,7 @@ ScalarMap = dict[StrictStr, Scalar]
 ID_PATTERN = re.compile(r"^[A-Za-z0-9]+$")
 NUMBER_PATTERN = re.compile(r"^[0-9]+$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+$")
+URL_PATTERN = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 
 
 def check_date(value: str) -> str:
@@ -69,7 +70,9 @@ class _Strict(BaseModel):
         return ordered
 
 
-class _UserFields(_Strict):
+class _PersonFields(_Strict):
+    """What describes a person: a user's fields, and a list subscriber's."""
+
     first_name: StrictStr | None = None
     last_name: StrictStr | None = None
     email: StrictStr | None = None
@@ -102,13 +105,34 @@ class _UserFields(_Strict):
         return check_date(value)
 
 
+NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+ListIds = Annotated[list[NonEmpty], Field(min_length=1)]
+
+
+class _UserFields(_PersonFields):
+    """Create and update also register a device and choose customer or account."""
+
+    device_token: NonEmpty | None = None
+    device_platform: Literal["android", "ios"] | None = None
+    is_account: StrictBool | None = None
+    lists: list[NonEmpty] | None = None
+
+    @model_validator(mode="after")
+    def _device_pair(self) -> _UserFields:
+        # The API registers a device from the two together.
+        given = self.model_fields_set & {"device_token", "device_platform"}
+        if len(given) == 1:
+            missing = ({"device_token", "device_platform"} - given).pop()
+            raise ValueError(f"{missing}: is required with {given.pop()}")
+        return self
+
+
 class UserCreate(_UserFields):
     """POST /users."""
 
     label = "user"
 
-    id: Annotated[StrictStr, Field(min_length=1)]
-    lists: list[StrictStr] | None = None
+    id: NonEmpty
 
     @field_validator("id")
     @classmethod
@@ -119,9 +143,97 @@ class UserCreate(_UserFields):
 
 
 class UserUpdate(_UserFields):
-    """PUT /users/{uid}: any of the fields; meta merges into the stored meta."""
+    """PUT /users/{uid}: any of the fields; meta merges into the stored meta, lists subscribe."""
 
     label = "user update"
+
+
+class UserMerge(_Strict):
+    """POST /users/merge: the source is folded into the destination, then deleted."""
+
+    label = "merge"
+
+    source: NonEmpty
+    destination: NonEmpty
+
+    @model_validator(mode="after")
+    def _two_users(self) -> UserMerge:
+        if self.source == self.destination:
+            raise ValueError(f"destination: cannot be the source itself ({self.source!r})")
+        return self
+
+
+class UserConvert(_Strict):
+    """POST /users/{uid}/convert."""
+
+    label = "conversion"
+
+    type: Literal["account", "customer"]
+
+
+class AccountMembership(_Strict):
+    id: NonEmpty
+    role: NonEmpty | None = None
+
+
+class AccountsAdd(_Strict):
+    """POST /users/{uid}/accounts."""
+
+    label = "accounts"
+
+    accounts: Annotated[list[AccountMembership], Field(min_length=1)]
+
+
+class AccountRole(_Strict):
+    """PUT /users/{uid}/accounts/{aid}."""
+
+    label = "account role"
+
+    role: NonEmpty
+
+
+class UserLists(_Strict):
+    """POST and DELETE /users/{uid}/lists."""
+
+    label = "lists"
+
+    lists: ListIds
+
+
+class ListUpdate(_Strict):
+    """PUT /lists/{id}: any of the fields."""
+
+    label = "list"
+
+    title: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    description: Annotated[StrictStr, Field(max_length=255)] | None = None
+    redirect_url: StrictStr | None = None
+    double_optin: StrictBool | None = None
+
+    @field_validator("redirect_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not URL_PATTERN.match(value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
+class ListCreate(ListUpdate):
+    """POST /lists."""
+
+    title: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class ListSubscribe(_PersonFields):
+    """POST /lists/{id}/subscribers: matched to a user by email, else number, else new."""
+
+    label = "subscriber"
+
+    @model_validator(mode="after")
+    def _someone(self) -> ListSubscribe:
+        if self.email is None and self.number is None:
+            raise ValueError("email: is required (or number): the API finds the user by them")
+        return self
 
 
 class EventCreate(_Strict):
@@ -151,6 +263,18 @@ _TYPE_MESSAGES = {
 }
 
 
+def _message(err: Any) -> str:
+    context = err.get("ctx") or {}
+    kind = err["type"]
+    if kind == "literal_error":
+        return f"must be {context.get('expected')}"
+    if kind in ("string_too_short", "too_short") and context.get("min_length") == 1:
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {context.get('max_length')} characters"
+    return _TYPE_MESSAGES.get(kind, str(err["msg"]))
+
+
 def describe_errors(exc: ValidationError) -> list[str]:
     """One line per problem, naming the field (`meta.age: ...`)."""
     lines: list[str] = []
@@ -165,7 +289,7 @@ def describe_errors(exc: ValidationError) -> list[str]:
         elif err["type"] == "value_error":
             message = str(err["msg"]).removeprefix("Value error, ")
         else:
-            message = _TYPE_MESSAGES.get(err["type"], str(err["msg"]))
+            message = _message(err)
         field = ".".join(loc)
         if message.startswith(f"{field}: "):
             message = message[len(field) + 2 :]

@@ -12,7 +12,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from engage_cli.errors import EngageError, UsageError
 from engage_cli.streams import Streams
@@ -149,6 +149,8 @@ class Rows:
     """How one kind of item is shown in a table, on a card and in a CSV file. This one
     suits any JSON object: a column per key, a card line per key."""
 
+    whole: frozenset[str] = frozenset()  # columns never cut short, however narrow the table
+
     def table_row(self, item: Any) -> dict[str, str]:
         """The item's cells by column name, as a table shows them."""
         return flatten_generic(item)
@@ -254,9 +256,48 @@ class ProfileRows(Rows):
         return ["default", "name", *used], []
 
 
+class ListRows(Rows):
+    """Lists: what a person scans for, and the id every `lists` command takes."""
+
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "title": "title",
+        "subscriber_count": "subscribers",
+        "double_optin": "opt-in",
+        "created_at": "created",
+        "id": "id",
+    }
+    CARD: ClassVar[dict[str, str]] = {
+        "title": "title",
+        "id": "id",
+        "description": "description",
+        "subscriber_count": "subscribers",
+        "broadcast_count": "broadcasts",
+        "double_optin": "double opt-in",
+        "redirect_url": "redirect url",
+        "created_at": "created",
+    }
+    whole = frozenset({"id", "created"})  # a cut id is of no use to the next command
+
+    def table_row(self, item: Any) -> dict[str, str]:
+        if not isinstance(item, dict):
+            return {"title": _cell(item)}
+        row = {label: _cell(item.get(key)) for key, label in self.COLUMNS.items()}
+        row["created"] = row["created"][:10]  # the day a list began is enough here
+        return row
+
+    def table_columns(self, rows: list[dict[str, str]]) -> tuple[list[str], list[str]]:
+        return list(self.COLUMNS.values()), []
+
+    def card(self, obj: dict[str, Any]) -> list[tuple[str, str]]:
+        pairs = [(label, _cell(obj[key])) for key, label in self.CARD.items() if key in obj]
+        pairs += [(str(key), _cell(value)) for key, value in obj.items() if key not in self.CARD]
+        return [(key, value) for key, value in pairs if value]
+
+
 GENERIC = Rows()
 USERS = UserRows()
 PROFILES = ProfileRows()
+LISTS = ListRows()
 
 
 def _describe_lists(lists: Any) -> str:
@@ -293,7 +334,11 @@ def _describe_devices(devices: Any) -> str:
 
 
 def fit_columns(
-    headers: list[str], optional: list[str], rows: list[dict[str, str]], width: int
+    headers: list[str],
+    optional: list[str],
+    rows: list[dict[str, str]],
+    width: int,
+    whole: frozenset[str] = frozenset(),
 ) -> dict[str, int]:
     """Column widths for `rows` in `width` terminal columns: the `headers` always, then each
     `optional` one while it fits at a comfortable width; then the widest column gives way
@@ -319,6 +364,7 @@ def fit_columns(
     first = headers[0] if headers else None
     if first is not None:
         floor[first] = max(floor[first], min(widths[first], COMFORTABLE))
+    floor.update({column: widths[column] for column in whole if column in widths})
     excess = total(widths) - width
     while excess > 0:
         column = max(widths, key=lambda c: widths[c] - floor[c])
@@ -578,7 +624,7 @@ class Output:
             ]
             if widths is None:
                 shown, optional = rows.table_columns(cells)
-                widths = fit_columns(shown, optional, cells, self.width)
+                widths = fit_columns(shown, optional, cells, self.width, rows.whole)
                 lines = render_table(widths, cells, header=True)
                 if self.color:
                     lines[0] = f"\x1b[1m{lines[0]}\x1b[0m"

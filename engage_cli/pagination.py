@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
@@ -45,17 +46,23 @@ def cursor_param(page: dict[str, Any], backward: bool) -> str:
 CURSOR_PARAMS = ("after_id", "before_id", "next_cursor", "previous_cursor")
 
 
-def first_page_hint(
-    page: Any, backward: bool, limit: int | None, prefix: str = "engage"
-) -> str | None:
-    """The command that shows the next page, or None when this was the last one.
+CURSOR_OPTIONS = {
+    "next_cursor": "--next-cursor",
+    "previous_cursor": "--previous-cursor",
+    "after_id": "--after-id",
+    "before_id": "--before-id",
+}
 
-    `prefix` carries the global options the next command needs too (`engage --sandbox`)."""
+
+def page_hint(page: Any, backward: bool, command: str, noun: str = "items") -> str | None:
+    """The command that shows the following page, with the cursor in the style the server
+    answered in (`--next-cursor` for a cursor edition, `--after-id` for the 2021 one), or
+    None when this was the last page. `command` carries the options to keep (filters,
+    --limit, the global options the next command needs too, like `engage --sandbox`)."""
     if not isinstance(page, dict) or not page.get("data"):
         return None
     cursor = next_cursor(page, backward)
     if not cursor:
         return None
-    flag = "--before-id" if backward else "--after-id"
-    extra = f" --limit {limit}" if limit else ""
-    return f"More users: {prefix} users list {flag} {cursor}{extra}  (or --all for every page)"
+    flag = CURSOR_OPTIONS[cursor_param(page, backward)]
+    return f"More {noun}: {command} {flag} {shlex.quote(cursor)}  (or --all for every page)"

@@ -239,11 +239,12 @@ def test_update_email_needs_the_secret() -> None:
     assert ok.script.body() == {"email": "a@b.co"}
 
 
-def test_update_refuses_lists_and_nothing() -> None:
+def test_update_refuses_nothing_and_sends_lists() -> None:
     assert run(["users", "update", "u1"]).exit_code == 2
-    result = run(["users", "update", "u1", "--data", '{"lists": ["l1"]}'])
-    assert result.exit_code == 2
-    assert "lists" in result.stderr
+    # Engage's connectors send lists on PUT: it subscribes, and the contract takes it.
+    result = run(["users", "update", "u1", "--data", '{"lists": ["l1"]}'], [reply(200, USER)])
+    assert result.exit_code == 0, result.stderr
+    assert result.script.body() == {"lists": ["l1"]}
 
 
 def page(ids: list[str], **extra: object) -> dict[str, object]:

@@ -13,7 +13,11 @@ import sys
 import pytest
 
 HEAVY = ("httpx", "pydantic", "rich", "rich.table", "engage_cli.sandbox")
-COMMAND_MODULES = ("engage_cli.commands.auth", "engage_cli.commands.users")
+COMMAND_MODULES = (
+    "engage_cli.commands.auth",
+    "engage_cli.commands.users",
+    "engage_cli.commands.lists",
+)
 
 # Runs `engage ARGS` the way the console script does, then reports which of the watched
 # modules were really imported (a module blocked with None in sys.modules was not).
@@ -84,6 +88,20 @@ def test_completing_a_subcommand_loads_only_its_group() -> None:
     loaded = loaded_by(**completion_env("engage users g"))
     assert "engage_cli.commands.users" in loaded
     assert "engage_cli.commands.auth" not in loaded
+
+
+def test_completing_a_users_sub_group_loads_users_alone() -> None:
+    loaded = loaded_by(**completion_env("engage users accounts a"))
+    assert "engage_cli.commands.users" in loaded
+    assert "engage_cli.commands.lists" not in loaded
+    assert not set(loaded) & set(HEAVY), loaded
+
+
+def test_the_lists_group_loads_only_when_used() -> None:
+    assert "engage_cli.commands.lists" not in loaded_by("--help")
+    loaded = loaded_by(**completion_env("engage lists s"))
+    assert "engage_cli.commands.lists" in loaded
+    assert "engage_cli.commands.users" not in loaded
 
 
 def test_a_json_read_loads_no_rich() -> None:

@@ -60,7 +60,23 @@ CreatedAtOpt = Annotated[
     Optional[str],
     typer.Option("--created-at", metavar="DATE", help="Sign-up date, ISO 8601."),
 ]
+UidArg = Annotated[str, typer.Argument(metavar="UID", help="The user's id in your application.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+LimitOpt = Annotated[
+    Optional[int], typer.Option("--limit", "-n", help="Items per page, 1 to 30 (API: 10).")
+]
+AllOpt = Annotated[bool, typer.Option("--all", help="Follow every page.")]
+MaxOpt = Annotated[
+    Optional[int], typer.Option("--max", help="Stop after this many items (implies --all).")
+]
+NextCursorOpt = Annotated[
+    Optional[str],
+    typer.Option("--next-cursor", metavar="C", help="The page after this cursor (a page's hint)."),
+]
+PreviousCursorOpt = Annotated[
+    Optional[str],
+    typer.Option("--previous-cursor", metavar="C", help="The page before this cursor."),
+]
 
 
 def state_of(ctx: typer.Context) -> State:
@@ -86,14 +102,69 @@ def send_or_show(state: State, out: Any, request: Any, dry_run: bool) -> Any:
         return client.send(request)
 
 
-def confirm_or_refuse(state: State, question: str) -> None:
+def confirm_or_refuse(state: State, question: str, action: str = "delete") -> None:
     """Ask on a terminal; refuse (exit 2) when nobody can answer: never a hang in CI."""
     from engage_cli.errors import UsageError
 
     if not state.streams.interactive:
         raise UsageError(
-            "Refusing to delete without confirmation: not on a terminal.",
+            f"Refusing to {action} without confirmation: not on a terminal.",
             hint="Pass --yes to confirm in scripts.",
         )
     if not typer.confirm(question, default=False, err=True):
         raise typer.Exit(1)
+
+
+def check_paging(limit: int | None, max_items: int | None, cursors: dict[str, str | None]) -> None:
+    """Paging options as the API takes them: a limit of 1..30 and one cursor at a time."""
+    from engage_cli.errors import UsageError
+
+    if limit is not None and not 1 <= limit <= 30:
+        raise UsageError(f"--limit must be between 1 and 30, got {limit}.")
+    if max_items is not None and max_items < 1:
+        raise UsageError(f"--max must be at least 1, got {max_items}.")
+    given = [name for name, value in cursors.items() if value is not None]
+    if len(given) > 1:
+        raise UsageError(
+            f"{' and '.join(given)} cannot be used together: give one cursor at a time."
+        )
+
+
+def cursor_of(cursors: dict[str, str | None]) -> tuple[str, str] | None:
+    """(query parameter, value) of the one cursor given: `--next-cursor` is `next_cursor`."""
+    for option, value in cursors.items():
+        if value is not None:
+            return option.removeprefix("--").replace("-", "_"), value
+    return None
+
+
+def show_pages(
+    state: State,
+    out: Any,
+    request: Any,
+    *,
+    rows: Any,
+    noun: str,
+    all_pages: bool,
+    max_items: int | None = None,
+    backward: bool = False,
+    next_command: list[str] | None = None,
+) -> None:
+    """One page, or with --all/--max every page as it arrives. After one page on a
+    terminal, say how to get the next: `next_command` (its words, unquoted) with the cursor
+    the server gave."""
+    import shlex
+
+    from engage_cli.pagination import page_hint, take
+
+    with state.client() as client:
+        if all_pages or max_items is not None:
+            out.items(take(client.paginate(request, backward=backward), max_items), rows)
+            return
+        page = client.send(request)
+        out.items([page.get("data", []) if isinstance(page, dict) else []], rows)
+        if next_command is not None and state.streams.stdout_isatty:
+            words = ["engage", *(["--sandbox"] if state.sandbox else []), *next_command]
+            hint = page_hint(page, backward, shlex.join(words), noun=noun)
+            if hint:
+                out.info(hint)

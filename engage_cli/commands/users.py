@@ -1,27 +1,39 @@
-"""`engage users ...`: create, get, update, list and delete users."""
+"""`engage users ...`: create, get, update, list, delete, merge, convert and archive users.
+
+Account members and the accounts / lists / tokens sub-groups live in users_membership.py."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from engage_cli.commands import bulk
+from engage_cli.commands import bulk, users_membership
 from engage_cli.commands._common import (
+    AllOpt,
     CreatedAtOpt,
     DataOpt,
     DryRunOpt,
     EmailOpt,
     FirstNameOpt,
     LastNameOpt,
+    LimitOpt,
+    MaxOpt,
     MetaOpt,
+    NextCursorOpt,
     NumberOpt,
     OutputOpt,
+    PreviousCursorOpt,
+    UidArg,
     YesOpt,
+    check_paging,
     confirm_or_refuse,
+    cursor_of,
     fmt,
     send_or_show,
+    show_pages,
     state_of,
 )
 from engage_cli.errors import UsageError
@@ -29,7 +41,32 @@ from engage_cli.output import USERS, UserRows
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
 
-UidArg = Annotated[str, typer.Argument(metavar="UID", help="The user's id in your application.")]
+
+class Platform(str, Enum):
+    android = "android"
+    ios = "ios"
+
+
+class UserType(str, Enum):
+    account = "account"
+    customer = "customer"
+
+
+DeviceTokenOpt = Annotated[
+    Optional[str],
+    typer.Option("--device-token", metavar="T", help="A push token (with --device-platform)."),
+]
+DevicePlatformOpt = Annotated[
+    Optional[Platform], typer.Option("--device-platform", help="The device token's platform.")
+]
+IsAccountOpt = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--account/--customer",
+        help="Make the user an account (a company, team) or a customer (is_account).",
+        show_default=False,
+    ),
+]
 
 
 def _user_body(
@@ -42,10 +79,22 @@ def _user_body(
     from engage_cli import inputs, models
 
     base = inputs.load_data(data, stdin) if data is not None else None
+    if base is not None:  # a user object as `users get -o json` printed it reads back
+        base = inputs.user_body_from_object(base, create=model_name == "UserCreate")
     # `fields` holds a "meta" slot so the body keeps the reference's field order.
     overrides = {**fields, "meta": inputs.parse_pairs(meta, "--meta")}
     body = inputs.merge_body(base, overrides)
     return models.validate(getattr(models, model_name), body)
+
+
+def _device_and_type(
+    device_token: str | None, device_platform: Platform | None, is_account: bool | None
+) -> dict[str, Any]:
+    return {
+        "device_token": device_token,
+        "device_platform": device_platform.value if device_platform else None,
+        "is_account": is_account,
+    }
 
 
 @app.command("create")
@@ -65,11 +114,17 @@ def create(
     ] = None,
     meta: MetaOpt = None,
     created_at: CreatedAtOpt = None,
+    device_token: DeviceTokenOpt = None,
+    device_platform: DevicePlatformOpt = None,
+    is_account: IsAccountOpt = None,
     data: DataOpt = None,
     output: OutputOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
     """Create a user (POST /users) and print it.
+
+    --data also takes a user object as `users get -o json` printed it: its uid is the id
+    sent, and what only the server sets is left out.
 
     Example: engage users create --id u144 --first-name Akinyele --email a@example.com
     --meta plan=pro --meta age:=34
@@ -85,11 +140,18 @@ def create(
         "lists": lists or None,
         "meta": None,
         "created_at": created_at,
+        **_device_and_type(device_token, device_platform, is_account),
     }
     body = _user_body("UserCreate", data, state.streams.stdin, fields, meta)
     from engage_cli import endpoints
+    from engage_cli.errors import APIRefusedError
 
-    user = send_or_show(state, out, endpoints.create_user(body), dry_run)
+    try:
+        user = send_or_show(state, out, endpoints.create_user(body), dry_run)
+    except APIRefusedError as err:
+        if "already exists" in err.message and not err.hint:
+            err.hint = f"To change that user, use `engage users update {body['id']} ...` instead."
+        raise
     if user is not None:
         out.object(user, USERS)
 
@@ -118,14 +180,18 @@ def update(
     number: NumberOpt = None,
     meta: MetaOpt = None,
     created_at: CreatedAtOpt = None,
+    device_token: DeviceTokenOpt = None,
+    device_platform: DevicePlatformOpt = None,
+    is_account: IsAccountOpt = None,
     data: DataOpt = None,
     output: OutputOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
     """Update a user's fields (PUT /users/UID); creates the user if it does not exist.
 
-    Only the fields given are sent; meta merges into the stored meta key by key.
-    Changing the email needs the API secret.
+    Only the fields given are sent; meta merges into the stored meta key by key, and
+    lists in --data subscribe. Changing the email needs the API secret. --data also
+    takes a user object as `users get -o json` printed it.
 
     Example: engage users update u144 --meta plan=custom --meta coverage:=20
     """
@@ -138,6 +204,7 @@ def update(
         "number": number,
         "meta": None,
         "created_at": created_at,
+        **_device_and_type(device_token, device_platform, is_account),
     }
     body = _user_body("UserUpdate", data, state.streams.stdin, fields, meta)
     if not body:
@@ -155,18 +222,23 @@ def update(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    limit: Annotated[
-        Optional[int], typer.Option("--limit", "-n", help="Users per page, 1 to 30 (API: 10).")
+    limit: LimitOpt = None,
+    email: Annotated[
+        Optional[str], typer.Option("--email", metavar="ADDR", help="Users with this email.")
     ] = None,
+    lists: Annotated[
+        Optional[list[str]],
+        typer.Option("--list", metavar="LIST_ID", help="Only users in this list (repeat)."),
+    ] = None,
+    all_pages: AllOpt = False,
+    max_items: MaxOpt = None,
+    next_cursor: NextCursorOpt = None,
+    previous_cursor: PreviousCursorOpt = None,
     after_id: Annotated[
         Optional[str], typer.Option("--after-id", help="Users with internal ids after this one.")
     ] = None,
     before_id: Annotated[
         Optional[str], typer.Option("--before-id", help="Users with internal ids before this one.")
-    ] = None,
-    all_pages: Annotated[bool, typer.Option("--all", help="Follow every page.")] = False,
-    max_items: Annotated[
-        Optional[int], typer.Option("--max", help="Stop after this many users (implies --all).")
     ] = None,
     columns: Annotated[
         Optional[str],
@@ -181,32 +253,43 @@ def list_(
 ) -> None:
     """List users, one page or (with --all) every page, streamed as they arrive.
 
-    Example: engage users list --all -o ndjson | jq -r .email
+    A page on a terminal ends with the command for the next one. --previous-cursor and
+    --before-id page backward.
+
+    Example: engage users list --email akinyele@example.com; engage users list --all -o ndjson |
+    jq -r .email
     """
-    if limit is not None and not 1 <= limit <= 30:
-        raise UsageError(f"--limit must be between 1 and 30, got {limit}.")
-    if after_id and before_id:
-        raise UsageError("--after-id and --before-id cannot be used together.")
-    if max_items is not None and max_items < 1:
-        raise UsageError(f"--max must be at least 1, got {max_items}.")
+    cursors = {
+        "--next-cursor": next_cursor,
+        "--previous-cursor": previous_cursor,
+        "--after-id": after_id,
+        "--before-id": before_id,
+    }
+    check_paging(limit, max_items, cursors)
+    if email is not None and "@" not in email:
+        raise UsageError(f"--email {email!r} is not an email address (something@something).")
     from engage_cli import endpoints
-    from engage_cli.pagination import first_page_hint, take
 
     rows = UserRows(tuple(c.strip() for c in columns.split(",") if c.strip())) if columns else USERS
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
-    request = endpoints.list_users(limit, after_id, before_id)
-    backward = before_id is not None
-    with state.client() as client:
-        if all_pages or max_items is not None:
-            out.items(take(client.paginate(request, backward=backward), max_items), rows)
-            return
-        page = client.send(request)
-        out.items([page.get("data", []) if isinstance(page, dict) else []], rows)
-        prefix = "engage --sandbox" if state.sandbox else "engage"
-        hint = first_page_hint(page, backward, limit, prefix)
-        if hint and state.streams.stdout_isatty:
-            out.info(hint)
+    request = endpoints.list_users(limit, cursor_of(cursors), email, lists)
+    again = ["users", "list"]
+    again += ["--limit", str(limit)] if limit else []
+    again += ["--email", email] if email else []
+    for list_id in lists or []:
+        again += ["--list", list_id]
+    show_pages(
+        state,
+        out,
+        request,
+        rows=rows,
+        noun="users",
+        all_pages=all_pages,
+        max_items=max_items,
+        backward=previous_cursor is not None or before_id is not None,
+        next_command=again,
+    )
 
 
 @app.command("delete")
@@ -287,4 +370,94 @@ def delete(
             out.object(answer)
 
 
+@app.command("archive")
+def archive(
+    ctx: typer.Context,
+    uid: UidArg,
+    yes: YesOpt = False,
+    output: OutputOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Archive a customer or account (POST /users/UID/archive) and print it.
+
+    Asks first on a terminal; scripts pass --yes. The API has no un-archive call.
+
+    Example: engage users archive u144 --yes
+    """
+    from engage_cli import endpoints
+
+    request = endpoints.archive_user(uid)
+    state = state_of(ctx)
+    out = state.choose_output(fmt(output))
+    if not (yes or dry_run):
+        confirm_or_refuse(state, f"Archive user {uid!r}? The API cannot undo it.", "archive")
+    user = send_or_show(state, out, request, dry_run)
+    if user is not None:
+        out.object(user, USERS)
+
+
+@app.command("merge")
+def merge(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(metavar="SOURCE_UID", help="The user merged away (then deleted).")
+    ],
+    destination: Annotated[
+        str, typer.Argument(metavar="DESTINATION_UID", help="The user that remains.")
+    ],
+    yes: YesOpt = False,
+    output: OutputOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Merge SOURCE into DESTINATION (POST /users/merge), deleting SOURCE.
+
+    The source's meta, lists and events move to the destination; the API queues the
+    merge. Asks first on a terminal; scripts pass --yes.
+
+    Example: engage users merge u145 u144 --yes
+    """
+    from engage_cli import endpoints, models
+
+    body = models.validate(models.UserMerge, {"source": source, "destination": destination})
+    state = state_of(ctx)
+    out = state.choose_output(fmt(output))
+    if not (yes or dry_run):
+        question = f"Merge user {source!r} into {destination!r}, deleting {source!r}?"
+        confirm_or_refuse(state, question, "merge")
+    answer = send_or_show(state, out, endpoints.merge_users(body), dry_run)
+    if answer is not None:
+        if out.format == "table":
+            status = answer.get("status", "done") if isinstance(answer, dict) else "done"
+            out.info(f"Merge of {source!r} into {destination!r}: {status}.")
+        else:
+            out.object(answer)
+
+
+@app.command("convert")
+def convert(
+    ctx: typer.Context,
+    uid: UidArg,
+    to: Annotated[
+        UserType, typer.Option("--to", help="What the user becomes.", show_default=False)
+    ],
+    output: OutputOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Make a user an account or a customer (POST /users/UID/convert) and print it.
+
+    Example: engage users convert u145 --to account
+    """
+    from engage_cli import endpoints, models
+
+    body = models.validate(models.UserConvert, {"type": to.value})
+    state = state_of(ctx)
+    out = state.choose_output(fmt(output))
+    user = send_or_show(state, out, endpoints.convert_user(uid, body), dry_run)
+    if user is not None:
+        out.object(user, USERS)
+
+
+app.command("members")(users_membership.members)
 app.command("import")(bulk.import_users)
+for name, summary in users_membership.SUMMARIES.items():
+    app.add_typer(getattr(users_membership, name), name=name, help=summary)
