@@ -126,7 +126,8 @@ def test_colour_codes_are_ours_alone() -> None:
 def test_a_hostile_cursor_in_the_next_page_hint() -> None:
     body = page(user("u1"), more=True, next_cursor="\x1b[2Jc")
     result = on_terminal(["users", "list"], [reply(200, body)])
-    assert "--after-id \\x1b[2Jc" in result.stderr
+    # The hint follows the server's cursor style, shell-quoted, and escaped for the terminal.
+    assert "--next-cursor '\\x1b[2Jc'" in result.stderr
     assert not RAW.search(result.stderr)
 
 
