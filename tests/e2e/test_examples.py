@@ -70,6 +70,10 @@ PROFILES = ("default", "ci", "staging")
 # Examples that cannot run unattended, each with why (a key that matches no example fails).
 NOT_RUN = {
     "engage auth login": "prompts for the key and the hidden secret on a terminal",
+    "pipx install .\nuv tool install .": "installs from the package index (tests/e2e/test_wheel.py"
+    " installs the wheel offline)",
+    "python -m build\npipx install dist/engage_cli-*.whl": "installs from the package index "
+    "(tests/e2e/test_wheel.py builds and installs the wheel offline)",
 }
 # Commands whose endpoints the sandbox does not serve yet (it is being extended to the whole
 # surface of engage-api-more.md): their examples run as soon as an entry is removed here.
