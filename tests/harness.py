@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -24,6 +25,11 @@ KEY, SECRET = "key_test_0123456789", "secret_test_abcdefghij"
 BASE = "https://api.test/v1"
 
 
+def basic(key: str, secret: str = "") -> str:
+    """The Authorization header of HTTP Basic auth with this key and secret."""
+    return "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
+
+
 def reply(
     status: int = 200, body: Any = None, headers: Mapping[str, str] | None = None
 ) -> httpx.Response:
@@ -34,15 +40,19 @@ def reply(
 
 @dataclass
 class Scripted:
-    """Answers requests from a script, in order; fails the test on an unscripted one."""
+    """Answers requests from a script, in order; fails the test on an unscripted request and,
+    through `run`, on a scripted reply that no request used (a test that scripts four
+    attempts must see four)."""
 
     replies: list[Reply] = field(default_factory=list)
     sent: list[httpx.Request] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)  # kept: the CLI may swallow the error
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         request.read()
         self.sent.append(request)
         if not self.replies:
+            self.unexpected.append(f"{request.method} {request.url}")
             raise AssertionError(f"unexpected request: {request.method} {request.url}")
         item = self.replies.pop(0)
         if isinstance(item, Exception):
@@ -105,6 +115,17 @@ def run(
     result = runner.invoke(app, args, obj=state, input=stdin, env=dict(environ))
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
+    if script.unexpected:
+        raise AssertionError(
+            f"requests beyond the script: {script.unexpected} (exit {result.exit_code}); "
+            f"stderr:\n{result.stderr}"
+        )
+    if script.replies:
+        raise AssertionError(
+            f"{len(script.replies)} scripted replies were never requested "
+            f"(exit {result.exit_code}, {len(script.sent)} requests sent); stderr:\n"
+            f"{result.stderr}"
+        )
     return Run(result.exit_code, result.stdout, result.stderr, script.sent, script)
 
 

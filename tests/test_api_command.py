@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.harness import BASE, KEY, SECRET, reply, run
+from tests.harness import BASE, KEY, SECRET, basic, reply, run
 
 USER = {"id": "5fc6477241fcec31a9548e98", "uid": "u144", "meta": {"plan": "pro"}, "new": 1}
 
@@ -19,8 +18,7 @@ def test_get_prints_the_json_answer_with_full_credentials() -> None:
     assert result.exit_code == 0, result.stderr
     (request,) = result.sent
     assert (request.method, str(request.url)) == ("GET", f"{BASE}/users/u144")
-    credentials = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
-    assert request.headers["authorization"] == f"Basic {credentials}"
+    assert request.headers["authorization"] == basic(KEY, SECRET)
     assert request.content == b""
     assert result.json() == USER  # every field kept, unknown ones too
     assert result.stderr == ""

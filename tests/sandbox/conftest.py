@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,11 +12,7 @@ import pytest
 
 from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI
 from engage_cli.sandbox.store import SandboxStore
-
-
-def basic(key: str, secret: str = "") -> str:
-    return "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
-
+from tests.harness import basic
 
 FULL = basic(DEFAULT_KEY, DEFAULT_SECRET)
 KEY_ONLY = basic(DEFAULT_KEY)
