@@ -29,10 +29,11 @@ from engage_cli.strict import parse_iso8601
 Scalar = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
 ScalarMap = dict[StrictStr, Scalar]
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9]+$")
-NUMBER_PATTERN = re.compile(r"^[0-9]+$")
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+$")
-URL_PATTERN = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+# Checked with fullmatch: `$` would also accept a trailing newline ("u144\n").
+ID_PATTERN = re.compile(r"[A-Za-z0-9]+")
+NUMBER_PATTERN = re.compile(r"[0-9]+")
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
+URL_PATTERN = re.compile(r"https?://[^\s/?#]+[^\s]*")
 
 
 def check_date(value: str) -> str:
@@ -83,7 +84,7 @@ class _PersonFields(_Strict):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not EMAIL_PATTERN.match(value):
+        if not EMAIL_PATTERN.fullmatch(value):
             raise ValueError(f"{value!r} is not an email address (something@something)")
         return value
 
@@ -92,7 +93,7 @@ class _PersonFields(_Strict):
     def _number(cls, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # a JSON number of digits is what the user meant
-        if isinstance(value, str) and not NUMBER_PATTERN.match(value):
+        if isinstance(value, str) and not NUMBER_PATTERN.fullmatch(value):
             raise ValueError(
                 f"{value!r} must be in international format, digits only "
                 "(no '+', spaces or dashes), e.g. 2348012345678"
@@ -137,7 +138,7 @@ class UserCreate(_UserFields):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not ID_PATTERN.match(value):
+        if not ID_PATTERN.fullmatch(value):
             raise ValueError(f"{value!r} may only contain letters and digits")
         return value
 
@@ -213,7 +214,7 @@ class ListUpdate(_Strict):
     @field_validator("redirect_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not URL_PATTERN.match(value):
+        if not URL_PATTERN.fullmatch(value):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value
 

@@ -6,7 +6,7 @@ import json
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from engage_cli.errors import UsageError
@@ -89,6 +89,8 @@ def test_alphanumeric_ids_are_accepted(uid: str) -> None:
 
 
 @given(st.text(min_size=1, max_size=30).filter(lambda s: not s.isascii() or not s.isalnum()))
+@example("u144\n")  # `$` matches before a final newline: the bug random runs found only sometimes
+@example("u1 44")
 def test_other_ids_are_refused(uid: str) -> None:
     with pytest.raises(UsageError, match="id"):
         validate(UserCreate, {"id": uid})
@@ -125,3 +127,9 @@ def test_parse_scalar_never_returns_a_container(text: str) -> None:
 def test_merge_body_merges_maps_and_overrides_scalars() -> None:
     merged = merge_body({"id": "a", "meta": {"x": 1}}, {"id": "b", "meta": {"y": 2}, "email": None})
     assert merged == {"id": "b", "meta": {"x": 1, "y": 2}}
+
+
+@pytest.mark.parametrize("fields", [{"number": "2348012345678\n"}, {"email": "a@example.com\n"}])
+def test_a_trailing_newline_is_not_part_of_a_valid_value(fields: dict[str, str]) -> None:
+    with pytest.raises(UsageError):
+        validate(UserUpdate, fields)
