@@ -23,6 +23,13 @@ def engage_binary() -> str:
     return found
 
 
+def default_sigint() -> None:
+    """preexec_fn of every binary a test starts. A pytest started in the background
+    (`pytest &`) runs with SIGINT ignored, and an ignored signal is the one disposition exec
+    passes on: the binary would shrug off the Ctrl-C a test sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Sandbox:
     url: str
@@ -54,6 +61,19 @@ class Sandbox:
             env=self.env(**env),
             timeout=timeout,
             stdin=None if input is not None else subprocess.DEVNULL,
+            preexec_fn=default_sigint,
+        )
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """Start the real binary against this server, stdout and stderr piped apart."""
+        return subprocess.Popen(
+            [engage_binary(), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=self.env(),
+            preexec_fn=default_sigint,
         )
 
     def stop(self) -> int:
@@ -82,6 +102,7 @@ def start_sandbox(tmp_path: Path) -> Iterator[StartSandbox]:
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
+            preexec_fn=default_sigint,
         )
         assert process.stdout is not None
         url = process.stdout.readline().strip()

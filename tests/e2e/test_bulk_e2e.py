@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engage_cli.sandbox.store import SandboxStore
-from tests.e2e.conftest import Sandbox, StartSandbox, engage_binary
+from tests.e2e.conftest import Sandbox, StartSandbox, default_sigint, engage_binary
 
 USERS = 60
 EVENTS = 200
@@ -120,6 +120,7 @@ def test_ctrl_c_stops_saves_the_rest_and_the_resume_line_finishes_the_job(
         stdin=subprocess.DEVNULL,
         text=True,
         env=sandbox.env(),
+        preexec_fn=default_sigint,
     )
     # Interrupt once some events have landed (the handler is installed by then), however
     # slow the machine: waiting a fixed time could signal before the run even started.

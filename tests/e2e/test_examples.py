@@ -33,7 +33,7 @@ import httpx
 import pytest
 
 from engage_cli import docs
-from tests.e2e.conftest import Sandbox, StartSandbox, engage_binary
+from tests.e2e.conftest import Sandbox, StartSandbox, default_sigint, engage_binary
 
 pytestmark = pytest.mark.e2e
 
@@ -178,6 +178,7 @@ def _start(script: str, cwd: Path, env: dict[str, str]) -> tuple[subprocess.Pope
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,  # its own process group: whatever it leaves behind is ended
+            preexec_fn=default_sigint,
         )
     return process, out
 
