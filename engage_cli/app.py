@@ -254,7 +254,10 @@ class EngageGroup(LazyGroup):
         except (typer.TyperException, typer.Exit, typer.Abort):
             raise  # usage errors, exits and aborts: Typer reports those itself
         except EngageError as err:
-            _state(ctx).error_output().error(err)
+            from engage_cli.hints import add_hint
+
+            state = _state(ctx)
+            state.error_output().error(add_hint(err, state))
             raise typer.Exit(int(err.exit_code)) from None
         except BrokenPipeError:
             # The reader went away (`engage users list --all | head -1`): that is its choice,
@@ -336,6 +339,13 @@ def _complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
     return complete_profile(ctx, incomplete)
 
 
+def _seconds(value: float | None) -> float | None:
+    # Click's ranges compare, and every comparison with nan is false: nan passes them.
+    if value is not None and value != value:
+        raise typer.BadParameter("nan is not a number of seconds.")
+    return value
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"engage {__version__}")
@@ -361,7 +371,12 @@ def root(
         False, "--sandbox", help="Run against the local in-process sandbox: no account needed."
     ),
     timeout: Optional[float] = typer.Option(
-        None, "--timeout", min=0.1, help="Seconds to wait for each HTTP request (default 30)."
+        None,
+        "--timeout",
+        min=0.1,
+        max=3600,
+        callback=_seconds,
+        help="Seconds to wait for each HTTP request (default 30).",
     ),
     retries: Optional[int] = typer.Option(
         None, "--retries", min=0, max=10, help="Retries of a failed request (default 3)."

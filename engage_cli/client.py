@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from engage_cli import __version__
+from engage_cli.config import mask_url
 from engage_cli.endpoints import APIRequest
 from engage_cli.errors import (
     APIRefusedError,
@@ -210,7 +211,7 @@ class EngageClient:
     # What would be sent: for --dry-run and --debug.
     def url(self, request: APIRequest) -> str:
         url = httpx.URL(self.base_url + request.path)
-        return str(url.copy_with(params=request.params) if request.params else url)
+        return mask_url(str(url.copy_with(params=request.params) if request.params else url))
 
     def shown_headers(self, request: APIRequest) -> dict[str, str]:
         """The headers a request carries, as --dry-run and --debug show them: the real
@@ -340,7 +341,7 @@ class EngageClient:
     def _debug_request(self, request: APIRequest, http_request: httpx.Request) -> None:
         if self._log is None:
             return
-        self._debug(f"> {request.method} {http_request.url}")
+        self._debug(f"> {request.method} {mask_url(str(http_request.url))}")
         for name, value in self.shown_headers(request).items():
             self._debug(f"> {name}: {value}")
         if request.body is not None:

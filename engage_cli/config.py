@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engage_cli.errors import ConfigError
+from engage_cli.errors import ConfigError, UsageError
 
 CONFIG_FILENAME = "config.toml"
 DEFAULT_PROFILE = "default"
@@ -159,7 +159,10 @@ class Settings:
 
     @property
     def base_url(self) -> str:
-        return self.get("base_url") or DEFAULT_BASE_URL
+        setting = self.values["base_url"]
+        if setting.value is None:
+            return DEFAULT_BASE_URL
+        return check_base_url(setting.value, setting.source)
 
     @property
     def timeout(self) -> float:
@@ -228,3 +231,54 @@ def mask(value: str | None) -> str:
     if len(value) < 12:
         return "****"
     return "****" + value[-4:]
+
+
+def check_base_url(value: str, source: str) -> str:
+    """The base URL if it is http(s)://host[:port][/path]; else a UsageError (exit 2) naming
+    where it came from, raised before any request (an empty one must not mean production)."""
+    from urllib.parse import urlsplit
+
+    where = "--base-url" if source == "flag" else source
+
+    def refuse(why: str) -> UsageError:
+        return UsageError(
+            f"The base URL {mask_url(value)!r} (from {where}) {why}",
+            hint="Give it as http(s)://host[:port]/path, e.g. https://api.engage.so/v1.",
+        )
+
+    if not value:
+        raise refuse("is empty.")
+    if not value.isprintable() or any(char.isspace() for char in value):
+        raise refuse("holds spaces or control characters.")
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port that is not a number, or out of range, raises here
+    except ValueError as exc:
+        raise refuse(f"is not a valid URL ({exc}).") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise refuse("is not an http:// or https:// URL.")
+    if not parts.hostname:
+        raise refuse("names no host.")
+    if "?" in value or "#" in value:
+        raise refuse("has a query or a fragment; give the path alone.")
+    return value
+
+
+def shown(key: str, value: str | None) -> str | None:
+    """A setting's value as it may be printed: credentials masked, in a base URL too."""
+    if not value:
+        return value
+    if key in SECRET_KEYS:
+        return mask(value)
+    return mask_url(value) if key == "base_url" else value
+
+
+def mask_url(url: str) -> str:
+    """A URL as it may be shown: a password (or a lone user, often a token) in it masked."""
+    import re
+
+    def masked(match: re.Match[str]) -> str:
+        user, colon, _ = match.group(2).partition(":")
+        return f"{match.group(1) or ''}{user + ':' if colon else ''}****@"
+
+    return re.sub(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?([^/?#]*)@", masked, url, count=1)

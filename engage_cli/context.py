@@ -110,13 +110,17 @@ class State:
                 "or see `engage profiles list`.",
             )
         transport = self.transport
-        base_url, key, secret = settings.base_url, settings.api_key, settings.api_secret
+        base_url: str
+        key: str | None
+        secret: str | None
         if self.sandbox:
             from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET
 
             base_url, key, secret = SANDBOX_BASE_URL, DEFAULT_KEY, DEFAULT_SECRET
             if transport is None:
                 transport = sandbox_transport()
+        else:
+            base_url, key, secret = settings.base_url, settings.api_key, settings.api_secret
         return EngageClient(
             base_url=base_url,
             api_key=key,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from engage_cli.commands._common import OutputOpt, fmt, state_of
-from engage_cli.config import PROFILE_KEYS, SECRET_KEYS, choose_profile, mask
+from engage_cli.config import PROFILE_KEYS, SECRET_KEYS, check_base_url, choose_profile, shown
 from engage_cli.errors import ConfigError, UsageError
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
@@ -43,6 +43,8 @@ def login(
     Example: printf '%s\\n' "$SECRET" | engage auth login --api-key "$KEY" --secret-stdin
     """
     state = state_of(ctx)
+    if base_url is not None:
+        check_base_url(base_url, "flag")  # before any prompt, and never saved
     streams = state.streams
     config = state.config()
     name = choose_profile(profile or state.profile, streams.environ, config).value
@@ -81,7 +83,7 @@ def login(
         table["api_secret"] = secret
     elif key_only:
         table.pop("api_secret", None)  # the key alone, as asked: no stale secret beside it
-    if base_url:
+    if base_url is not None:
         table["base_url"] = base_url
     if not config.default_profile:
         config.default_profile = name
@@ -115,8 +117,7 @@ def status(ctx: typer.Context, output: OutputOpt = None) -> None:
     rows = [{"setting": "profile", "value": chosen.value, "source": chosen.source}]
     for key in PROFILE_KEYS:
         setting = settings.values[key]
-        value = mask(setting.value) if key in SECRET_KEYS else setting.value
-        rows.append({"setting": key, "value": value, "source": setting.source})
+        rows.append({"setting": key, "value": shown(key, setting.value), "source": setting.source})
     rows.append({"setting": "config_file", "value": str(state.config_path), "source": "path"})
     out.items([rows])
     if not settings.api_key:

@@ -361,12 +361,15 @@ def _resume_command(state: State, job: Job, failures: str | None, options: BulkO
     """The command that sends exactly what did not land, with this run's own options."""
     import shlex
 
+    from engage_cli.config import mask_url
+
     if failures is None:
         return ""
     words = ["engage"]
     if state.sandbox:
         words.append("--sandbox")
-    for flag, value in (("--profile", state.profile), ("--base-url", state.base_url)):
+    base_url = mask_url(state.base_url) if state.base_url else None  # never a password
+    for flag, value in (("--profile", state.profile), ("--base-url", base_url)):
         if value:
             words += [flag, shlex.quote(value)]
     words.append(job.resume.format(file=shlex.quote(failures)))

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from engage_cli.commands._common import OutputOpt, fmt, state_of
-from engage_cli.config import PROFILE_KEYS, SECRET_KEYS, ConfigFile, choose_profile, mask
+from engage_cli.config import PROFILE_KEYS, ConfigFile, choose_profile, shown
 from engage_cli.errors import ConfigError
 from engage_cli.output import PROFILES
 
@@ -31,8 +31,7 @@ def _profile_row(config: ConfigFile, name: str) -> dict[str, Any]:
     table = config.profiles.get(name, {})
     row: dict[str, Any] = {"name": name, "default": name == config.default_profile}
     for key in PROFILE_KEYS:
-        value = table.get(key)
-        row[key] = mask(value) if key in SECRET_KEYS and value else value
+        row[key] = shown(key, table.get(key))
     return row
 
 
