@@ -10,7 +10,7 @@ from engage_cli.commands._common import OutputOpt, fmt, state_of
 from engage_cli.config import PROFILE_KEYS, SECRET_KEYS, check_base_url, choose_profile, shown
 from engage_cli.errors import ConfigError, UsageError
 
-app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
+app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
 
 ProfileOpt = Annotated[
     Optional[str], typer.Option("--profile", help="The profile to act on (else the current one).")

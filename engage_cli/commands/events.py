@@ -9,7 +9,7 @@ import typer
 from engage_cli.commands import bulk
 from engage_cli.commands._common import DataOpt, DryRunOpt, OutputOpt, fmt, send_or_show, state_of
 
-app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
+app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
 
 
 @app.command("add")

@@ -11,7 +11,7 @@ from engage_cli.config import PROFILE_KEYS, ConfigFile, choose_profile, shown
 from engage_cli.errors import ConfigError
 from engage_cli.output import PROFILES
 
-app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
+app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
 
 
 def complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:

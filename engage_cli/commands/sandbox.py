@@ -21,7 +21,7 @@ from engage_cli.errors import UsageError
 if TYPE_CHECKING:
     from engage_cli.sandbox.store import SandboxStore
 
-app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
+app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
 
 DbOpt = Annotated[
     Optional[Path],

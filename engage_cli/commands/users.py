@@ -39,7 +39,7 @@ from engage_cli.commands._common import (
 from engage_cli.errors import UsageError
 from engage_cli.output import USERS, UserRows
 
-app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
+app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
 
 
 class Platform(str, Enum):
