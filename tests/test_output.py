@@ -361,3 +361,17 @@ def test_csv_spools_rather_than_holding_rows(monkeypatch: pytest.MonkeyPatch) ->
     result = run(["users", "list", "-o", "csv"], [reply(200, page(user("u1"), user("u2")))])
     assert len(spooled) == 1 and spooled[0].closed
     assert result.stdout.splitlines()[1].startswith("u1,")
+
+
+@settings(max_examples=60, deadline=None)
+@given(message=text, hint=text)
+def test_any_text_in_an_error_or_a_hint_reaches_stderr_escaped(message: str, hint: str) -> None:
+    from engage_cli.errors import EngageError
+
+    stderr = io.StringIO()
+    streams = Streams(io.StringIO(), io.StringIO(), stderr, stderr_isatty=True, environ=TERMINAL)
+    out = Output(streams, "table")
+    out.error(EngageError(message, hint=hint or None))
+    out.info(message)
+    out.warn(hint)
+    assert not RAW.search(stderr.getvalue())
