@@ -358,25 +358,36 @@ def fit_columns(
         if total(trial) <= width:
             comfortable = trial
             widths[column] = natural(column)
-    # A column gives way down to its header (at least 4); the first one, which names the
-    # row (a uid), only down to COMFORTABLE.
-    floor = {column: min(max(cell_width(column), 4), widths[column]) for column in widths}
+    # A column gives way down to its header (4 to 12 wide); the first one, which names the
+    # row (a uid), only down to COMFORTABLE. Then optional columns go, last first; then,
+    # on a terminal narrower than the headers, every column gives way to one character.
+    floor = {c: min(max(min(cell_width(c), 12), 4), widths[c]) for c in widths}
     first = headers[0] if headers else None
     if first is not None:
         floor[first] = max(floor[first], min(widths[first], COMFORTABLE))
     floor.update({column: widths[column] for column in whole if column in widths})
-    excess = total(widths) - width
+    excess = _give_way(widths, floor, total(widths) - width)
+    for column in reversed([c for c in optional if c in widths]):
+        if excess <= 0:
+            break
+        excess -= widths.pop(column) + len(GAP)
+    _give_way(widths, dict.fromkeys(widths, 1), excess)
+    return widths
+
+
+def _give_way(widths: dict[str, int], floor: dict[str, int], excess: int) -> int:
+    """Narrow the widest columns (down to the next widest, one step at a time, as Rich
+    collapses) by `excess` in all, none below its floor; returns what is still in excess."""
     while excess > 0:
         column = max(widths, key=lambda c: widths[c] - floor[c])
         room = widths[column] - floor[column]
         if room <= 0:
-            break  # every column at its floor: the terminal is narrower than the headers
-        # Down to the next widest column's width (at least one), as Rich collapses.
+            break
         others = [w for c, w in widths.items() if c != column]
         step = min(room, excess, max(1, widths[column] - max(others, default=0)))
         widths[column] -= step
         excess -= step
-    return widths
+    return excess
 
 
 def render_table(widths: dict[str, int], rows: list[dict[str, str]], *, header: bool) -> list[str]:
