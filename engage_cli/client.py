@@ -37,6 +37,7 @@ BACKOFF_CAP = 8.0  # longest computed backoff
 RETRY_AFTER_CAP = 60.0  # longest wait we accept from a Retry-After header
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 MAX_POOL_CONNECTIONS = 64
+MAX_RATE_LIMITED = 100  # 429s a request waits through with on_rate_limit set
 
 _PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 USER_AGENT = f"engage-cli/{__version__} python/{_PYTHON} httpx/{httpx.__version__}"
@@ -184,6 +185,9 @@ class EngageClient:
         # A 429 pauses every request of this client, not only the one that got it.
         self._pause_until = 0.0
         self._pause_lock = threading.Lock()
+        # Set by a bulk run: a 429 is handed to it (it pauses and slows the whole run) and the
+        # request goes again without using up one of its retries (at most MAX_RATE_LIMITED).
+        self.on_rate_limit: Callable[[float | None], None] | None = None
         limits = httpx.Limits(
             max_connections=min(max_connections, MAX_POOL_CONNECTIONS),
             max_keepalive_connections=min(max_connections, MAX_POOL_CONNECTIONS),
@@ -258,7 +262,7 @@ class EngageClient:
         assert self.api_key is not None
         # Username authentication is the key with an empty password.
         auth = (self.api_key, self.api_secret or "")
-        attempt = 0
+        attempt = limited = 0
         while True:
             self._wait_for_pause()
             started = time.monotonic()
@@ -276,6 +280,15 @@ class EngageClient:
             self._debug(f"< {response.status_code} {response.reason_phrase} ({elapsed_ms:.0f} ms)")
             if response.status_code < 400:
                 return self._json(request, response)
+            if (
+                response.status_code == 429
+                and self.on_rate_limit is not None
+                and limited < MAX_RATE_LIMITED
+            ):
+                limited += 1
+                self._debug("  rate limited: waiting for the run's next slot")
+                self.on_rate_limit(retry_after(response.headers.get("Retry-After")))
+                continue
             if attempt < self.retries and should_retry_status(
                 response.status_code, request.repeatable
             ):

@@ -73,6 +73,12 @@ def read_file(
     return list(readers.read_records(readers.Source(str(path), fmt, path=path), schema))
 
 
+def only(folder: Path, pattern: str) -> Path:
+    """The one file in `folder` matching `pattern` (a run names its files with a time stamp)."""
+    (path,) = folder.glob(pattern)
+    return path
+
+
 def failures_in(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -366,14 +372,13 @@ def test_the_list_of_invalid_records_is_capped(tmp_path: Path) -> None:
     assert "... and 5 more" in result.stderr
 
 
-def test_upsert_refuses_lists_with_a_hint_to_use_create_mode(tmp_path: Path) -> None:
+def test_upsert_sends_lists_as_an_export_carries_them(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text("id,lists\nu1,l1;l2\n", encoding="utf-8")
-    result = run(["users", "import", str(path), "-o", "json"])
-    assert result.exit_code == 2
-    error = json.loads(result.stderr)["error"]
-    assert "line 2: lists: only create mode" in error["message"]
-    assert "--mode create" in error["hint"]
+    recorder = Recorder()
+    result = run(["users", "import", str(path), "-o", "json"], recorder)
+    assert result.exit_code == 0, result.stderr
+    assert recorder.bodies() == [{"lists": ["l1", "l2"]}]
 
 
 def test_dry_run_checks_everything_and_sends_nothing(tmp_path: Path) -> None:
@@ -382,7 +387,8 @@ def test_dry_run_checks_everything_and_sends_nothing(tmp_path: Path) -> None:
     result = run(["users", "import", str(path), "--dry-run", "-o", "json"])
     assert result.exit_code == 0, result.stderr
     summary = result.json()
-    assert summary["dry_run"] is True and summary["read"] == 2 and summary["sent"] == 2
+    assert summary["dry_run"] is True and summary["read"] == 2 and summary["would_send"] == 2
+    assert summary["sent"] == 0 and summary["landed"] == 0
     listed = run(["users", "import", str(path), "--dry-run", "-o", "ndjson"])
     requests = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(r["method"], r["url"], r["body"]) for r in requests] == [
@@ -445,13 +451,21 @@ def test_summary_is_one_json_object_on_stdout_or_a_sentence_on_stderr(tmp_path: 
     path.write_text("id\nu1\nu2\nu3\n", encoding="utf-8")
     result = run(["users", "import", str(path), "-o", "json"], Recorder())
     summary = result.json()
-    assert {k: summary[k] for k in ("read", "sent", "ok", "failed", "not_sent")} == {
-        "read": 3, "sent": 3, "ok": 3, "failed": 0, "not_sent": 0,
+    assert summary == {
+        "command": "users import", "input": str(path), "read": 3, "invalid": 0,
+        "duplicates": 0, "resumed": 0, "sent": 3, "landed": 3, "failed": 0, "unknown": 0,
+        "not_sent": 0, "unsaved": 0, "requests": 3, "retries": 0, "rate_limited": 0,
+        "elapsed": summary["elapsed"], "requests_per_second": summary["requests_per_second"],
+        "failures_file": None, "unknown_file": None, "batch": False, "interrupted": False,
+        "dry_run": False, "would_send": 0,
     }  # fmt: skip
-    assert summary["seconds"] >= 0 and summary["rate"] >= 0 and result.stderr == ""
+    assert summary["elapsed"] > 0
+    assert summary["requests_per_second"] == pytest.approx(3 / summary["elapsed"], rel=0.1)
+    assert result.stderr == ""
     table = run(["users", "import", str(path), "-o", "table"], Recorder())
     assert table.stdout == ""
-    assert table.stderr.startswith("users import: 3 read, 3 sent, 3 ok, 0 failed in ")
+    assert table.stderr.startswith("users import: 3 read, 3 landed, 0 failed in ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "seed.csv"]  # nothing left
 
 
 def test_progress_is_drawn_on_a_terminal_only(tmp_path: Path) -> None:
@@ -484,7 +498,7 @@ def test_failed_records_round_trip_through_the_failures_file(tmp_path: Path) -> 
     )
     first = run(["users", "import", str(path), "-o", "json"], Recorder(refuse_uids("u1", "u3")))
     assert first.exit_code == 7
-    failures_path = tmp_path / "seed.csv.failed.jsonl"
+    failures_path = only(tmp_path, "seed.csv.*.failed.jsonl")
     assert first.json()["failures_file"] == str(failures_path)
     error = json.loads(first.stderr)["error"]
     assert error["exit_code"] == 7
@@ -510,13 +524,25 @@ def test_failed_records_round_trip_through_the_failures_file(tmp_path: Path) -> 
     assert failures_path.read_text() == ""
 
 
-def test_a_clean_run_removes_a_stale_failures_file_but_nothing_else(tmp_path: Path) -> None:
+def test_runs_never_share_write_or_delete_each_others_failures_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    earlier = tmp_path / "seed.csv.failed.jsonl"
+    earlier.write_text('{"id": "u0", "_error": {"message": "old"}}\n', encoding="utf-8")
     path = tmp_path / "seed.csv"
     path.write_text("id\nu1\n", encoding="utf-8")
-    stale = tmp_path / "seed.csv.failed.jsonl"
-    stale.write_text('{"id": "u0", "_error": {"message": "old"}}\n', encoding="utf-8")
     assert run(["users", "import", str(path)], Recorder()).exit_code == 0
-    assert not stale.exists()
+    # Two failing runs from stdin in one second, then a clean one: three runs, two files.
+    for _ in range(2):
+        failed = run(["users", "import", "-", "-o", "json"], Recorder(refuse_uids("u1")),
+                     stdin="id\nu1\n")  # fmt: skip
+        assert failed.exit_code == 7
+    assert run(["users", "import", "-"], Recorder(), stdin="id\nu2\n").exit_code == 0
+    kept = sorted(tmp_path.glob("engage-import.*.failed.jsonl"))
+    assert len(kept) == 2
+    assert all(failures_in(p)[0]["id"] == "u1" for p in kept)
+    assert earlier.read_text() == '{"id": "u0", "_error": {"message": "old"}}\n'
     mine = tmp_path / "notes.txt"
     mine.write_text("keep me\n", encoding="utf-8")
     result = run(["users", "import", str(path), "--failures", str(mine)], Recorder())
@@ -533,8 +559,9 @@ def test_stdin_failures_go_to_the_current_directory_and_say_so(
         stdin="uid,event\nu1,A\nu2,B\n",
     )
     assert result.exit_code == 7
-    assert "engage-import.failed.jsonl (in the current directory" in result.stderr
-    (entry,) = failures_in(tmp_path / "engage-import.failed.jsonl")
+    failures_path = only(tmp_path, "engage-import.*.failed.jsonl")
+    assert f"{failures_path.name} (in the current directory" in result.stderr
+    (entry,) = failures_in(failures_path)
     assert entry["uid"] == "u2" and entry["event"] == "B"
 
 
@@ -548,8 +575,8 @@ def test_stream_mode_sends_as_it_validates_and_keeps_invalid_records_as_failures
     assert result.exit_code == 7
     assert recorder.paths() == {"/v1/users/u1", "/v1/users/u3"}
     summary = result.json()
-    assert (summary["read"], summary["invalid"], summary["ok"]) == (3, 1, 2)
-    (entry,) = failures_in(tmp_path / "engage-import.failed.jsonl")
+    assert (summary["read"], summary["invalid"], summary["landed"]) == (3, 1, 2)
+    (entry,) = failures_in(only(tmp_path, "engage-import.*.failed.jsonl"))
     assert (
         entry["id"] == "u2" and "line 2: invalid user update: email" in entry["_error"]["message"]
     )
@@ -567,13 +594,15 @@ def test_a_failures_file_that_cannot_be_written_stops_before_sending(tmp_path: P
 
 
 class Gauge:
-    """A handler that takes `delay` seconds and records the most requests in flight."""
+    """A handler that holds every request until `target` are in flight at once (or 10 s
+    pass), and records the most ever in flight."""
 
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
+    def __init__(self, target: int) -> None:
+        self.target = target
         self.now = 0
         self.peak = 0
         self.count = 0
+        self.reached = threading.Event()
         self._lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -581,7 +610,9 @@ class Gauge:
             self.now += 1
             self.count += 1
             self.peak = max(self.peak, self.now)
-        time.sleep(self.delay)
+            if self.now >= self.target:
+                self.reached.set()
+        self.reached.wait(10)
         with self._lock:
             self.now -= 1
         return httpx.Response(200, json={"status": "ok"})
@@ -590,42 +621,44 @@ class Gauge:
 @pytest.mark.parametrize("concurrency", [1, 4, 12])
 def test_concurrency_is_the_number_of_requests_in_flight(tmp_path: Path, concurrency: int) -> None:
     path = tmp_path / "seed.csv"
-    path.write_text("id\n" + "".join(f"u{i}\n" for i in range(48)), encoding="utf-8")
-    gauge = Gauge(0.02)
+    path.write_text("id\n" + "".join(f"u{i}\n" for i in range(96)), encoding="utf-8")
+    gauge = Gauge(concurrency)
     result = run(["users", "import", str(path), "-c", str(concurrency)], gauge)
     assert result.exit_code == 0, result.stderr
-    assert gauge.count == 48
-    assert gauge.peak == concurrency
+    assert gauge.count == 96
+    assert gauge.reached.is_set() and gauge.peak == concurrency
 
 
 def test_reading_stays_only_a_few_records_ahead_of_sending(tmp_path: Path) -> None:
-    release = threading.Event()
-    read = 0
+    finished = 0
+    ahead = 0
+    lock = threading.Lock()
 
     def records() -> Iterator[readers.Record]:
-        nonlocal read
-        for n in range(10_000):
-            read += 1
+        nonlocal ahead
+        for n in range(2_000):
+            with lock:  # read but not yet answered, as the next record is read
+                ahead = max(ahead, n - finished)
             yield readers.Record(n + 2, {"id": f"u{n}"})
 
-    class Blocked:
+    class Slow:
+        on_rate_limit = None
+
         def send(self, request: Any) -> Any:
-            release.wait(5)
+            nonlocal finished
+            time.sleep(0.0005)
+            with lock:
+                finished += 1
             return {}
 
     job = jobs.users_import_job("upsert")
-    failures = ledger.FailuresFile(tmp_path / "f.jsonl", input_path=None)
-    runner = running.Runner(job, Blocked(), failures, concurrency=4)
-    thread = threading.Thread(target=runner.run, args=(records(),))
-    thread.start()
-    time.sleep(0.2)
-    ahead = read
-    release.set()
-    thread.join()
+    failures = ledger.RecordsFile(tmp_path / "f.jsonl", mode="claim")
+    runner = running.Runner(job, Slow(), failures, concurrency=4)
+    runner.run(records())
     failures.close()
-    # 4 in flight, 8 queued, and the one waiting to be queued.
+    # At most: 4 in flight, 2 queued per worker, and the one waiting to be queued.
     assert ahead <= 4 + 4 * running.READ_AHEAD_PER_WORKER + 1
-    assert runner.tally.ok == 10_000
+    assert runner.tally.landed == 2_000
 
 
 def test_pacer_spaces_requests_across_threads() -> None:
@@ -669,12 +702,12 @@ def test_a_429_pauses_the_whole_pool_and_every_user_lands(
     )
     assert result.exit_code == 0, result.stderr
     assert 429 in statuses
-    assert result.json()["ok"] == 40
+    assert result.json()["landed"] == 40
     assert api.store.count_users() == 40
     assert api.store.get_user("u39")["meta"] == {"n": 39}  # type: ignore[index]
 
 
-def test_events_land_at_most_once_and_the_rest_are_exactly_the_failures(
+def test_events_without_an_answer_are_unknown_never_retried_and_never_doubled(
     tmp_path: Path, sandbox_api: Callable[..., SandboxAPI]
 ) -> None:
     import random
@@ -687,23 +720,43 @@ def test_events_land_at_most_once_and_the_rest_are_exactly_the_failures(
         ),
         encoding="utf-8",
     )
-    transport = SandboxTransport(api)
-    failures_path = tmp_path / "events.jsonl.failed.jsonl"
-    first = run(["events", "import", str(path), "-o", "json"], transport=transport)
+    first = run(["events", "import", str(path), "-o", "json"], transport=SandboxTransport(api))
     assert first.exit_code == 7
     landed = [e["value"] for e in api.store.list_events()]
-    failed = [e["value"] for e in failures_in(failures_path)]
+    unknown_path = only(tmp_path, "events.jsonl.*.unknown.jsonl")
+    unknown = [e["value"] for e in failures_in(unknown_path)]
     assert len(landed) == len(set(landed))
-    assert sorted(landed + failed) == list(range(80))
-    assert first.json()["failed"] == len(failed) > 0
+    assert sorted(landed + unknown) == list(range(80))
+    summary = first.json()
+    assert (summary["landed"], summary["unknown"], summary["failed"]) == (
+        len(landed), len(unknown), 0,
+    )  # fmt: skip
+    assert summary["unknown_file"] == str(unknown_path) and summary["failures_file"] is None
+    error = json.loads(first.stderr)["error"]
+    assert "may have landed" in error["message"] and "hint" not in error  # no retry offered
+    assert not list(tmp_path.glob("*.failed.jsonl"))
 
-    for _ in range(20):  # re-feed the failures file until it is empty
-        again = run(["events", "import", str(failures_path), "-o", "json"], transport=transport)
-        if again.exit_code == 0:
-            break
-        assert again.exit_code == 7
-    assert failures_path.read_text() == ""
-    assert sorted(e["value"] for e in api.store.list_events()) == list(range(80))
+
+def test_a_timeout_after_the_server_acted_is_unknown_not_a_failure(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps({"uid": f"u{i}", "event": "Paid", "value": i}) + "\n"
+                            for i in range(8)))  # fmt: skip
+    recorded: list[int] = []
+    lock = threading.Lock()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        with lock:
+            recorded.append(json.loads(request.content)["value"])  # the server acted ...
+        raise httpx.ReadTimeout("timed out", request=request)  # ... and the answer was late
+
+    result = run(["events", "import", str(path), "-o", "table"], Recorder(slow))
+    assert result.exit_code == 7
+    assert "Retry exactly those" not in result.stderr
+    assert "8 were sent without an answer and may have landed" in result.stderr
+    unknown = failures_in(only(tmp_path, "events.jsonl.*.unknown.jsonl"))
+    assert sorted(e["value"] for e in unknown) == sorted(recorded) == list(range(8))
+    assert all("may have landed" in e["_error"]["message"] for e in unknown)
+    assert not list(tmp_path.glob("*.failed.jsonl"))
 
 
 def test_bad_credentials_stop_the_run_and_keep_every_record(tmp_path: Path) -> None:
@@ -718,7 +771,7 @@ def test_bad_credentials_stop_the_run_and_keep_every_record(tmp_path: Path) -> N
     assert result.exit_code == 3
     assert "Authentication failed" in result.stderr
     assert "resume with: engage users import" in result.stderr
-    entries = failures_in(tmp_path / "seed.csv.failed.jsonl")
+    entries = failures_in(only(tmp_path, "seed.csv.*.failed.jsonl"))
     assert sorted(e["id"] for e in entries) == sorted(f"u{i}" for i in range(50))
     assert sum("not sent" in e["_error"]["message"] for e in entries) >= 40
 
@@ -731,7 +784,7 @@ def test_ctrl_c_finishes_requests_in_flight_and_saves_the_rest(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
     path = tmp_path / "events.csv"
-    path.write_text("uid,event,value:=\n" + "".join(f"u1,Paid,{i}\n" for i in range(200)))
+    path.write_text("uid,event,value:=\n" + "".join(f"u{i % 7},Paid,{i}\n" for i in range(200)))
     landed: list[int] = []
     lock = threading.Lock()
 
@@ -746,11 +799,11 @@ def test_ctrl_c_finishes_requests_in_flight_and_saves_the_rest(
     result = run(["events", "import", str(path), "-c", "4", "-o", "json"], Recorder(answer))
     assert result.exit_code == 130
     summary = result.json()
-    assert summary["interrupted"] is True and summary["ok"] == len(landed)
+    assert summary["interrupted"] is True and summary["landed"] == len(landed)
     assert 10 <= len(landed) < 200
     assert "Stopping: waiting for the requests in flight" in result.stderr
     error = json.loads(result.stderr.splitlines()[-1])["error"]
-    failures_path = tmp_path / "events.csv.failed.jsonl"
+    failures_path = only(tmp_path, "events.csv.*.failed.jsonl")
     # The resume line repeats this run's own options.
     assert error["hint"] == f"Resume with: engage events import {failures_path} --concurrency 4"
     saved = [e["value"] for e in failures_in(failures_path)]
@@ -779,7 +832,7 @@ def test_delete_from_deletes_each_uid_once_and_404_counts_as_done(tmp_path: Path
     ]  # fmt: skip
     assert all(r.method == "DELETE" for r in recorder.requests)
     summary = result.json()
-    assert (summary["read"], summary["duplicates"], summary["ok"]) == (5, 2, 3)
+    assert (summary["read"], summary["duplicates"], summary["landed"]) == (5, 2, 3)
 
 
 def test_delete_from_an_export_uses_uid_not_the_internal_id(tmp_path: Path) -> None:
@@ -817,7 +870,7 @@ def test_delete_failures_do_not_touch_the_import_failures_file(tmp_path: Path) -
     result = run(["users", "delete", "--from", str(path), "--yes"], Recorder(refuse_uids("u1")))
     assert result.exit_code == 7
     assert imported.read_text() == '{"id": "u2", "_error": {"message": "x"}}\n'
-    (entry,) = failures_in(tmp_path / "seed.csv.delete-failed.jsonl")
+    (entry,) = failures_in(only(tmp_path, "seed.csv.*.delete-failed.jsonl"))
     assert entry["id"] == "u1"
     assert "engage users delete --from" in result.stderr
 
@@ -866,11 +919,19 @@ def test_non_utf8_input_is_a_usage_error(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "is not UTF-8" in result.stderr
 
 
-def test_an_empty_input_is_nothing_to_do(tmp_path: Path) -> None:
+@pytest.mark.parametrize("content", ["", "id,first_name\n", "[]", "\n\n"])
+def test_an_empty_input_is_refused_unless_allowed(tmp_path: Path, content: str) -> None:
     path = tmp_path / "seed.csv"
-    path.write_text("id,first_name\n")
-    result = run(["users", "import", str(path), "-o", "json"])
-    assert result.exit_code == 0 and result.json()["read"] == 0
+    path.write_text(content)
+    result = run(["users", "import", str(path), "-o", "table"], refuse_requests)
+    assert result.exit_code == 2
+    assert "holds no records" in result.stderr and "--allow-empty" in result.stderr
+    dry = run(["users", "import", str(path), "--dry-run", "-o", "table"], refuse_requests)
+    assert dry.exit_code == 2
+    allowed = run(["users", "import", str(path), "--allow-empty", "-o", "json"])
+    assert allowed.exit_code == 0 and allowed.json()["read"] == 0
+    streamed = run(["users", "import", "-", "--stream", "-o", "table"], stdin=content)
+    assert streamed.exit_code == 2 and "holds no records" in streamed.stderr
 
 
 def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> None:
@@ -882,23 +943,22 @@ def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> 
         sent.append(request)
         return httpx.Response(503, headers={"Retry-After": "30"}, json={"error": "busy"})
 
-    stop = threading.Event()
+    stop, waiting = threading.Event(), threading.Event()
     client = EngageClient(
         base_url=BASE,
         api_key=KEY,
         api_secret=SECRET,
         transport=httpx.MockTransport(busy),
-        sleep=running.stoppable_sleep(stop),
+        sleep=running.stoppable_sleep(stop, waiting.set),
     )
-    failures = ledger.FailuresFile(tmp_path / "f.jsonl", input_path=None)
+    failures = ledger.RecordsFile(tmp_path / "f.jsonl", mode="claim")
     runner = running.Runner(jobs.users_import_job("upsert"), client, failures, stop=stop)
     thread = threading.Thread(target=runner.run, args=([readers.Record(2, {"id": "u1"})],))
     thread.start()
-    time.sleep(0.3)  # the request got its 503 and waits 30 s to retry
-    started = time.monotonic()
+    assert waiting.wait(10)  # the request got its 503 and waits 30 s to retry
     stop.set()
     thread.join(timeout=10)
-    assert time.monotonic() - started < 5
+    assert not thread.is_alive()  # the 30 s wait was cut short
     assert len(sent) == 1  # no retry after the stop
     kept = failures.close()
     assert kept is not None

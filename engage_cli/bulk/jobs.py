@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from engage_cli import endpoints, ids, models
 from engage_cli.bulk.readers import (
@@ -35,7 +36,7 @@ class Job:
     sends: str  # "PUT /users/{uid}", for the dry-run summary
     resume: str  # the arguments that retry a failures file, "{file}" in them
     failures_suffix: str = FAILURES_SUFFIX  # delete's own, so a teardown keeps the import's
-    stdin_failures: str = "engage-import.failed.jsonl"  # in the cwd, for input from stdin
+    stdin_stem: str = "engage-import"  # this run's files from stdin: in the cwd, named so
     done_statuses: frozenset[int] = frozenset()  # errors that still mean done (404 on delete)
     dedupe: bool = False  # send each distinct request once
 
@@ -83,12 +84,15 @@ def build_user_create(data: dict[str, Any]) -> APIRequest:
 
 def build_user_upsert(data: dict[str, Any]) -> APIRequest:
     key, rest = _user_key(data)
-    if "lists" in rest:
-        raise UsageError(
-            "lists: only create mode subscribes users to lists (PUT /users/{uid} takes none)",
-            hint="Use --mode create to send lists (POST /users; the users must not exist yet).",
-        )
-    return endpoints.update_user(key, models.validate(models.UserUpdate, rest))
+    lists = rest.pop("lists", None)
+    body = models.validate(models.UserUpdate, rest)
+    if lists is not None:
+        # An export carries each user's lists; the API takes them on PUT as its SDKs send
+        # them, so an export imports back whatever the mode.
+        if not isinstance(lists, list) or not all(isinstance(x, str) and x for x in lists):
+            raise ValueError("lists: must be a list of list ids")
+        body["lists"] = lists
+    return endpoints.update_user(key, body)
 
 
 def build_event(data: dict[str, Any]) -> APIRequest:
@@ -127,10 +131,34 @@ USERS_DELETE = Job(
     sends="DELETE /users/{uid}",
     resume="users delete --from {file} --yes",
     failures_suffix=".delete-failed.jsonl",
-    stdin_failures="engage-delete.failed.jsonl",
+    stdin_stem="engage-delete",
     done_statuses=frozenset({404}),  # already gone is what a teardown wants
     dedupe=True,  # an events file names a user many times
 )
+
+
+def route_key(request: APIRequest) -> str:
+    """The uid a request is about: requests with the same one go through one worker, so
+    rows for a user are applied in file order whatever the concurrency."""
+    if request.path == "/users" and isinstance(request.body, dict):
+        return str(request.body.get("id"))
+    return request.path.split("/")[2]
+
+
+BATCH_TYPES = {("POST", "users"): "create", ("PUT", "user"): "update", ("POST", "events"): "event"}
+
+
+def batch_item(request: APIRequest) -> dict[str, Any]:
+    """The request as an item of POST /batch: {"type": create|update|event, "id": uid, ...}."""
+    parts = request.path.split("/")
+    kind = {2: "users", 3: "user", 4: "events"}.get(len(parts), "")
+    item_type = BATCH_TYPES.get((request.method, kind))
+    if item_type is None:
+        raise ValueError(f"{request.method} {request.path} has no batch form")
+    body = dict(request.body or {})
+    if item_type == "create":
+        return {"type": "create", **body}
+    return {"type": item_type, "id": unquote(parts[2]), **body}
 
 
 class InvalidRecord(Exception):
@@ -190,7 +218,7 @@ class Checked:
 def check_all(
     records: Iterable[Record],
     job: Job,
-    on_valid: Callable[[APIRequest], None] | None = None,
+    on_valid: Callable[[Record, APIRequest], None] | None = None,
 ) -> Checked:
     """Validate every record; keep the first problems, count the rest."""
     checked = Checked()
@@ -213,5 +241,5 @@ def check_all(
         if checked.sample is None or (request.needs_secret and not checked.sample.needs_secret):
             checked.sample = request
         if on_valid is not None:
-            on_valid(request)
+            on_valid(record, request)
     return checked

@@ -1,10 +1,9 @@
-"""What the user sees of a run: the progress bar while it goes, the summary at the end."""
+"""Stage 5, report: the progress bar while a run goes, and the summary at the end."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import IO, Any
 
 from engage_cli.bulk.jobs import Checked, Job
@@ -14,22 +13,32 @@ from engage_cli.bulk.runner import Tally
 
 @dataclass
 class Summary:
-    """The report of a run: printed as a sentence, or as one JSON object with -o json."""
+    """The report of a run: printed as a sentence, or as one JSON object with -o json.
+    read = invalid + duplicates + resumed + landed + failed + unknown + not_sent + unsaved."""
 
     command: str
     input: str
     read: int
-    invalid: int
-    sent: int
-    ok: int
-    failed: int
-    not_sent: int
-    duplicates: int
-    seconds: float
-    rate: float  # requests a second while sending
+    invalid: int = 0
+    duplicates: int = 0
+    resumed: int = 0  # acknowledged before the run being resumed was killed
+    sent: int = 0  # records sent
+    landed: int = 0  # acknowledged (with --batch: queued by the API, checked later)
+    failed: int = 0  # in the failures file
+    unknown: int = 0  # sent without an answer: in the unknown file, never re-sent blindly
+    not_sent: int = 0  # stopped before they were sent: in the failures file
+    unsaved: int = 0  # the failures file could not be written: named in the error
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429 answers
+    elapsed: float = 0.0  # seconds, the confirmation prompt excluded
+    requests_per_second: float = 0.0
     failures_file: str | None = None
+    unknown_file: str | None = None
+    batch: bool = False
     interrupted: bool = False
     dry_run: bool = False
+    would_send: int = 0  # with --dry-run: the requests a run would send
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,22 +47,29 @@ class Summary:
         if self.dry_run:
             return (
                 f"{self.command} (dry run): {self.read} records read, all valid; "
-                f"{self.sent} requests would be sent. Nothing was sent."
+                f"{self.would_send} requests would be sent. Nothing was sent."
             )
         parts = [f"{self.read} read"]
-        if self.invalid:
-            parts.append(f"{self.invalid} invalid")
-        if self.duplicates:
-            parts.append(f"{self.duplicates} duplicates skipped")
-        parts += [f"{self.sent} sent", f"{self.ok} ok", f"{self.failed} failed"]
-        if self.not_sent:
-            parts.append(f"{self.not_sent} not sent")
-        text = (
-            f"{self.command}: {', '.join(parts)} in {self.seconds:.1f}s "
-            f"({self.rate:.0f} requests/s)."
-        )
+        for count, label in ((self.invalid, "invalid"), (self.duplicates, "duplicates skipped"),
+                             (self.resumed, "landed before (resumed)")):  # fmt: skip
+            if count:
+                parts.append(f"{count} {label}")
+        parts.append(f"{self.landed} {'queued' if self.batch else 'landed'}")
+        parts.append(f"{self.failed} failed")
+        for count, label in ((self.unknown, "unknown"), (self.not_sent, "not sent"),
+                             (self.unsaved, "NOT SAVED")):  # fmt: skip
+            if count:
+                parts.append(f"{count} {label}")
+        per = f"{self.requests_per_second:.0f} requests/s"
+        if self.retries or self.rate_limited:
+            per += f", {self.retries} retries, {self.rate_limited} rate-limited"
+        text = f"{self.command}: {', '.join(parts)} in {self.elapsed:.1f}s ({per})."
+        if self.batch and self.landed:
+            text += " Batch items are queued: the API checks them later and reports nothing."
         if self.failures_file:
             text += f" Not landed: {self.failures_file}."
+        if self.unknown_file:
+            text += f" May have landed: {self.unknown_file}."
         return text
 
 
@@ -62,40 +78,39 @@ def dry_run_summary(job: Job, source: Source, checked: Checked, started: float) 
         command=job.command,
         input=source.label,
         read=checked.read,
-        invalid=0,
-        sent=checked.valid,
-        ok=0,
-        failed=0,
-        not_sent=0,
         duplicates=checked.duplicates,
-        seconds=round(time.monotonic() - started, 3),
-        rate=0.0,
+        elapsed=round(time.monotonic() - started, 3),
         dry_run=True,
+        would_send=checked.valid,
     )
 
 
-def summarize(
-    job: Job, source: Source, tally: Tally, started: float, failures: Path | None
-) -> Summary:
+def summarize(job: Job, source: Source, tally: Tally, elapsed: float, *, batch: bool) -> Summary:
     return Summary(
         command=job.command,
         input=source.label,
         read=tally.read,
         invalid=tally.invalid,
-        sent=tally.sent,
-        ok=tally.ok,
-        failed=tally.failed,
-        not_sent=tally.not_sent,
         duplicates=tally.duplicates,
-        seconds=round(time.monotonic() - started, 3),
-        rate=round(tally.rate(), 1),
-        failures_file=str(failures) if failures else None,
+        resumed=tally.resumed,
+        sent=tally.sent,
+        landed=tally.landed,
+        failed=tally.failed,
+        unknown=tally.unknown,
+        not_sent=tally.not_sent,
+        unsaved=tally.unsaved,
+        requests=tally.requests,
+        retries=tally.retries,
+        rate_limited=tally.rate_limited,
+        elapsed=round(elapsed, 3),
+        requests_per_second=round(tally.requests / elapsed, 1) if elapsed > 0 else 0.0,
+        batch=batch,
     )
 
 
 class TerminalProgress:
-    """A rich progress bar on stderr (done, failed, rate, time left); rich is imported only
-    when stderr is a terminal."""
+    """A rich progress bar on stderr (done, failed, rate, time left) that fits 80 columns
+    at 100% with six-digit counts; rich is imported only when stderr is a terminal."""
 
     def __init__(self, stream: IO[str], total: int | None, label: str, color: bool) -> None:
         from rich.console import Console
@@ -104,18 +119,16 @@ class TerminalProgress:
             MofNCompleteColumn,
             Progress,
             TextColumn,
-            TimeElapsedColumn,
             TimeRemainingColumn,
         )
 
         console = Console(file=stream, force_terminal=True, no_color=not color, highlight=False)
         self._progress = Progress(
             TextColumn("{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=16),
             MofNCompleteColumn(),
             TextColumn("{task.fields[failed]} failed"),
             TextColumn("{task.fields[rate]:.0f}/s"),
-            TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
             # Our own writes go to the streams we were given; rich must not swap sys.stderr.
@@ -127,7 +140,10 @@ class TerminalProgress:
 
     def update(self, tally: Tally) -> None:
         self._progress.update(
-            self._task, completed=tally.done, failed=tally.failed, rate=tally.rate()
+            self._task,
+            completed=tally.done,
+            failed=tally.failed + tally.unknown,
+            rate=tally.rate(),
         )
 
     def close(self) -> None:

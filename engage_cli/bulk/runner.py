@@ -1,5 +1,12 @@
-"""Stage 3, send: records go out concurrently, paced, stoppable; each one is counted and
-handed to the ledger when it does not land."""
+"""Stage 3, send: records go out concurrently, paced, stoppable, and each one ends in exactly
+one of landed, failed (the failures file), unknown (sent without an answer: the unknown
+file) or not sent (the failures file). No path drops a record: a worker catches everything,
+and a ledger that cannot be written stops the run and names what it could not save.
+
+Rows for one uid go through one worker (in file order). A 429 pauses the whole pool and
+lowers a shared adaptive rate; it never uses up a record's retries. A run whose last
+`max_errors` requests all failed with 5xx or network errors stops: the API is down.
+"""
 
 from __future__ import annotations
 
@@ -7,197 +14,421 @@ import queue
 import signal
 import threading
 import time
+import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Protocol
 
-from engage_cli.bulk.jobs import InvalidRecord, Job, prepare
-from engage_cli.bulk.ledger import FailuresFile
+from engage_cli.bulk.jobs import InvalidRecord, Job, batch_item, prepare, route_key
+from engage_cli.bulk.ledger import Journal, LedgerError, RecordsFile, Resumed
 from engage_cli.bulk.readers import Record
 from engage_cli.endpoints import APIRequest
-from engage_cli.errors import ConfigError, EngageError, Interrupted
+from engage_cli.errors import ConfigError, EngageError, Interrupted, TemporaryError
 
+# Every tunable number of a bulk run.
 DEFAULT_CONCURRENCY = 8
-READ_AHEAD_PER_WORKER = 2  # records queued per worker: keeps workers busy, memory bounded
-
-# --- sending ---------------------------------------------------------------------------------
+DEFAULT_MAX_ERRORS = 10  # consecutive 5xx/network failures that mean the API is down
+READ_AHEAD_PER_WORKER = 8  # records queued per worker: keeps all busy, memory bounded
+BATCH_BYTES = 95_000  # a POST /batch body stays under the API's 100 KB
+RATE_BETA = 0.95  # after a 429: this share of the rate the server was taking
+RATE_MIN = 1.0  # requests a second, the slowest an adaptive rate goes
+RATE_GROWTH = 1.05  # after RATE_CALM seconds without a 429, the rate grows this much
+RATE_CALM = 10.0
 
 
 class Sender(Protocol):
+    on_rate_limit: Callable[[float | None], None] | None
+
     def send(self, request: APIRequest) -> Any: ...
 
 
 @dataclass
 class Tally:
-    """Where every record went: read = invalid + duplicates + ok + failed + not_sent."""
+    """Where every record went: read = invalid + duplicates + resumed + landed + failed +
+    unknown + not_sent (+ unsaved, when the ledger could not be written)."""
 
     read: int = 0
     invalid: int = 0
     duplicates: int = 0
-    sent: int = 0
-    ok: int = 0
+    resumed: int = 0  # acknowledged in the run being resumed: not sent again
+    sent: int = 0  # records sent
+    requests: int = 0  # HTTP requests (a batch carries many records)
+    landed: int = 0
     failed: int = 0
+    unknown: int = 0
     not_sent: int = 0
+    unsaved: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429 answers
     started: float = field(default_factory=time.monotonic)
 
     @property
     def done(self) -> int:
-        return self.ok + self.failed
+        return self.landed + self.failed + self.unknown
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
 
     def rate(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return self.sent / elapsed if elapsed > 0 else 0.0
+        elapsed = self.elapsed()
+        return self.requests / elapsed if elapsed > 0 else 0.0
 
 
 class Pacer:
-    """At most `rate` requests a second across all workers; waiting gives way to `stop`."""
+    """Spaces requests across workers: at most `limit` a second (--rate), and after a 429 a
+    shared pause, then an adaptive rate just under what the server took (as aws's adaptive
+    retry mode does), growing again slowly while no 429 comes. Waiting gives way to `stop`."""
 
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
-        self._interval = 1 / rate if rate else 0.0
+    def __init__(self, limit: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.rate = limit  # None: as fast as the workers go
         self._clock = clock
         self._next = 0.0
+        self._answers: deque[float] = deque()  # times of the answers of the last second
+        self._adjusted = float("-inf")
         self._lock = threading.Lock()
 
     def wait(self, stop: threading.Event) -> bool:
         """Wait for this request's slot; False if stopped meanwhile."""
-        if not self._interval:
-            return not stop.is_set()
         with self._lock:
             now = self._clock()
             slot = max(now, self._next)
-            self._next = slot + self._interval
+            if self.rate:
+                self._next = slot + 1 / self.rate
         return not stop.wait(slot - now) if slot > now else not stop.is_set()
 
+    def answered(self) -> None:
+        """An answer that was not a 429: the server took the request."""
+        with self._lock:
+            now = self._clock()
+            self._answers.append(now)
+            while self._answers and self._answers[0] <= now - 1:
+                self._answers.popleft()
+            if self.rate and now - self._adjusted >= RATE_CALM and self.rate != self.limit:
+                grown = self.rate * RATE_GROWTH
+                self.rate = min(grown, self.limit) if self.limit else grown
+                self._adjusted = now
 
-Progress = Callable[[Tally], None]
+    def throttled(self, pause: float | None) -> None:
+        """A 429: every worker waits `pause` (Retry-After); the rate drops under what the
+        server took in the last second, once per second however many 429s arrive."""
+        with self._lock:
+            now = self._clock()
+            self._next = max(self._next, now + (pause or 0.0))
+            if now - self._adjusted < 1:
+                return
+            while self._answers and self._answers[0] <= now - 1:
+                self._answers.popleft()
+            taken = float(len(self._answers)) or (self.rate or RATE_MIN)
+            if self.rate:
+                taken = min(taken, self.rate)
+            self.rate = max(RATE_MIN, RATE_BETA * taken)
+            self._adjusted = now
 
 
-def stoppable_sleep(stop: threading.Event) -> Callable[[float], None]:
+def stoppable_sleep(stop: threading.Event, on_wait: Callable[[], None] | None = None) -> Any:
     """The client's wait between retries, cut short by a stop: a stopped run sends no
     retry, and the request counts as not landed (so it goes to the failures file)."""
 
     def sleep(seconds: float) -> None:
+        if on_wait is not None:
+            on_wait()
         if stop.wait(seconds):
             raise Interrupted("Stopped while waiting to retry; not sent again.")
 
     return sleep
 
 
+Progress = Callable[[Tally], None]
+Item = tuple[Record, APIRequest]
+
+
 class Runner:
-    """Sends records with `concurrency` threads sharing one client (so a 429's Retry-After
-    pauses the whole pool), reading ahead only a few records per thread."""
+    """Sends records with `concurrency` threads sharing one client, each with its own small
+    queue (a uid always maps to the same one), reading ahead only a few records per thread."""
 
     def __init__(
         self,
         job: Job,
         client: Sender,
-        failures: FailuresFile,
+        failures: RecordsFile,
         *,
+        unknown: RecordsFile | None = None,
+        journal: Journal | None = None,
+        resumed: Resumed | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         rate: float | None = None,
+        max_errors: int = DEFAULT_MAX_ERRORS,
+        batch: bool = False,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.job = job
         self.client = client
         self.failures = failures
+        self.unknown = unknown or failures
+        self.journal = journal
+        self.resumed = resumed
         self.concurrency = concurrency
+        self.max_errors = max_errors
+        self.batch = batch
         self.tally = Tally()
         self.stop = stop or threading.Event()
-        self.fatal: EngageError | None = None
-        self._pacer = Pacer(rate)
+        self.fatal: EngageError | None = None  # bad credentials: every request would fail
+        self.down: TemporaryError | None = None  # the API failed max_errors times in a row
+        self.ledger_error: LedgerError | None = None
+        self.unsaved: list[Record] = []  # records the ledger could not take
+        self.unread_after: int | None = None  # the line after which the input was not read
+        self.pacer = pacer or Pacer(rate)
         self._progress = progress
         self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[Record, APIRequest] | None] = queue.Queue(
-            maxsize=concurrency * READ_AHEAD_PER_WORKER
-        )
+        self._errors_in_a_row = 0
+        self._queues: list[queue.Queue[Item | None]] = [
+            queue.Queue(maxsize=READ_AHEAD_PER_WORKER) for _ in range(concurrency)
+        ]
+        client.on_rate_limit = self._rate_limited
+
+    # --- the reader (the calling thread) ---
 
     def run(self, records: Iterable[Record], *, drain: bool = True) -> Tally:
-        """Send every record. Once stopped (Ctrl-C, or a credentials failure), the records
-        not sent go to the failures file; with `drain`, so does the rest of the input."""
+        """Send every record. Once stopped, the records not sent go to the failures file;
+        with `drain`, so does the rest of the input (unless the ledger itself failed)."""
+        work = self._work_batch if self.batch else self._work
         workers = [
-            threading.Thread(target=self._work, name=f"bulk-{n}", daemon=True)
-            for n in range(self.concurrency)
+            threading.Thread(target=work, args=(q,), name=f"bulk-{n}", daemon=True)
+            for n, q in enumerate(self._queues)
         ]
         for worker in workers:
             worker.start()
         seen: set[str] = set()
+        last = 0
         try:
             for record in records:
-                if self.stop.is_set():
-                    if not drain:
-                        break
-                    self._count("read")
-                    self._not_sent(record)
-                    continue
+                if self.stop.is_set() and (not drain or self.ledger_error is not None):
+                    self.unread_after = last
+                    break
+                last = record.line
                 self._count("read")
-                request = self._prepare(record, seen)
-                if request is not None:
-                    self._queue.put((record, request))
+                if self.stop.is_set():
+                    self._account(record, "not_sent", NOT_SENT)
+                    continue
+                item = self._prepare(record, seen)
+                if item is not None:
+                    self._queue(item, workers)
         except KeyboardInterrupt:  # only off the main thread, where no handler is installed
             self.stop.set()
         finally:
-            for _ in workers:
-                self._queue.put(None)
+            for q, worker in zip(self._queues, workers, strict=True):
+                self._put(q, worker, None)
             for worker in workers:
                 worker.join()
         return self.tally
 
-    def _prepare(self, record: Record, seen: set[str]) -> APIRequest | None:
+    def _prepare(self, record: Record, seen: set[str]) -> Item | None:
         try:
             request = prepare(self.job, record)
         except InvalidRecord as exc:  # only with --stream: the validation pass ran as we go
-            self.failures.add(record, exc.message)
-            self._count("invalid")
+            self._account(record, "invalid", exc.message)
             return None
         if self.job.dedupe:
             if request.path in seen:
                 self._count("duplicates")
                 return None
             seen.add(request.path)
-        return request
+        if self.resumed is not None:
+            if self.resumed.landed(record, request):
+                self._count("resumed")
+                return None
+            if self.resumed.in_flight(record, request) and not request.repeatable:
+                self._account(record, "unknown", IN_FLIGHT_AT_KILL)
+                return None
+        return record, request
 
-    def _work(self) -> None:
+    def _queue(self, item: Item, workers: list[threading.Thread]) -> None:
+        n = zlib.crc32(route_key(item[1]).encode("utf-8", "surrogatepass")) % self.concurrency
+        if not self._put(self._queues[n], workers[n], item):
+            self._account(item[0], "failed", "Unexpected failure: its worker ended early")
+
+    @staticmethod
+    def _put(q: queue.Queue[Item | None], worker: threading.Thread, item: Item | None) -> bool:
+        """Queue the item, never waiting forever on a worker that is gone."""
         while True:
-            item = self._queue.get()
+            try:
+                q.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                if not worker.is_alive():
+                    return False
+
+    # --- the workers ---
+
+    def _work(self, q: queue.Queue[Item | None]) -> None:
+        while True:
+            item = q.get()
             if item is None:
                 return
             record, request = item
-            if self.stop.is_set() or not self._pacer.wait(self.stop):
-                self._not_sent(record)
-                continue
-            self._send(record, request)
+            try:
+                if self.stop.is_set() or not self.pacer.wait(self.stop):
+                    self._account(record, "not_sent", NOT_SENT)
+                    continue
+                self._send([item], request)
+            except BaseException as exc:  # a bug must not lose the record or the worker
+                self._account(record, "failed", f"Unexpected failure: {type(exc).__name__}")
 
-    def _send(self, record: Record, request: APIRequest) -> None:
-        self._count("sent")
+    def _work_batch(self, q: queue.Queue[Item | None]) -> None:
+        """Gather this worker's records into chunks under BATCH_BYTES, one POST each."""
+        from engage_cli.client import encode_body
+
+        chunk: list[Item] = []
+        items: list[dict[str, Any]] = []
+        size = len(b'{"data":[]}')
+        while True:
+            item = q.get()
+            try:
+                if item is not None:
+                    entry = batch_item(item[1])
+                    grown = len(encode_body(entry)) + 1
+                    if chunk and size + grown > BATCH_BYTES:
+                        self._flush(chunk, items)
+                        chunk, items, size = [], [], len(b'{"data":[]}')
+                    chunk.append(item)
+                    items.append(entry)
+                    size += grown
+                    if size <= BATCH_BYTES:
+                        continue
+                if chunk:
+                    self._flush(chunk, items)
+                    chunk, items, size = [], [], len(b'{"data":[]}')
+            except BaseException as exc:  # a bug must not lose the records or the worker
+                for record, _ in chunk:
+                    self._account(record, "failed", f"Unexpected failure: {type(exc).__name__}")
+                chunk, items, size = [], [], len(b'{"data":[]}')
+            if item is None:
+                return
+
+    def _flush(self, chunk: list[Item], items: list[dict[str, Any]]) -> None:
+        if self.stop.is_set() or not self.pacer.wait(self.stop):
+            for record, _ in chunk:
+                self._account(record, "not_sent", NOT_SENT)
+            return
+        request = APIRequest("POST", "/batch", body={"data": items}, needs_secret=True)
+        self._send(chunk, request)
+
+    def _send(self, chunk: list[Item], request: APIRequest) -> None:
+        """Send one request for the records of `chunk` and account for each of them."""
+        if self.journal is not None:
+            self._journal(lambda j: j.sent(chunk), chunk)
+        self._count("requests")
+        self._count("sent", len(chunk))
         try:
             self.client.send(request)
         except EngageError as err:
+            self._answered(err)
             if err.status in self.job.done_statuses:
-                self._count("ok")
-                return
-            self.failures.add(record, err.message, err.status)
-            self._count("failed")
-            if isinstance(err, ConfigError):  # every other request would fail the same way
-                self.fatal = self.fatal or err
-                self.stop.set()
-        except Exception as exc:  # a bug must not lose the record or stall the pool
-            self.failures.add(record, f"Unexpected failure: {type(exc).__name__}: {exc}")
-            self._count("failed")
+                self._landed(chunk)
+            elif _uncertain(err, request):
+                for record, _ in chunk:
+                    self._account(record, "unknown", f"may have landed: {err.message}", err.status)
+            else:
+                for record, _ in chunk:
+                    self._account(record, "failed", err.message, err.status)
+                if isinstance(err, ConfigError):  # every other request would fail the same way
+                    self.fatal = self.fatal or err
+                    self.stop.set()
         else:
-            self._count("ok")
+            self._answered(None)
+            self._landed(chunk)
 
-    def _not_sent(self, record: Record) -> None:
-        self.failures.add(record, "not sent: the run was stopped before this record")
-        self._count("not_sent")
+    def _landed(self, chunk: list[Item]) -> None:
+        if self.journal is not None:
+            self._journal(lambda j: j.acked([r for r, _ in chunk]), chunk)
+        self._count("landed", len(chunk))
 
-    def _count(self, name: str) -> None:
+    def _journal(self, write: Callable[[Journal], None], chunk: list[Item]) -> None:
+        assert self.journal is not None
+        try:
+            write(self.journal)
+        except OSError:  # without a journal the run still accounts for every record
+            self.journal = None
+
+    def _answered(self, err: EngageError | None) -> None:
+        """Count errors in a row that say the API is down; any other answer resets them."""
+        down = isinstance(err, TemporaryError) and (err.status is None or err.status >= 500)
+        if err is None or err.status != 429:
+            self.pacer.answered()
         with self._lock:
-            setattr(self.tally, name, getattr(self.tally, name) + 1)
-            if self._progress is not None and name in ("ok", "failed"):
+            self._errors_in_a_row = self._errors_in_a_row + 1 if down else 0
+            if down and self._errors_in_a_row >= self.max_errors and self.down is None:
+                assert isinstance(err, TemporaryError)
+                self.down = TemporaryError(
+                    f"Stopped: the last {self._errors_in_a_row} requests all failed; the API "
+                    f"looks down ({err.message}).",
+                    hint="--max-errors N to tolerate more failures in a row.",
+                    status=err.status,
+                    retryable=True,
+                )
+                self.stop.set()
+
+    def _rate_limited(self, pause: float | None) -> None:
+        """The client got a 429: pause the pool, slow down, and wait for this request's
+        new slot; the request then goes again without using up one of its retries."""
+        self._count("rate_limited")
+        self.pacer.throttled(pause)
+        if not self.pacer.wait(self.stop):
+            raise Interrupted("Stopped while waiting out a rate limit; not sent again.")
+
+    # --- accounting ---
+
+    def _account(
+        self, record: Record, outcome: str, message: str, status: int | None = None
+    ) -> None:
+        """Count the record and write it where it belongs; never raises."""
+        try:
+            if outcome != "landed":
+                ledger = self.unknown if outcome == "unknown" else self.failures
+                ledger.add(record, message, status)
+            self._count(outcome)
+        except LedgerError as exc:
+            with self._lock:
+                self.ledger_error = self.ledger_error or exc
+                self.unsaved.append(record)
+                self.tally.unsaved += 1
+            self.stop.set()
+        except BaseException:  # even so, the record is named at the end
+            with self._lock:
+                self.unsaved.append(record)
+                self.tally.unsaved += 1
+            self.stop.set()
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self.tally, name, getattr(self.tally, name) + n)
+            if self._progress is not None and name in ("landed", "failed", "unknown"):
                 self._progress(self.tally)
+
+
+NOT_SENT = "not sent: the run was stopped before this record"
+IN_FLIGHT_AT_KILL = (
+    "may have landed: sent by the run that was killed, which got no answer before it ended"
+)
+
+
+def _uncertain(err: EngageError, request: APIRequest) -> bool:
+    """Sent, and no answer says whether it acted: a timeout or a 5xx after a request that is
+    not harmless to repeat (an event POST, a batch). A connection that never opened is not."""
+    if request.repeatable or not isinstance(err, TemporaryError) or err.status == 429:
+        return False
+    if err.status is not None:
+        return err.status >= 500
+    from engage_cli.client import should_retry_exception
+
+    cause = err.__cause__
+    return not (isinstance(cause, Exception) and should_retry_exception(cause, False))
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a CI job being cancelled

@@ -18,8 +18,9 @@ from engage_cli.errors import EngageError, Interrupted, PartialFailure, UsageErr
 
 if TYPE_CHECKING:
     from engage_cli.bulk.jobs import Checked, Job
+    from engage_cli.bulk.ledger import Resumed
     from engage_cli.bulk.progress import Summary
-    from engage_cli.bulk.readers import Source
+    from engage_cli.bulk.readers import Record, Source
     from engage_cli.bulk.runner import Runner
     from engage_cli.context import State
     from engage_cli.endpoints import APIRequest
@@ -75,7 +76,18 @@ FailuresOpt = Annotated[
         "--failures",
         metavar="FILE",
         help="Where records that did not land go, as JSON Lines that import reads back "
-        "(default: FILE.failed.jsonl; a .failed.jsonl input is rewritten in place).",
+        "(default: a name of this run's own, FILE.<time>.failed.jsonl; a .failed.jsonl "
+        "input is rewritten in place).",
+        show_default=False,
+    ),
+]
+DeleteFailuresOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--failures",
+        metavar="FILE",
+        help="With --from: where uids not deleted go (default: a name of this run's own, "
+        "FILE.<time>.delete-failed.jsonl, so a teardown never touches an import's).",
         show_default=False,
     ),
 ]
@@ -89,6 +101,36 @@ StreamOpt = Annotated[
         help="Validate each record as it is sent instead of all first (unbounded stdin); "
         "invalid records go to the failures file.",
     ),
+]
+BatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--batch",
+        help="Send through POST /batch in chunks under 100 KB: far fewer requests. The API "
+        "queues batch items and checks them later, so they count as queued, not confirmed.",
+    ),
+]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Go on from a run over the same FILE that was killed (even kill -9): skip what "
+        "it landed, per its journal; what it had in flight goes to the unknown file.",
+    ),
+]
+MaxErrorsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-errors",
+        min=1,
+        metavar="N",
+        help="Stop (exit 6) when the last N requests all failed with 5xx or network errors; "
+        "every unsent record goes to the failures file.",
+    ),
+]
+AllowEmptyOpt = Annotated[
+    bool,
+    typer.Option("--allow-empty", help="An input with no records is fine (exit 0 instead of 2)."),
 ]
 
 
@@ -104,6 +146,10 @@ class BulkOptions:
     stream: bool = False
     dry_run: bool = False
     output: str | None = None
+    batch: bool = False
+    resume: bool = False
+    max_errors: int = 10
+    allow_empty: bool = False
 
     @property
     def passes(self) -> int:
@@ -119,8 +165,7 @@ def import_users(
         Mode,
         typer.Option(
             "--mode",
-            help="upsert: PUT /users/{uid}, safe to re-run. create: POST /users, which can "
-            "carry lists.",
+            help="upsert: PUT /users/{uid}, safe to re-run. create: POST /users.",
         ),
     ] = Mode.upsert,
     format: FormatOpt = None,
@@ -128,26 +173,31 @@ def import_users(
     rate: RateOpt = None,
     failures: FailuresOpt = None,
     stream: StreamOpt = False,
+    batch: BatchOpt = False,
+    resume: ResumeOpt = False,
+    max_errors: MaxErrorsOpt = 10,
+    allow_empty: AllowEmptyOpt = False,
     dry_run: BulkDryRunOpt = False,
     output: OutputOpt = None,
 ) -> None:
     """Create or update many users from a CSV, JSON Lines or JSON file.
 
     Each record is a create body as the API documents it (id, first_name, last_name, email,
-    number, created_at, meta, lists). CSV columns: the field names, meta.NAME for meta (other
-    columns go into meta, with a warning), a header ending in := for JSON cells (meta.age:=),
-    lists as ids separated by ;. Every record is checked before any is sent. Records that do
-    not land go to the failures file; exit 7 if any, 0 if all landed, 2 if the input is
-    invalid.
+    number, created_at, meta, lists), or a user as `users list` prints it. CSV columns: the
+    field names, meta.NAME for meta (other columns go into meta, with a warning), a header
+    ending in := for JSON cells (meta.age:=), lists as ids separated by ;. Every record is
+    checked before any is sent. Records that do not land go to the failures file; exit 7 if
+    any, 0 if all landed, 2 if the input is invalid or empty, 6 if the API is down.
 
-    Example: engage users import seed.csv --concurrency 16 || engage users import
-    seed.csv.failed.jsonl
+    Example: engage users import seed.csv --failures retry.jsonl; engage users import
+    retry.jsonl
     """
     from engage_cli.bulk import jobs
 
     options = BulkOptions(
-        file, _declared(format), concurrency, rate, failures, stream, dry_run, fmt(output)
-    )
+        file, _declared(format), concurrency, rate, failures, stream, dry_run, fmt(output),
+        batch, resume, max_errors, allow_empty,
+    )  # fmt: skip
     _run_bulk(ctx, jobs.users_import_job(mode.value), options)
 
 
@@ -159,6 +209,10 @@ def import_events(
     rate: RateOpt = None,
     failures: FailuresOpt = None,
     stream: StreamOpt = False,
+    batch: BatchOpt = False,
+    resume: ResumeOpt = False,
+    max_errors: MaxErrorsOpt = 10,
+    allow_empty: AllowEmptyOpt = False,
     dry_run: BulkDryRunOpt = False,
     output: OutputOpt = None,
 ) -> None:
@@ -167,15 +221,17 @@ def import_events(
     Each record has uid, event, and optionally value, timestamp and properties (an object,
     or CSV columns properties.NAME; NAME:= for JSON cells; other columns go into properties
     with a warning). A CSV value cell reads like --value of `events add`. An event is never
-    sent twice: one that may have reached the API goes to the failures file, not to a retry.
+    sent twice: one that may have reached the API without an answer goes to the unknown
+    file, never to the retry.
 
     Example: engage events import events.jsonl --rate 50
     """
     from engage_cli.bulk import jobs
 
     options = BulkOptions(
-        file, _declared(format), concurrency, rate, failures, stream, dry_run, fmt(output)
-    )
+        file, _declared(format), concurrency, rate, failures, stream, dry_run, fmt(output),
+        batch, resume, max_errors, allow_empty,
+    )  # fmt: skip
     _run_bulk(ctx, jobs.EVENTS_IMPORT, options)
 
 
@@ -210,6 +266,15 @@ def _declared(format: InputFormat | None) -> str | None:
 # --- the shared run ------------------------------------------------------------------------
 
 
+@dataclass
+class Outcome:
+    """What the sending stage leaves: the runner (its tally and how it stopped), the files."""
+
+    runner: Runner
+    failures: Path | None
+    unknown: Path | None
+
+
 def _run_bulk(
     ctx: typer.Context,
     job: Job,
@@ -222,31 +287,67 @@ def _run_bulk(
     state = state_of(ctx)
     out = state.choose_output(options.output)
     started = time.monotonic()
+    prompted = 0.0  # seconds at the confirmation prompt: not part of the run's time
     stdin = state.streams.stdin
     with readers.open_source(options.file, options.format, stdin, passes=options.passes) as source:
         if options.dry_run:
-            _dry_run(state, out, job, source, started)
+            _dry_run(state, out, job, source, options, started)
             return
+        resumed = None
+        if options.resume:
+            resumed = ledger.read_journal(ledger.find_journal(job, options.file))
         total = None
         if not options.stream:
-            checked = _check(job, source, out)
-            _preflight(state, checked.sample)
+            verify = None if resumed is None else resumed.check
+            checked = _check(job, source, out, verify)
+            _refuse_empty(checked.read, source, options)
+            _preflight(state, _batch_request() if options.batch else checked.sample)
             total = checked.valid
             if confirm is not None:
+                asked = time.monotonic()
                 confirm(total)
-        target = options.failures or ledger.default_failures_path(job, options.file)
+                prompted = time.monotonic() - asked
         # Warnings about columns came with the check pass; --stream has none.
         warn = out.warn if options.stream else _silent
-        runner, kept = _send(state, job, source, target, total, options, warn)
-        summary = progress.summarize(job, source, runner.tally, started, kept)
-    summary.interrupted = runner.stop.is_set() and runner.fatal is None
+        outcome = _send(state, job, source, total, options, warn, resumed)
+        elapsed = time.monotonic() - started - prompted
+        runner = outcome.runner
+        summary = progress.summarize(job, source, runner.tally, elapsed, batch=options.batch)
+        summary.failures_file = str(outcome.failures) if outcome.failures else None
+        summary.unknown_file = str(outcome.unknown) if outcome.unknown else None
+    if options.stream:
+        _refuse_empty(summary.read, source, options)
+    summary.interrupted = (
+        runner.stop.is_set()
+        and runner.fatal is None
+        and runner.down is None
+        and runner.ledger_error is None
+    )
     _print_summary(state, out, summary)
     resume = _resume_command(state, job, summary.failures_file, options)
     _raise_for_outcome(options.file, runner, summary, resume)
 
 
+def _refuse_empty(read: int, source: Source, options: BulkOptions) -> None:
+    """An input with no records is most often an export that went wrong upstream."""
+    if read == 0 and not options.allow_empty:
+        raise UsageError(
+            f"{source.label} holds no records (empty, or only a header); nothing was sent.",
+            hint="Pass --allow-empty where an empty input is expected.",
+        )
+
+
+def _batch_request() -> APIRequest:
+    from engage_cli.endpoints import APIRequest
+
+    return APIRequest("POST", "/batch", needs_secret=True)
+
+
 def _check(
-    job: Job, source: Source, out: Output, on_valid: Callable[[APIRequest], None] | None = None
+    job: Job,
+    source: Source,
+    out: Output,
+    on_valid: Callable[[Record, APIRequest], None] | None = None,
 ) -> Checked:
     """The validation pass: every record, before anything is sent."""
     from engage_cli.bulk import jobs, readers
@@ -267,7 +368,9 @@ def _preflight(state: State, sample: APIRequest | None) -> None:
             client.check_credentials(sample)
 
 
-def _dry_run(state: State, out: Output, job: Job, source: Source, started: float) -> None:
+def _dry_run(
+    state: State, out: Output, job: Job, source: Source, options: BulkOptions, started: float
+) -> None:
     """Check every record and send nothing; `-o ndjson` lists each request, a table shows
     the first one as a sample (thousands of them would drown a terminal)."""
     from engage_cli.bulk import progress
@@ -276,7 +379,7 @@ def _dry_run(state: State, out: Output, job: Job, source: Source, started: float
     shown = [0]  # requests met so far (a counter the callback can bump)
     with state.client() as client:
 
-        def show(request: APIRequest) -> None:
+        def show(record: Record, request: APIRequest) -> None:
             if out.format == "ndjson":
                 out.write(dumps(client.describe(request), indent=None) + "\n")
             elif not shown[0]:
@@ -284,6 +387,7 @@ def _dry_run(state: State, out: Output, job: Job, source: Source, started: float
             shown[0] += 1
 
         checked = _check(job, source, out, show if out.format in ("ndjson", "table") else None)
+    _refuse_empty(checked.read, source, options)
     summary = progress.dry_run_summary(job, source, checked, started)
     if out.format == "ndjson":
         state.streams.stderr.write(summary.sentence() + f" Each would be {job.sends}.\n")
@@ -295,22 +399,35 @@ def _dry_run(state: State, out: Output, job: Job, source: Source, started: float
     _print_summary(state, out, summary)
 
 
+class _Retries:
+    """Counts the client's waits before a retry (its `sleep` is only called for those)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def bump(self) -> None:
+        self.count += 1  # a lost increment under a race only makes a figure one short
+
+
 def _send(
     state: State,
     job: Job,
     source: Source,
-    target: Path,
     total: int | None,
     options: BulkOptions,
     warn: Callable[[str], None],
-) -> tuple[Runner, Path | None]:
-    """Send every record; return the runner (its tally) and the failures file if kept."""
+    resumed: Resumed | None,
+) -> Outcome:
+    """Send every record; the runner, and the failures and unknown files if kept."""
     from engage_cli.bulk import ledger, progress, readers
     from engage_cli.bulk import runner as running
 
     workers = options.concurrency or running.DEFAULT_CONCURRENCY
-    input_path = None if source.is_stdin else Path(source.name)
-    failures = ledger.FailuresFile(target, input_path=input_path)
+    stamp = ledger.run_stamp()
+    failures = ledger.open_failures(job, options.file, options.failures, stamp)
+    _, stem, _ = ledger.failures_plan(job, options.file, stamp)
+    unknown = ledger.unknown_file(stem)
+    journal = ledger.Journal(stem, {"command": job.command, "input": source.label})
     streams = state.streams
     bar = None
     if streams.stderr_isatty:
@@ -318,19 +435,27 @@ def _send(
 
     def say_stopping() -> None:
         streams.stderr.write(
-            f"\nStopping: waiting for the requests in flight; the rest go to {target}.\n"
+            f"\nStopping: waiting for the requests in flight; the rest go to {failures.target}.\n"
         )
         streams.stderr.flush()
 
     stop = threading.Event()
+    retries = _Retries()
+    clean = False
     try:
-        with state.client(max_connections=workers, sleep=running.stoppable_sleep(stop)) as client:
+        sleep = running.stoppable_sleep(stop, retries.bump)
+        with state.client(max_connections=workers, sleep=sleep) as client:
             runner = running.Runner(
                 job,
                 client,
                 failures,
+                unknown=unknown,
+                journal=journal,
+                resumed=resumed,
                 concurrency=workers,
                 rate=options.rate,
+                max_errors=options.max_errors,
+                batch=options.batch,
                 progress=bar.update if bar else None,
                 stop=stop,
             )
@@ -338,11 +463,18 @@ def _send(
                 # Unread stdin cannot be saved; a file's unsent rest goes to the failures.
                 records = readers.read_records(source, job.schema, warn)
                 runner.run(records, drain=source.path is not None)
+        runner.tally.retries = retries.count
+        clean = runner.ledger_error is None
     finally:
         if bar is not None:
             bar.close()
         kept = failures.close()
-    return runner, kept
+        maybe = unknown.close()
+        # The failures and unknown files now hold every record the journal would name.
+        journal.close(keep=not clean)
+    if clean and resumed is not None:
+        resumed.path.unlink(missing_ok=True)  # that run is finished now
+    return Outcome(runner, kept, maybe)
 
 
 def _silent(message: str) -> None:
@@ -377,33 +509,74 @@ def _resume_command(state: State, job: Job, failures: str | None, options: BulkO
         words += ["--concurrency", str(options.concurrency)]
     if options.rate is not None:
         words += ["--rate", f"{options.rate:g}"]
+    if options.batch:
+        words.append("--batch")
     return " ".join(words)
 
 
 def _raise_for_outcome(file: str, runner: Runner, summary: Summary, resume: str) -> None:
-    """Exit 0 only when every record landed: 3 on bad credentials, 130 interrupted, 7 when
-    some did not land; each with the command that retries exactly what did not."""
+    """Exit 0 only when every record landed: 3 on bad credentials, 6 when the API is down,
+    130 interrupted, 7 when some did not land (or may not have); each with the command that
+    retries exactly what certainly did not. Records sent without an answer are never in it."""
     from engage_cli.bulk.readers import STDIN
 
     failures = summary.failures_file
     where = " (in the current directory, as the input was stdin)" if file == STDIN else ""
-    if runner.fatal is not None:
-        fatal: EngageError = runner.fatal
+    maybe = ""
+    if summary.unknown:
+        maybe = (
+            f" {summary.unknown} were sent without an answer and may have landed: they are in "
+            f"{summary.unknown_file}; check them before sending any again."
+        )
+    if runner.ledger_error is not None:
+        raise _unsaved(runner, summary, maybe)
+    stopped: EngageError | None = runner.fatal or runner.down
+    if stopped is not None:
         if failures:
-            fatal.hint = f"{fatal.hint or ''} Then resume with: {resume}".strip()
-        raise fatal
+            stopped.message += f" The records not landed are in {failures}{where}." + maybe
+            stopped.hint = f"{stopped.hint or ''} Then resume with: {resume}".strip()
+        raise stopped
     if summary.interrupted:
-        landed = f"Interrupted: {summary.ok} of {summary.read} records landed"
+        landed = f"Interrupted: {summary.landed} of {summary.read} records landed"
         if not failures:
-            raise Interrupted(landed + ("; the rest of stdin was not read." if where else "."))
+            tail = "; the rest of stdin was not read." if where else "."
+            raise Interrupted(landed + tail + maybe)
         raise Interrupted(
-            f"{landed}; the {summary.failed + summary.not_sent + summary.invalid} others are "
-            f"in {failures}{where}.",
+            f"{landed}; the {summary.failed + summary.not_sent + summary.invalid} others "
+            f"that did not are in {failures}{where}." + maybe,
             hint=f"Resume with: {resume}",
         )
     lost = summary.failed + summary.invalid
     if lost:
         raise PartialFailure(
-            f"{lost} of {summary.read} records did not land; they are in {failures}{where}.",
+            f"{lost} of {summary.read} records did not land; they are in {failures}{where}."
+            + maybe,
             hint=f"Retry exactly those: {resume}",
         )
+    if summary.unknown:
+        raise PartialFailure(maybe.strip())
+
+
+def _unsaved(runner: Runner, summary: Summary, maybe: str) -> EngageError:
+    """The failures file could not be written: say which records are saved nowhere."""
+    assert runner.ledger_error is not None
+    shown = ", ".join(_named(record) for record in runner.unsaved[:20])
+    more = len(runner.unsaved) - 20
+    if more > 0:
+        shown += f" and {more} more"
+    text = (
+        f"Cannot write {runner.ledger_error.path} ({runner.ledger_error.reason}): stopped. "
+        f"{len(runner.unsaved)} records that did not land are saved nowhere: {shown}."
+    )
+    if runner.unread_after is not None:
+        text += f" The input after line {runner.unread_after} was not read."
+    return PartialFailure(
+        text + maybe,
+        hint="Free the space (or choose --failures FILE elsewhere) and send those again.",
+    )
+
+
+def _named(record: Record) -> str:
+    data = record.data if isinstance(record.data, dict) else {}
+    key = next((data[k] for k in ("id", "uid") if isinstance(data.get(k), str)), None)
+    return f"line {record.line}" + (f" ({key})" if key else "")

@@ -5,7 +5,6 @@ Account members and the accounts / lists / tokens sub-groups live in users_membe
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -315,17 +314,7 @@ def delete(
     format: bulk.FormatOpt = None,
     concurrency: bulk.ConcurrencyOpt = None,
     rate: bulk.RateOpt = None,
-    failures: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--failures",
-            metavar="FILE",
-            help="Where uids that could not be deleted go, as JSON Lines that --from reads "
-            "back (default: FILE.delete-failed.jsonl; such a file given to --from is "
-            "rewritten in place).",
-            show_default=False,
-        ),
-    ] = None,
+    failures: bulk.DeleteFailuresOpt = None,
     output: OutputOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
@@ -350,6 +339,7 @@ def delete(
             failures,
             dry_run=dry_run,
             output=fmt(output),
+            allow_empty=True,  # a teardown with nothing left to delete is done
         )
         bulk.delete_users_from(ctx, options, yes=yes)
         return
