@@ -1048,3 +1048,263 @@ def test_a_csv_quote_never_closed_is_refused_not_imported_as_a_fragment(tmp_path
     result = run(["users", "import", str(path), "-o", "table"], refuse_requests)
     assert result.exit_code == 2
     assert "line 3: a quoted cell is never closed" in result.stderr
+
+
+# --- every record accounted for, under injected faults (issue 12) -----------------------------
+
+
+def users_file(tmp_path: Path, count: int, name: str = "seed.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("id\n" + "".join(f"u{i}\n" for i in range(count)), encoding="utf-8")
+    return path
+
+
+def test_a_worker_exception_loses_no_record_and_hangs_nothing(tmp_path: Path) -> None:
+    path = users_file(tmp_path, 40)
+    broken = {f"/v1/users/u{i}" for i in range(0, 40, 3)}  # more broken records than workers
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path in broken:
+            raise RuntimeError("a bug while sending")
+        return httpx.Response(200, json={})
+
+    result = run(["users", "import", str(path), "-c", "4", "-o", "json"], answer)
+    assert result.exit_code == 7
+    summary = result.json()
+    assert (summary["landed"], summary["failed"]) == (40 - len(broken), len(broken))
+    entries = failures_in(Path(summary["failures_file"]))
+    assert {f"/v1/users/{e['id']}" for e in entries} == broken
+    assert all("Unexpected failure: RuntimeError" in e["_error"]["message"] for e in entries)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_a_failures_file_that_cannot_be_written_stops_and_names_what_is_unsaved(
+    tmp_path: Path,
+) -> None:
+    path = users_file(tmp_path, 30)
+    result = run(
+        ["users", "import", str(path), "-c", "2", "--failures", "/dev/full", "-o", "json"],
+        Recorder(refuse_uids("u3")),
+    )
+    assert result.exit_code == 7
+    error = json.loads(result.stderr)["error"]["message"]
+    assert "Cannot write /dev/full (No space left on device): stopped." in error
+    assert "line 5 (u3)" in error and "saved nowhere" in error
+    summary = result.json()
+    assert (
+        summary["unsaved"] >= 1
+        and summary["landed"] + summary["unsaved"] + summary["not_sent"] <= summary["read"] <= 30
+    )
+    # Every record read is landed or named; what was not read is said too.
+    assert (
+        summary["landed"] + summary["failed"] + summary["not_sent"] + summary["unsaved"]
+        == (summary["read"])
+    )
+
+
+def test_a_down_server_stops_the_run_with_exit_6_and_every_record_saved(tmp_path: Path) -> None:
+    path = users_file(tmp_path, 200)
+    calls = Recorder(lambda request: httpx.Response(503, json={"error": "down"}))
+    result = run(
+        ["--retries", "0", "users", "import", str(path), "-c", "4", "--max-errors", "5",
+         "-o", "json"], calls,
+    )  # fmt: skip
+    assert result.exit_code == 6
+    error = json.loads(result.stderr)["error"]
+    assert "the last 5 requests all failed; the API looks down" in error["message"]
+    assert "resume with: engage users import" in error["hint"]
+    summary = result.json()
+    assert summary["landed"] == 0 and summary["read"] == 200
+    assert summary["failed"] + summary["not_sent"] == 200
+    assert len(calls.requests) < 20  # it stopped, not ground through 200 rows
+    saved = failures_in(Path(summary["failures_file"]))
+    assert sorted(e["id"] for e in saved) == sorted(f"u{i}" for i in range(200))
+
+
+def test_rows_for_one_uid_are_applied_in_file_order_at_any_concurrency(
+    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI]
+) -> None:
+    api = sandbox_api()
+    path = tmp_path / "seed.csv"
+    path.write_text("id,meta.n:=\n" + "".join(f"u{i % 30},{i}\n" for i in range(300)))
+    result = run(["users", "import", str(path), "-c", "16"], transport=SandboxTransport(api))
+    assert result.exit_code == 0, result.stderr
+    for uid in range(30):
+        user = api.store.get_user(f"u{uid}")
+        assert user is not None and user["meta"] == {"n": 270 + uid}
+
+
+def test_a_rate_limit_pauses_the_pool_and_never_uses_up_a_retry(
+    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI]
+) -> None:
+    # The sandbox's clock moves 1/20 s a request: 15 requests pass in each "second" and 5
+    # get a 429, however fast or slow this machine is.
+    ticks = iter(range(10**9))
+    api = sandbox_api(rate_limit=15, clock=lambda: next(ticks) / 20)
+    path = users_file(tmp_path, 40, "seed.csv")
+    result = run(
+        ["--retries", "0", "users", "import", str(path), "-c", "8", "-o", "json"],
+        transport=SandboxTransport(api),
+    )
+    assert result.exit_code == 0, result.stderr
+    summary = result.json()
+    assert summary["landed"] == 40 and summary["failed"] == 0
+    assert summary["rate_limited"] > 0 and summary["retries"] == 0
+    assert summary["requests"] == 40  # a 429 is a wait, not a request of the record's own
+    assert api.store.count_users() == 40
+
+
+def test_the_pacer_pauses_everyone_then_adapts_under_what_the_server_took() -> None:
+    now = [0.0]
+    pacer = running.Pacer(None, clock=lambda: now[0])
+    for _ in range(100):  # the server took 100 in the last second ...
+        now[0] += 0.005
+        pacer.answered()
+    pacer.throttled(1.0)  # ... then said 429, come back in 1 s
+    assert pacer.rate == pytest.approx(95)
+    waits: list[float] = []
+
+    class Recording(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(timeout or 0.0)
+            return False
+
+    assert pacer.wait(Recording()) and pacer.wait(Recording())
+    assert waits == pytest.approx([1.0, 1.0 + 1 / 95])
+    pacer.throttled(1.0)  # more 429s from the same burst do not lower it again
+    assert pacer.rate == pytest.approx(95)
+    now[0] += 2
+    pacer.throttled(None)  # a 429 at the new rate: lower again, under what it took
+    assert pacer.rate == pytest.approx(95 * 0.95)
+    now[0] += running.RATE_CALM + 1
+    pacer.answered()  # calm for a while: grow again, slowly
+    assert pacer.rate == pytest.approx(95 * 0.95 * running.RATE_GROWTH)
+
+
+def test_batch_sends_chunks_under_100_kb_and_says_they_are_queued(tmp_path: Path) -> None:
+    path = tmp_path / "seed.jsonl"
+    rows = (json.dumps({"id": f"u{i}", "first_name": "x" * 200, "meta": {"n": i}}) + "\n"
+            for i in range(2000))  # fmt: skip
+    path.write_text("".join(rows))
+    recorder = Recorder(lambda request: httpx.Response(200, json={"status": "queued"}))
+    result = run(["users", "import", str(path), "--batch", "-c", "4", "-o", "json"], recorder)
+    assert result.exit_code == 0, result.stderr
+    summary = result.json()
+    assert summary["batch"] is True and summary["landed"] == 2000
+    assert {(r.method, r.url.path) for r in recorder.requests} == {("POST", "/v1/batch")}
+    assert all(len(r.content) < 100_000 for r in recorder.requests)
+    assert summary["requests"] == len(recorder.requests) < 2000 / 200
+    items = [item for body in recorder.bodies() for item in body["data"]]
+    assert sorted(i["id"] for i in items) == sorted(f"u{i}" for i in range(2000))
+    assert items[0] == {"type": "update", "id": items[0]["id"], "first_name": "x" * 200,
+                        "meta": {"n": int(items[0]["id"][1:])}}  # fmt: skip
+    table = run(["users", "import", str(path), "--batch", "-o", "table"], recorder)
+    assert "2000 queued" in table.stderr and "the API checks them later" in table.stderr
+
+
+def test_batch_events_and_a_refused_chunk_goes_to_the_failures_file(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps({"uid": f"u{i}", "event": "Paid", "value": i}) + "\n"
+                            for i in range(10)))  # fmt: skip
+    recorder = Recorder(lambda request: httpx.Response(413, json={"error": "Too large."}))
+    result = run(["events", "import", str(path), "--batch", "-c", "1", "-o", "json"], recorder)
+    assert result.exit_code == 7
+    (body,) = recorder.bodies()
+    assert body["data"][0] == {"type": "event", "id": "u0", "event": "Paid", "value": 0}
+    saved = failures_in(Path(result.json()["failures_file"]))
+    assert [e["value"] for e in saved] == list(range(10))
+    assert "--batch" in json.loads(result.stderr)["error"]["hint"]
+
+
+def test_a_journal_lets_a_killed_run_resume_without_doubles(
+    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What kill -9 leaves: a journal naming what was sent and what was acknowledged."""
+    api = sandbox_api()
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps({"uid": f"u{i % 9}", "event": "Paid", "value": i})
+                            + "\n" for i in range(50)))  # fmt: skip
+    records = list(readers.read_records(readers.Source(str(path), None, path=path),
+                                        jobs.EVENTS_IMPORT.schema))  # fmt: skip
+    requests = [jobs.prepare(jobs.EVENTS_IMPORT, r) for r in records]
+    journal = ledger.Journal(str(path) + ".20260101-000000", {"command": "events import"})
+    for record, request in zip(records[:20], requests[:20], strict=True):
+        run(["events", "import", "-", "--format", "jsonl"], transport=SandboxTransport(api),
+            stdin=json.dumps(record.data) + "\n")  # fmt: skip
+        journal.sent([(record, request)])
+        journal.acked([record])
+    journal.sent([(records[20], requests[20])])  # in flight when killed: no answer recorded
+    os.close(journal._fd)  # killed: no close(), the file stays as it is
+
+    resumed = run(["events", "import", str(path), "--resume", "-o", "json"],
+                  transport=SandboxTransport(api))  # fmt: skip
+    assert resumed.exit_code == 7  # the one in flight may have landed: unknown, not re-sent
+    summary = resumed.json()
+    assert (summary["resumed"], summary["unknown"], summary["landed"]) == (20, 1, 29)
+    values = sorted(e["value"] for e in api.store.list_events())
+    assert values == [v for v in range(50) if v != 20]  # none twice
+    (entry,) = failures_in(Path(summary["unknown_file"]))
+    assert entry["value"] == 20 and "killed" in entry["_error"]["message"]
+    assert not journal.path.exists()  # that run is finished now
+
+    again = run(["events", "import", str(path), "--resume"], transport=SandboxTransport(api))
+    assert again.exit_code == 2 and "no journal of a killed run" in again.stderr
+
+
+def test_an_unreadable_line_is_kept_in_the_failures_file_with_its_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    lines = '{"id": "u1"}\n{oops\n{"id": "u3"}\n'
+    result = run(["users", "import", "-", "--stream", "-o", "json"], Recorder(), stdin=lines)
+    assert result.exit_code == 7
+    (entry,) = failures_in(Path(result.json()["failures_file"]))
+    assert entry["_record"] == "{oops"
+    assert entry["_error"]["line"] == 2 and "not valid JSON" in entry["_error"]["message"]
+
+
+def test_ctrl_c_during_the_check_pass_says_nothing_was_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = users_file(tmp_path, 3)
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs, "check_all", interrupted)
+    result = run(["users", "import", str(path), "-o", "table"], refuse_requests)
+    assert result.exit_code == 130
+    assert "Interrupted while checking the input; nothing was sent." in result.stderr
+
+
+def test_the_progress_bar_fits_80_columns_at_100_percent(tmp_path: Path) -> None:
+    from engage_cli.bulk import progress
+
+    stream = io.StringIO()
+    bar = progress.TerminalProgress(stream, 123_456, "events import", color=False)
+    tally = running.Tally(landed=123_000, failed=456, requests=123_456)
+    bar.update(tally)
+    bar.close()
+    import re
+
+    frames = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue()).replace("\r", "\n")
+    assert "123456/123456" in frames
+    assert max(len(line) for line in frames.splitlines()) <= 80
+
+
+def test_elapsed_time_leaves_out_the_confirmation_prompt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engage_cli.commands import _common
+
+    path = users_file(tmp_path, 2)
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+
+    def slow_answer(state: Any, question: str) -> None:
+        clock[0] += 3600  # an hour at the prompt
+
+    monkeypatch.setattr(_common, "confirm_or_refuse", slow_answer)
+    result = run(["users", "delete", "--from", str(path), "-o", "json"], Recorder(), tty=True)
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["elapsed"] < 60
