@@ -189,7 +189,7 @@ def import_users(
     checked before any is sent. Records that do not land go to the failures file; exit 7 if
     any, 0 if all landed, 2 if the input is invalid or empty, 6 if the API is down.
 
-    Example: engage users import seed.csv --failures retry.jsonl; engage users import
+    Example: engage users import seed.csv --failures retry.jsonl || engage users import
     retry.jsonl
     """
     from engage_cli.bulk import jobs
