@@ -122,4 +122,7 @@ def test_the_failures_file_a_help_names_is_where_a_failed_run_writes(
     (cwd / "seed.csv").write_text(seed, encoding="utf-8")
     result = run(args, [reply(400, {"error": "refused"})])
     assert result.exit_code == 7, result.stderr
-    assert [p.name for p in cwd.iterdir() if p.name != "seed.csv"] == ["seed.csv" + named.group(1)]
+    # TIME stands for the run's start (YYYYmmdd-HHMMSS), which makes the name the run's own.
+    expected = re.escape("seed.csv" + named.group(1)).replace("TIME", r"\d{8}-\d{6}")
+    (written,) = [p.name for p in cwd.iterdir() if p.name != "seed.csv"]
+    assert re.fullmatch(expected, written), written

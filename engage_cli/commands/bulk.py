@@ -76,8 +76,8 @@ FailuresOpt = Annotated[
         "--failures",
         metavar="FILE",
         help="Where records that did not land go, as JSON Lines that import reads back "
-        "(default: a name of this run's own, FILE.<time>.failed.jsonl; a .failed.jsonl "
-        "input is rewritten in place).",
+        "(default: FILE.TIME.failed.jsonl; TIME is when the run started, so no two runs "
+        "share one; a .failed.jsonl input is rewritten in place).",
         show_default=False,
     ),
 ]
@@ -86,8 +86,8 @@ DeleteFailuresOpt = Annotated[
     typer.Option(
         "--failures",
         metavar="FILE",
-        help="With --from: where uids not deleted go (default: a name of this run's own, "
-        "FILE.<time>.delete-failed.jsonl, so a teardown never touches an import's).",
+        help="With --from: where uids not deleted go (default: FILE.TIME.delete-failed.jsonl; "
+        "TIME is when the run started; a teardown never touches an import's).",
         show_default=False,
     ),
 ]
