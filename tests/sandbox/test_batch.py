@@ -19,6 +19,7 @@ def test_items_are_applied_in_order(call: Caller) -> None:
         {"type": "update", "id": "u1", "meta": {"plan": "pro"}, "email": "z@b.co"},
         {"type": "event", "id": "u1", "event": "Paid", "value": 9.5},
         {"type": "update", "id": "u2", "first_name": "New"},  # an update upserts
+        {"type": "event", "id": "made elsewhere/1", "event": "Seen"},  # any uid a path takes
     ]
     answer = call("POST", "/v1/batch", {"data": items})
     assert (answer.status, answer.json) == (200, {"status": "queued"})
@@ -26,6 +27,7 @@ def test_items_are_applied_in_order(call: Caller) -> None:
     assert (user["email"], user["meta"]) == ("z@b.co", {"plan": "pro"})
     assert [(e["event"], e["value"]) for e in call.api.store.list_events("u1")] == [("Paid", 9.5)]
     assert call("GET", "/v1/users/u2").json["first_name"] == "New"
+    assert call("GET", "/v1/users/made%20elsewhere%2F1").status == 200
 
 
 def test_bad_items_are_skipped_and_logged(call: Caller, caplog: pytest.LogCaptureFixture) -> None:

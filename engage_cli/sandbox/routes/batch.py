@@ -33,7 +33,8 @@ def apply_item(store: SandboxStore, item: object) -> None:
     if kind == "create":
         users.create(store, body)
         return
-    uid = validate.user_id(body)  # an update or event names its user by id
+    # An update or event names its user by id, any uid a path could carry.
+    uid = validate.non_empty_string(body, "id")
     del body["id"]
     if kind == "update":
         users.update(store, uid, body, Access.FULL)
