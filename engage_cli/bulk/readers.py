@@ -118,7 +118,7 @@ class CsvSchema:
 # What the API computes and an export carries, but no request may send: dropped on import.
 SERVER_FIELDS = frozenset(
     {"devices", "segments", "uid_updateable", "accounts", "is_account", "archived"}
-    | {"last_interaction"}
+    | {"last_interaction", "member_count", "stats"}
 )
 
 USER_CSV = CsvSchema(

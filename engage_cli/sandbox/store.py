@@ -1,8 +1,9 @@
-"""SQLite state of the Engage sandbox: users and the events recorded for them.
+"""SQLite state of the Engage sandbox: users, lists and the events recorded for users.
 
-The store takes values the API layer has already validated and normalised; it owns the shape of
-the stored user document, the internal ids, and the guarantee that no write it acknowledges is
-lost or applied twice, whichever thread or process makes it.
+The store takes values the route modules have already validated and normalised; documents.py
+owns the shape of the stored objects; this module owns the SQL, the internal ids, the schema and
+its in-place migration, and the guarantee that no write it acknowledges is lost or applied
+twice, whichever thread or process makes it.
 """
 
 from __future__ import annotations
@@ -11,17 +12,36 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypedDict, Union
+from typing import Any
+
+from engage_cli.sandbox.documents import (
+    MAX_DEVICES,
+    JSONObject,
+    ListChanges,
+    Scalar,
+    UserChanges,
+    apply_list_changes,
+    apply_user_changes,
+    format_timestamp,
+    merge_into,
+    new_list,
+    new_user,
+    normalise_user,
+    utc_now_timestamp,
+)
 
 __all__ = [
     "MAX_DEVICES",
+    "SCHEMA_VERSION",
     "DuplicateUserError",
+    "EmailChangeError",
+    "ListArchivedError",
+    "Page",
     "SandboxStore",
     "Scalar",
     "StoreClosedError",
@@ -31,16 +51,14 @@ __all__ = [
     "utc_now_timestamp",
 ]
 
-# A meta, event value or property value: the API refuses anything else.
-Scalar = Union[str, int, float, bool]
-JSONObject = dict[str, Any]
-
-# The reference: "the user's last 5 device tokens".
-MAX_DEVICES = 5
 # Idle connections kept for reuse; more are opened under load and closed when handed back.
 _POOL_SIZE = 16
 # How long a writer waits for another process's write transaction before giving up.
 _BUSY_TIMEOUT_MS = 10_000
+
+# PRAGMA user_version of a database this code wrote. 0 is the first sandbox (users and events
+# only, user documents without accounts, is_account, archived...): opened, it is migrated.
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -59,103 +77,65 @@ CREATE TABLE IF NOT EXISTS events (
     timestamp  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_uid ON events (uid, seq);
--- One row: the last (seconds, sequence) pair handed out as a user id. It lives in the database,
--- not in memory, so ids keep increasing across restarts and across processes sharing the file.
+-- One row: the last (seconds, sequence) pair handed out as an internal id (users and lists
+-- share it). It lives in the database, not in memory, so ids keep increasing across restarts
+-- and across processes sharing the file.
 CREATE TABLE IF NOT EXISTS id_state (
     k       INTEGER PRIMARY KEY CHECK (k = 0),
     seconds INTEGER NOT NULL,
     seq     INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO id_state (k, seconds, seq) VALUES (0, 0, 0);
+CREATE TABLE IF NOT EXISTS lists (
+    id       TEXT PRIMARY KEY,    -- internal id, 24 hex digits
+    archived INTEGER NOT NULL DEFAULT 0,
+    body     TEXT NOT NULL        -- the list object as JSON (subscriber_count computed on read)
+) WITHOUT ROWID;
 """
+
+# A user document's membership of a list / an account, for filters and counts. json_each walks
+# the document's array; the sandbox holds thousands of users, not millions, so no index.
+_IN_LIST = (
+    "EXISTS (SELECT 1 FROM json_each(users.body, '$.lists') AS l"
+    " WHERE json_extract(l.value, '$.id') = ?)"
+)
+_MEMBER_OF = (
+    "EXISTS (SELECT 1 FROM json_each(users.body, '$.accounts') AS a"
+    " WHERE json_extract(a.value, '$.id') = ?)"
+)
 
 
 class DuplicateUserError(Exception):
     """A create named a uid that already exists."""
 
 
+class EmailChangeError(Exception):
+    """A write that may not change the email (key-only) would have changed it."""
+
+
+class ListArchivedError(Exception):
+    """An archived list takes no new subscribers."""
+
+
 class StoreClosedError(RuntimeError):
     """The store was used after close()."""
 
 
-class Device(TypedDict):
-    token: str
-    platform: str
-
-
-class UserChanges(TypedDict, total=False):
-    """Validated changes: scalars replace, meta merges key by key, lists and devices add."""
-
-    first_name: str
-    last_name: str
-    number: str
-    email: str
-    created_at: str
-    meta: dict[str, Scalar]
-    lists: list[str]
-    device: Device
-
-
 @dataclass(frozen=True)
-class UserPage:
-    users: list[JSONObject]
+class Page:
+    """One page of users or lists, with both pagination styles' answers."""
+
+    items: list[JSONObject]
     has_more: bool
     next_cursor: str | None
     previous_cursor: str | None
 
-
-def format_timestamp(moment: datetime) -> str:
-    """Render like the reference: `2021-01-12T05:24:39.062+00:00` (UTC, milliseconds)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    utc = moment.astimezone(timezone.utc)
-    # Formatted by hand: strftime("%Y") does not zero-pad years below 1000 on every platform.
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
-        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond // 1000:03d}+00:00"
-    )
+    @property
+    def users(self) -> list[JSONObject]:
+        return self.items
 
 
-def utc_now_timestamp() -> str:
-    return format_timestamp(datetime.now(timezone.utc))
-
-
-_SCALAR_FIELDS = frozenset({"first_name", "last_name", "number", "email", "created_at"})
-
-
-def _new_user(internal_id: str, uid: str) -> JSONObject:
-    # Key order is the reference's, so the JSON reads like its example.
-    return {
-        "id": internal_id,
-        "uid": uid,
-        "first_name": None,
-        "last_name": None,
-        "number": None,
-        "email": None,
-        "devices": [],
-        "lists": [],
-        "segments": [],
-        "meta": {},
-        "created_at": utc_now_timestamp(),
-    }
-
-
-def _apply_changes(user: JSONObject, changes: UserChanges) -> None:
-    for field, value in changes.items():
-        if field in _SCALAR_FIELDS:
-            user[field] = value
-    if "meta" in changes:
-        user["meta"] = {**user["meta"], **changes["meta"]}
-    if "lists" in changes:
-        known = {entry["id"] for entry in user["lists"]}
-        for list_id in changes["lists"]:
-            if list_id not in known:
-                user["lists"].append({"id": list_id, "subscribed": True})
-                known.add(list_id)
-    if "device" in changes:
-        device = changes["device"]
-        kept = [d for d in user["devices"] if d["token"] != device["token"]]
-        user["devices"] = [*kept, dict(device)][-MAX_DEVICES:]
+UserPage = Page
 
 
 def _email_key(user: JSONObject) -> str | None:
@@ -182,6 +162,7 @@ class SandboxStore:
         self._closed = False
         with self._connection() as conn:
             conn.executescript(_SCHEMA)
+        self._migrate()
 
     # -- connections -------------------------------------------------------------------------
 
@@ -262,10 +243,30 @@ class SandboxStore:
     ) -> None:
         self.close()
 
-    # -- users -------------------------------------------------------------------------------
+    # -- schema ----------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        """Bring a database from an older sandbox to SCHEMA_VERSION in place. The tables it
+        lacks were created by _SCHEMA already; what is left is rewriting its user documents
+        with the fields they lack. Idempotent, and safe with another process doing the same."""
+        with self._write() as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version >= SCHEMA_VERSION:
+                return
+            rows = conn.execute("SELECT uid, body FROM users").fetchall()
+            for uid, body in rows:
+                user = normalise_user(_decode(body))
+                conn.execute("UPDATE users SET body = ? WHERE uid = ?", (json.dumps(user), uid))
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def schema_version(self) -> int:
+        with self._connection() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- ids and pages -----------------------------------------------------------------------
 
     @staticmethod
-    def _next_user_id(conn: sqlite3.Connection) -> str:
+    def _next_id(conn: sqlite3.Connection) -> str:
         """8 hex digits of epoch seconds + 16 of a sequence: increasing in creation order.
 
         The seconds never go backwards (a clock step back reuses the last value) and the sequence
@@ -280,17 +281,88 @@ class SandboxStore:
         return f"{seconds:08x}{seq:016x}"
 
     @staticmethod
+    def _page(
+        conn: sqlite3.Connection,
+        table: str,
+        conditions: list[str],
+        params: list[Any],
+        limit: int,
+        after_id: str | None,
+        before_id: str | None,
+        present: Callable[[str], JSONObject],
+    ) -> Page:
+        """One page in ascending internal id.
+
+        Without a cursor or with after_id: the first `limit` rows above it, has_more = more
+        follow. With before_id: the last `limit` rows below it (still ascending), has_more =
+        more precede. Both cursors are computed either way.
+        """
+        if after_id is not None and before_id is not None:
+            raise ValueError("after_id and before_id are exclusive")
+        where = "".join(f" AND {condition}" for condition in conditions)
+
+        def select(condition: str, bound: str, order: str, count: int) -> list[str]:
+            rows = conn.execute(
+                f"SELECT body FROM {table} WHERE {condition}{where} ORDER BY id {order} LIMIT ?",
+                [bound, *params, count],
+            ).fetchall()
+            return [str(row[0]) for row in rows]
+
+        if before_id is None:
+            bodies = select("id > ?", after_id or "", "ASC", limit + 1)
+            page = [present(body) for body in bodies[:limit]]
+            more_after = len(bodies) > limit
+            more_before = bool(page) and bool(select("id < ?", page[0]["id"], "DESC", 1))
+        else:
+            bodies = select("id < ?", before_id, "DESC", limit + 1)
+            page = [present(body) for body in reversed(bodies[:limit])]
+            more_before = len(bodies) > limit
+            more_after = bool(page) and bool(select("id > ?", page[-1]["id"], "ASC", 1))
+        return Page(
+            items=page,
+            has_more=more_before if before_id is not None else more_after,
+            next_cursor=page[-1]["id"] if more_after else None,
+            previous_cursor=page[0]["id"] if more_before else None,
+        )
+
+    # -- users -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _present(conn: sqlite3.Connection, user: JSONObject) -> JSONObject:
+        """The user object as answered: an account's member_count is counted now."""
+        if user["is_account"]:
+            user["member_count"] = int(
+                conn.execute(
+                    f"SELECT count(*) FROM users WHERE {_MEMBER_OF}", (user["uid"],)
+                ).fetchone()[0]
+            )
+        else:
+            user["member_count"] = None
+        return user
+
+    @staticmethod
     def _load(conn: sqlite3.Connection, uid: str) -> JSONObject | None:
         row = conn.execute("SELECT body FROM users WHERE uid = ?", (uid,)).fetchone()
-        return None if row is None else _decode(row[0])
+        return None if row is None else normalise_user(_decode(row[0]))
 
-    def _insert(self, conn: sqlite3.Connection, uid: str, changes: UserChanges) -> JSONObject:
-        user = _new_user(self._next_user_id(conn), uid)
-        _apply_changes(user, changes)
+    @staticmethod
+    def _save(conn: sqlite3.Connection, user: JSONObject) -> None:
+        conn.execute(
+            "UPDATE users SET email = ?, body = ? WHERE uid = ?",
+            (_email_key(user), json.dumps(user), user["uid"]),
+        )
+
+    def _insert(
+        self, conn: sqlite3.Connection, uid: str | None, changes: UserChanges
+    ) -> JSONObject:
+        """A new user; uid None: the new internal id is its uid too."""
+        internal_id = self._next_id(conn)
+        user = new_user(internal_id, internal_id if uid is None else uid)
+        apply_user_changes(user, changes)
         try:
             conn.execute(
                 "INSERT INTO users (id, uid, email, body) VALUES (?, ?, ?, ?)",
-                (user["id"], uid, _email_key(user), json.dumps(user)),
+                (user["id"], user["uid"], _email_key(user), json.dumps(user)),
             )
         except sqlite3.IntegrityError as exc:
             raise DuplicateUserError(uid) from exc
@@ -299,29 +371,65 @@ class SandboxStore:
     def create_user(self, uid: str, changes: UserChanges) -> JSONObject:
         """Create a user; DuplicateUserError if the uid exists (the UNIQUE constraint decides)."""
         with self._write() as conn:
-            return self._insert(conn, uid, changes)
+            return self._present(conn, self._insert(conn, uid, changes))
 
-    def upsert_user(self, uid: str, changes: UserChanges) -> tuple[JSONObject, bool]:
-        """Apply changes to the user, creating it first if needed. Returns (user, created)."""
+    def upsert_user(
+        self, uid: str, changes: UserChanges, *, may_change_email: bool = True
+    ) -> tuple[JSONObject, bool]:
+        """Apply changes to the user, creating it first if needed. Returns (user, created).
+
+        may_change_email=False: EmailChangeError (nothing written) if the user exists with
+        another email than the changes carry; creating the user with one is allowed."""
         with self._write() as conn:
             user = self._load(conn, uid)
             if user is None:
-                return self._insert(conn, uid, changes), True
-            _apply_changes(user, changes)
-            conn.execute(
-                "UPDATE users SET email = ?, body = ? WHERE uid = ?",
-                (_email_key(user), json.dumps(user), uid),
-            )
-            return user, False
+                return self._present(conn, self._insert(conn, uid, changes)), True
+            if (
+                not may_change_email
+                and "email" in changes
+                and (user["email"] or "").lower() != changes["email"].lower()
+            ):
+                raise EmailChangeError(uid)
+            apply_user_changes(user, changes)
+            self._save(conn, user)
+            return self._present(conn, user), False
+
+    def update_user(self, uid: str, changes: UserChanges) -> JSONObject | None:
+        """Apply changes to an existing user; None (nothing written) if there is none."""
+        with self._write() as conn:
+            user = self._load(conn, uid)
+            if user is None:
+                return None
+            apply_user_changes(user, changes)
+            self._save(conn, user)
+            return self._present(conn, user)
 
     def get_user(self, uid: str) -> JSONObject | None:
-        with self._connection() as conn:
-            return self._load(conn, uid)
+        with self._read() as conn:
+            user = self._load(conn, uid)
+            return None if user is None else self._present(conn, user)
 
     def delete_user(self, uid: str) -> bool:
         """Delete the user; False if there was none. Its recorded events stay in the log."""
         with self._write() as conn:
             return conn.execute("DELETE FROM users WHERE uid = ?", (uid,)).rowcount > 0
+
+    def merge_users(self, source: str, destination: str) -> bool:
+        """Fold the source user into the destination (created if unknown) and delete the
+        source; its events move to the destination. False (nothing done) if the source is
+        unknown or both are the same user."""
+        with self._write() as conn:
+            moved = self._load(conn, source)
+            if moved is None or source == destination:
+                return False
+            target = self._load(conn, destination)
+            if target is None:
+                target = self._insert(conn, destination, {})
+            merge_into(target, moved)
+            conn.execute("DELETE FROM users WHERE uid = ?", (source,))
+            self._save(conn, target)
+            conn.execute("UPDATE events SET uid = ? WHERE uid = ?", (destination, source))
+            return True
 
     def count_users(self) -> int:
         with self._connection() as conn:
@@ -338,41 +446,33 @@ class SandboxStore:
         after_id: str | None = None,
         before_id: str | None = None,
         email: str | None = None,
-    ) -> UserPage:
-        """One page in ascending internal id.
-
-        Without a cursor or with after_id: the first `limit` users above it, has_more = more
-        follow. With before_id: the last `limit` users below it (still ascending), has_more =
-        more precede. Both cursors are computed either way.
-        """
-        if after_id is not None and before_id is not None:
-            raise ValueError("after_id and before_id are exclusive")
-        where, params = ("", []) if email is None else (" AND email = ?", [email.lower()])
+        lists: list[str] | tuple[str, ...] = (),
+        member_of: str | None = None,
+    ) -> Page:
+        """A page of users (see _page), only those with this email (any case), in every one of
+        these lists, and members of this account, where given."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if email is not None:
+            conditions.append("email = ?")
+            params.append(email.lower())
+        for list_id in lists:
+            conditions.append(_IN_LIST)
+            params.append(list_id)
+        if member_of is not None:
+            conditions.append(_MEMBER_OF)
+            params.append(member_of)
         with self._read() as conn:
-
-            def select(condition: str, bound: str, order: str, count: int) -> list[str]:
-                rows = conn.execute(
-                    f"SELECT body FROM users WHERE {condition}{where} ORDER BY id {order} LIMIT ?",
-                    [bound, *params, count],
-                ).fetchall()
-                return [str(row[0]) for row in rows]
-
-            if before_id is None:
-                bodies = select("id > ?", after_id or "", "ASC", limit + 1)
-                page = [_decode(body) for body in bodies[:limit]]
-                more_after = len(bodies) > limit
-                more_before = bool(page) and bool(select("id < ?", page[0]["id"], "DESC", 1))
-            else:
-                bodies = select("id < ?", before_id, "DESC", limit + 1)
-                page = [_decode(body) for body in reversed(bodies[:limit])]
-                more_before = len(bodies) > limit
-                more_after = bool(page) and bool(select("id > ?", page[-1]["id"], "ASC", 1))
-        return UserPage(
-            users=page,
-            has_more=more_before if before_id is not None else more_after,
-            next_cursor=page[-1]["id"] if more_after else None,
-            previous_cursor=page[0]["id"] if more_before else None,
-        )
+            return self._page(
+                conn,
+                "users",
+                conditions,
+                params,
+                limit,
+                after_id,
+                before_id,
+                lambda body: self._present(conn, normalise_user(_decode(body))),
+            )
 
     # -- events ------------------------------------------------------------------------------
 
@@ -385,15 +485,19 @@ class SandboxStore:
         properties: Mapping[str, Scalar] | None = None,
         timestamp: str | None = None,
     ) -> bool:
-        """Record an event, creating the user if unknown (as Engage does for anonymous ids).
+        """Record an event, creating the user if unknown (as Engage does for anonymous ids);
+        the user's last_interaction becomes the event's time if that is later.
 
         Returns True if the user was created.
         """
+        moment = timestamp or utc_now_timestamp()
         with self._write() as conn:
-            created = False
-            if self._load(conn, uid) is None:
-                self._insert(conn, uid, {})
-                created = True
+            user = self._load(conn, uid)
+            if user is None:
+                self._insert(conn, uid, {"last_interaction": moment})
+            else:
+                apply_user_changes(user, {"last_interaction": moment})
+                self._save(conn, user)
             conn.execute(
                 "INSERT INTO events (uid, event, value, properties, timestamp)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -402,10 +506,10 @@ class SandboxStore:
                     event,
                     None if value is None else json.dumps(value),
                     json.dumps(dict(properties or {})),
-                    timestamp or utc_now_timestamp(),
+                    moment,
                 ),
             )
-            return created
+            return user is None
 
     def list_events(self, uid: str | None = None) -> list[JSONObject]:
         """Recorded events, oldest first, each `{uid, event, value, properties, timestamp}`."""
@@ -427,15 +531,127 @@ class SandboxStore:
             for row_uid, event, value, properties, timestamp in rows
         ]
 
+    # -- lists -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _present_list(conn: sqlite3.Connection, stored: JSONObject) -> JSONObject:
+        """The list object as answered: subscriber_count counts every user in the list
+        (subscribed or not: Engage counts pending confirmations too)."""
+        stored["subscriber_count"] = int(
+            conn.execute(
+                f"SELECT count(*) FROM users WHERE {_IN_LIST}", (stored["id"],)
+            ).fetchone()[0]
+        )
+        return stored
+
+    @staticmethod
+    def _load_list(conn: sqlite3.Connection, list_id: str) -> JSONObject | None:
+        row = conn.execute("SELECT body FROM lists WHERE id = ?", (list_id,)).fetchone()
+        return None if row is None else _decode(row[0])
+
+    def create_list(self, changes: ListChanges) -> JSONObject:
+        with self._write() as conn:
+            stored = new_list(self._next_id(conn), changes)
+            conn.execute(
+                "INSERT INTO lists (id, archived, body) VALUES (?, 0, ?)",
+                (stored["id"], json.dumps(stored)),
+            )
+            return self._present_list(conn, stored)
+
+    def get_list(self, list_id: str) -> JSONObject | None:
+        """A list by id, archived or not; None if there is none."""
+        with self._read() as conn:
+            stored = self._load_list(conn, list_id)
+            return None if stored is None else self._present_list(conn, stored)
+
+    def update_list(
+        self, list_id: str, changes: ListChanges, *, archive: bool = False
+    ) -> JSONObject | None:
+        """Apply changes (and archive it, if asked); None if there is no such list."""
+        with self._write() as conn:
+            stored = self._load_list(conn, list_id)
+            if stored is None:
+                return None
+            apply_list_changes(stored, changes)
+            if archive:
+                stored["archived"] = True
+            conn.execute(
+                "UPDATE lists SET archived = ?, body = ? WHERE id = ?",
+                (int(stored["archived"]), json.dumps(stored), list_id),
+            )
+            return self._present_list(conn, stored)
+
+    def list_lists(
+        self, limit: int, *, after_id: str | None = None, before_id: str | None = None
+    ) -> Page:
+        """A page of the lists not archived (see _page)."""
+        with self._read() as conn:
+            return self._page(
+                conn,
+                "lists",
+                ["archived = 0"],
+                [],
+                limit,
+                after_id,
+                before_id,
+                lambda body: self._present_list(conn, _decode(body)),
+            )
+
+    def subscribe(self, list_id: str, changes: UserChanges) -> str | None:
+        """Subscribe the user with the changes' email, else with its number, else a new user
+        (its uid is its new internal id) to the list. Returns the uid; None if there is no
+        such list; ListArchivedError if it is archived. A matched user also takes the other
+        given fields (names, meta...), but keeps its own email and number."""
+        with self._write() as conn:
+            stored = self._load_list(conn, list_id)
+            if stored is None:
+                return None
+            if stored["archived"]:
+                raise ListArchivedError(list_id)
+            user = self._find_contact(conn, changes)
+            if user is None:
+                user = self._insert(conn, None, {**changes, "lists": [list_id]})
+                return str(user["uid"])
+            others: UserChanges = {k: v for k, v in changes.items() if k not in ("email", "number")}  # type: ignore[assignment]
+            apply_user_changes(user, {**others, "lists": [list_id]})
+            self._save(conn, user)
+            return str(user["uid"])
+
+    @staticmethod
+    def _find_contact(conn: sqlite3.Connection, changes: UserChanges) -> JSONObject | None:
+        row = None
+        if "email" in changes:
+            row = conn.execute(
+                "SELECT body FROM users WHERE email = ? ORDER BY id LIMIT 1",
+                (changes["email"].lower(),),
+            ).fetchone()
+        if row is None and "number" in changes:
+            row = conn.execute(
+                "SELECT body FROM users WHERE json_extract(body, '$.number') = ?"
+                " ORDER BY id LIMIT 1",
+                (changes["number"],),
+            ).fetchone()
+        return None if row is None else normalise_user(_decode(row[0]))
+
+    def list_exists(self, list_id: str) -> bool:
+        with self._connection() as conn:
+            return (
+                conn.execute("SELECT 1 FROM lists WHERE id = ?", (list_id,)).fetchone() is not None
+            )
+
+    # -- all ---------------------------------------------------------------------------------
+
     def reset(self) -> None:
-        """Forget every user and event. The id sequence carries on, so old cursors match nothing."""
+        """Forget every user, list and event. The id sequence carries on, so old cursors match
+        nothing."""
         with self._write() as conn:
             conn.execute("DELETE FROM users")
             conn.execute("DELETE FROM events")
+            conn.execute("DELETE FROM lists")
 
 
 def _decode(body: str) -> JSONObject:
-    user = json.loads(body)
-    if not isinstance(user, dict):
-        raise ValueError("corrupt user row")
-    return user
+    document = json.loads(body)
+    if not isinstance(document, dict):
+        raise ValueError("corrupt row")
+    return document

@@ -8,20 +8,23 @@ from __future__ import annotations
 import re
 
 from engage_cli.ids import UID_CHARACTERS, is_internal_id, is_valid_uid
-from engage_cli.sandbox.store import Scalar, UserChanges, format_timestamp
+from engage_cli.sandbox.documents import Device, Scalar, UserChanges, format_timestamp
+from engage_cli.sandbox.store import Page
 from engage_cli.sandbox.web import LIMIT_RANGE, JSONObject, Request, bad_request
 from engage_cli.strict import loads_json, parse_iso8601
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "boolean",
     "cursor",
     "is_scalar",
     "json_object",
     "limit",
     "list_ids",
+    "non_empty_string",
+    "page_answer",
     "parse_timestamp",
-    "refuse_unknown_fields",
     "scalar_map",
     "string",
     "timestamp",
@@ -33,7 +36,7 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 30
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
-_DEVICE_PLATFORMS = ("android", "ios")
+_PLATFORM_HINTS = {"android": ("android",), "ios": ("ios", "iphone", "ipad")}
 
 # The sandbox and the CLI's validation share one reading of ISO 8601.
 parse_timestamp = parse_iso8601
@@ -49,18 +52,19 @@ def json_object(body: bytes) -> JSONObject:
     return value
 
 
-def refuse_unknown_fields(body: JSONObject, allowed: frozenset[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if len(unknown) == 1:
-        raise bad_request(f"Unknown field: {unknown[0]}.")
-    if unknown:
-        raise bad_request(f"Unknown fields: {', '.join(unknown)}.")
-
-
 def is_scalar(value: object) -> bool:
     # bool is an int subclass, so this accepts true/false as well as numbers; None, lists and
     # dicts are what it refuses. Floats are finite already (see strict.loads_json).
     return isinstance(value, (str, int, float))
+
+
+def non_empty_string(body: JSONObject, name: str) -> str:
+    if name not in body:
+        raise bad_request(f"{name} is required.")
+    value = body[name]
+    if not isinstance(value, str) or not value.strip():
+        raise bad_request(f"{name} must be a non-empty string.")
+    return value
 
 
 def string(body: JSONObject, name: str) -> str:
@@ -121,18 +125,37 @@ def list_ids(value: object) -> list[str]:
     return list(value)
 
 
-def _device(body: JSONObject) -> dict[str, str] | None:
-    token, platform = body.get("device_token"), body.get("device_platform")
+def _platform(value: str) -> str:
+    # Engage's SDKs send android or ios; its PostHog connector sends "<os> <device type>"
+    # strings, which are read for the OS they name rather than refused.
+    lowered = value.strip().lower()
+    for platform, hints in _PLATFORM_HINTS.items():
+        if any(hint in lowered for hint in hints):
+            return platform
+    return lowered
+
+
+def _device(body: JSONObject) -> Device | None:
     if "device_token" not in body and "device_platform" not in body:
         return None
+    token, platform = body.get("device_token"), body.get("device_platform")
     if not isinstance(token, str) or not token:
         raise bad_request("device_token must be a non-empty string given with device_platform.")
-    if not isinstance(platform, str) or platform.lower() not in _DEVICE_PLATFORMS:
+    if not isinstance(platform, str) or not platform.strip():
         raise bad_request("device_platform must be android or ios.")
-    return {"token": token, "platform": platform.lower()}
+    return {"token": token, "platform": _platform(platform)}
+
+
+def boolean(body: JSONObject, name: str) -> bool:
+    value = body[name]
+    if not isinstance(value, bool):
+        raise bad_request(f"{name} must be true or false.")
+    return value
 
 
 def user_changes(body: JSONObject) -> UserChanges:
+    """The changes a create or update body asks for. Unknown fields are ignored, never a 400:
+    the real API takes what Engage's own clients send."""
     changes: UserChanges = {}
     if "first_name" in body:
         changes["first_name"] = string(body, "first_name")
@@ -148,9 +171,13 @@ def user_changes(body: JSONObject) -> UserChanges:
         changes["meta"] = scalar_map(body["meta"], "meta")
     if "lists" in body:
         changes["lists"] = list_ids(body["lists"])
+    if "is_account" in body:
+        changes["is_account"] = boolean(body, "is_account")
     device = _device(body)
     if device is not None:
-        changes["device"] = {"token": device["token"], "platform": device["platform"]}
+        changes["device"] = device
+    # Other fields Engage's SDKs and connectors send (tz, app_version, app_build,
+    # app_last_active, source...) have no place in the user object: accepted and ignored.
     return changes
 
 
@@ -173,7 +200,7 @@ _CURSOR_PARAMETERS = {
 }
 
 
-def cursor(request: Request) -> tuple[str | None, str | None]:
+def cursor(request: Request, noun: str = "user") -> tuple[str | None, str | None]:
     """(after_id, before_id) from the query; an empty value counts as absent."""
     given = [(name, value) for name in _CURSOR_PARAMETERS if (value := request.arg(name))]
     if len(given) > 1:
@@ -183,7 +210,17 @@ def cursor(request: Request) -> tuple[str | None, str | None]:
     name, value = given[0]
     value = value.lower()  # cursors are read case-insensitively, as hex is
     if not is_internal_id(value):
-        raise bad_request(f"{name} must be a user id (24 hex digits).")
+        raise bad_request(f"{name} must be a {noun} id (24 hex digits).")
     if _CURSOR_PARAMETERS[name] == "after":
         return value, None
     return None, value
+
+
+def page_answer(page: Page) -> JSONObject:
+    """A list answer in both pagination styles, so clients of either API edition work."""
+    return {
+        "data": page.items,
+        "has_more": page.has_more,
+        "next_cursor": page.next_cursor,
+        "previous_cursor": page.previous_cursor,
+    }

@@ -28,10 +28,15 @@ USER_KEYS = [
     "number",
     "email",
     "devices",
+    "accounts",
+    "is_account",
+    "member_count",
+    "archived",
     "lists",
     "segments",
     "meta",
     "created_at",
+    "last_interaction",
 ]
 
 

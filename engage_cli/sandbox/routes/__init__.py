@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from engage_cli.sandbox.routes import events, users
+from engage_cli.sandbox.routes import accounts, batch, events, lists, users
 from engage_cli.sandbox.web import Route
 
 __all__ = ["ALL_ROUTES"]
 
-ALL_ROUTES: tuple[Route, ...] = (*users.ROUTES, *events.ROUTES)
+ALL_ROUTES: tuple[Route, ...] = (
+    *users.ROUTES,
+    *events.ROUTES,
+    *accounts.ROUTES,
+    *lists.ROUTES,
+    *batch.ROUTES,
+)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from engage_cli.sandbox import validate
-from engage_cli.sandbox.store import Scalar
+from engage_cli.sandbox.documents import JSONObject, Scalar
+from engage_cli.sandbox.store import SandboxStore
 from engage_cli.sandbox.web import Request, Response, Route, bad_request, json_answer
 
-_EVENT_FIELDS = frozenset({"event", "value", "properties", "timestamp"})
+__all__ = ["ROUTES", "track"]
 
 
-def add_event(request: Request) -> Response:
-    body = validate.json_object(request.body)
-    validate.refuse_unknown_fields(body, _EVENT_FIELDS)
+def track(store: SandboxStore, uid: str, body: JSONObject) -> None:
+    """Record one event (shared with /batch). Fields beyond the four are ignored."""
     event = body.get("event")
     if "event" not in body:
         raise bad_request("event is required.")
@@ -24,9 +24,11 @@ def add_event(request: Request) -> Response:
             raise bad_request("value must be a string, number or boolean.")
     properties = validate.scalar_map(body.get("properties", {}), "properties")
     timestamp = validate.timestamp(body, "timestamp") if "timestamp" in body else None
-    request.store.add_event(
-        request.params["uid"], event, value=value, properties=properties, timestamp=timestamp
-    )
+    store.add_event(uid, event, value=value, properties=properties, timestamp=timestamp)
+
+
+def add_event(request: Request) -> Response:
+    track(request.store, request.params["uid"], validate.json_object(request.body))
     return json_answer(200, {"status": "ok"})
 
 

@@ -1,0 +1,63 @@
+"""`POST /batch`: many creates, updates and events in one request, as Engage documents it.
+
+The answer is `{"status": "queued"}` without a word per item. The sandbox applies the items in
+order before that answer leaves (so a client that reads right after sees them, and nothing
+queued is lost if the server stops); an invalid item is skipped and logged, as the API reports
+nothing per item.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from engage_cli.sandbox import validate
+from engage_cli.sandbox.documents import JSONObject
+from engage_cli.sandbox.routes import events, users
+from engage_cli.sandbox.store import SandboxStore
+from engage_cli.sandbox.web import Access, ApiError, Request, Response, Route, json_answer
+
+__all__ = ["MAX_BATCH_BYTES", "ROUTES", "apply_item"]
+
+# "The whole request should stay under 100 KB."
+MAX_BATCH_BYTES = 100 * 1024
+
+logger = logging.getLogger(__name__)
+
+
+def apply_item(store: SandboxStore, item: object) -> None:
+    """One item, as the single call its type stands for; ApiError if it is invalid."""
+    if not isinstance(item, dict):
+        raise ApiError(400, "an item must be an object.")
+    body: JSONObject = dict(item)
+    kind = body.pop("type", None)
+    if kind == "create":
+        users.create(store, body)
+        return
+    # An update or event names its user by id, any uid a path could carry.
+    uid = validate.non_empty_string(body, "id")
+    del body["id"]
+    if kind == "update":
+        users.update(store, uid, body, Access.FULL)
+    elif kind == "event":
+        events.track(store, uid, body)
+    else:
+        raise ApiError(400, "type must be create, update or event.")
+
+
+def post_batch(request: Request) -> Response:
+    if len(request.body) > MAX_BATCH_BYTES:
+        raise ApiError(413, "A batch request must stay under 100 KB.")
+    body = validate.json_object(request.body)
+    items = body.get("data")
+    if not isinstance(items, list):
+        raise ApiError(400, "data must be an array of items.")
+    for index, item in enumerate(items):
+        try:
+            apply_item(request.store, item)
+        except ApiError as error:
+            logger.warning("batch item %d skipped: %s", index, error.message)
+    return json_answer(200, {"status": "queued"})
+
+
+# Key and secret: an update item may change an email.
+ROUTES = (Route("POST", ("batch",), post_batch),)
