@@ -161,6 +161,15 @@ def test_members_one_page_and_all() -> None:
     assert every.sent[1].url.params == httpx.QueryParams({"next_cursor": "c1"})
 
 
+def test_members_on_a_terminal_hints_all() -> None:
+    page = {"data": [MEMBER], "next_cursor": "c1"}
+    result = run(["users", "members", "acme", "--limit", "1"], [reply(200, page)], tty=True)
+    assert result.exit_code == 0, result.stderr
+    assert "More members: engage users members acme --limit 1 --all" in result.stderr
+    last = run(["users", "members", "acme"], [reply(200, {"data": [MEMBER]})], tty=True)
+    assert "More" not in last.stderr
+
+
 def test_members_needs_the_secret() -> None:
     result = run(["users", "members", "acme"], env={"ENGAGE_API_SECRET": ""})
     assert result.exit_code == 3

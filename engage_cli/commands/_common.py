@@ -149,13 +149,14 @@ def show_pages(
     max_items: int | None = None,
     backward: bool = False,
     next_command: list[str] | None = None,
+    takes_cursors: bool = True,
 ) -> None:
     """One page, or with --all/--max every page as it arrives. After one page on a
     terminal, say how to get the next: `next_command` (its words, unquoted) with the cursor
-    the server gave."""
+    the server gave, or with --all when the command `takes_cursors` not."""
     import shlex
 
-    from engage_cli.pagination import page_hint, take
+    from engage_cli.pagination import next_cursor, page_hint, take
 
     with state.client() as client:
         if all_pages or max_items is not None:
@@ -165,6 +166,11 @@ def show_pages(
         out.items([page.get("data", []) if isinstance(page, dict) else []], rows)
         if next_command is not None and state.streams.stdout_isatty:
             words = ["engage", *(["--sandbox"] if state.sandbox else []), *next_command]
-            hint = page_hint(page, backward, shlex.join(words), noun=noun)
+            if takes_cursors:
+                hint = page_hint(page, backward, shlex.join(words), noun=noun)
+            elif isinstance(page, dict) and next_cursor(page, backward):
+                hint = f"More {noun}: {shlex.join(words)} --all"
+            else:
+                hint = None
             if hint:
                 out.info(hint)

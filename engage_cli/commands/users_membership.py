@@ -59,7 +59,8 @@ def members(
 ) -> None:
     """List the customers of an account (GET /users/ACCOUNT_UID/members).
 
-    Example: engage users members acme --all -o json
+    Example: engage users create --id acme --account; engage users accounts add u144 acme;
+    engage users members acme --all -o json
     """
     check_paging(limit, None, {})
     from engage_cli import endpoints
@@ -67,8 +68,17 @@ def members(
     request = endpoints.list_members(account_uid, limit)
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
-    # No cursor options here: a page's hint is --all.
-    show_pages(state, out, request, rows=USERS, noun="members", all_pages=all_pages)
+    again = ["users", "members", account_uid, *(["--limit", str(limit)] if limit else [])]
+    show_pages(
+        state,
+        out,
+        request,
+        rows=USERS,
+        noun="members",
+        all_pages=all_pages,
+        next_command=again,
+        takes_cursors=False,  # the contract gives members --all, not cursors
+    )
 
 
 @accounts.command("add")
