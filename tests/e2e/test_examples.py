@@ -75,8 +75,6 @@ NOT_RUN = {
     "python -m build\npipx install dist/engage_cli-*.whl": "installs from the package index "
     "(tests/e2e/test_wheel.py builds and installs the wheel offline)",
 }
-# Commands whose endpoints the sandbox does not serve yet (it is being extended to the whole
-# surface of engage-api-more.md): their examples run as soon as an entry is removed here.
 EXPECTED_EXIT = re.compile(r"#\s*exits\s+(\d+)\s*$")
 
 
