@@ -4,7 +4,8 @@ The sandbox's store and in-process transport are built here too, for `--sandbox`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,17 @@ class State:
     def config(self) -> ConfigFile:
         if self._config is None:
             self._config = ConfigFile.load(self.config_path)
+            for warning in self._config.warnings:
+                self.streams.stderr.write(f"Warning: {warning}\n")
         return self._config
+
+    @contextmanager
+    def edit_config(self) -> Iterator[ConfigFile]:
+        """Change the config file under its lock (read afresh inside it), saved at the end."""
+        self.config()  # its warnings, once
+        with ConfigFile.edit(self.config_path) as config:
+            yield config
+        self._config = config
 
     def settings(self) -> Settings:
         flags = {

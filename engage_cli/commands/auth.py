@@ -77,17 +77,17 @@ def login(
         ).strip()
     if not key:
         raise UsageError("The API key cannot be empty.")
-    table = config.profiles.setdefault(name, {})
-    table["api_key"] = key
-    if secret:
-        table["api_secret"] = secret
-    elif key_only:
-        table.pop("api_secret", None)  # the key alone, as asked: no stale secret beside it
-    if base_url is not None:
-        table["base_url"] = base_url
-    if not config.default_profile:
-        config.default_profile = name
-    config.save()
+    with state.edit_config() as config:
+        table = config.profiles.setdefault(name, {})
+        table["api_key"] = key
+        if secret:
+            table["api_secret"] = secret
+        elif key_only:
+            table.pop("api_secret", None)  # the key alone, as asked: no stale secret beside it
+        if base_url is not None:
+            table["base_url"] = base_url
+        if not config.default_profile:
+            config.default_profile = name
     note = "" if table.get("api_secret") else " (key only: get, list and delete need a secret)"
     streams.stderr.write(f"Saved credentials of profile {name!r} in {config.path}{note}.\n")
 
@@ -136,11 +136,11 @@ def logout(ctx: typer.Context, profile: ProfileOpt = None) -> None:
     state = state_of(ctx)
     config = state.config()
     name = choose_profile(profile or state.profile, state.streams.environ, config).value
-    table = config.profiles.get(name or "")
-    if not table or not (SECRET_KEYS & table.keys()):
-        state.streams.stderr.write(f"Profile {name!r} holds no credentials; nothing to do.\n")
-        return
-    for key in SECRET_KEYS:
-        table.pop(key, None)
-    config.save()
+    with state.edit_config() as config:
+        table = config.profiles.get(name or "")
+        if not table or not (SECRET_KEYS & table.keys()):
+            state.streams.stderr.write(f"Profile {name!r} holds no credentials; nothing to do.\n")
+            return
+        for key in SECRET_KEYS:
+            table.pop(key, None)
     state.streams.stderr.write(f"Removed the credentials of profile {name!r}.\n")

@@ -90,7 +90,6 @@ def use(
     Example: engage profiles use staging
     """
     state = state_of(ctx)
-    config = state.config()
-    config.default_profile = _existing(config, name)
-    config.save()
+    with state.edit_config() as config:
+        config.default_profile = _existing(config, name)
     state.streams.stderr.write(f"Default profile is now {name!r}.\n")
