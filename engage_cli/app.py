@@ -234,6 +234,7 @@ class EngageGroup(LazyGroup):
             )
         argv = list(sys.argv[1:] if args is None else args)
         try:
+            _check_arguments(argv)
             code = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
         except typer.Abort:  # Ctrl-C or end of input at a prompt: the user's choice, no bug
             sys.stderr.write("Aborted.\n")
@@ -276,6 +277,18 @@ class EngageGroup(LazyGroup):
             )
             state.error_output().error(unexpected)
             raise typer.Exit(int(ExitCode.FAILURE)) from None
+
+
+def _check_arguments(argv: list[str]) -> None:
+    """Arguments that are not valid text (bytes that are not UTF-8) are a usage error
+    before any command sees them: no request, file or terminal could carry them."""
+    for position, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            from engage_cli.inputs import describe_invalid_argument
+
+            raise typer.BadParameter(describe_invalid_argument(position, arg)) from None
 
 
 def _output_flag(argv: list[str]) -> str | None:

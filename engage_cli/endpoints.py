@@ -16,6 +16,9 @@ from engage_cli.errors import UsageError
 # Methods whose repetition is harmless: they may be retried even after the server may
 # have acted on them (a timeout, a 5xx). POST is not: an event would count twice.
 REPEATABLE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Characters of path and query, before percent-encoding: the 8 KB request line most
+# servers accept.
+MAX_URL_PATH = 8000
 
 # A query value; a list repeats the parameter (`lists[]=a&lists[]=b`).
 QueryValue = Union[str, list[str]]
@@ -28,6 +31,17 @@ class APIRequest:
     params: dict[str, QueryValue] = field(default_factory=dict)
     body: Any = None
     needs_secret: bool = False
+
+    def __post_init__(self) -> None:
+        # httpx refuses a URL over 64 KB with an exception of its own, and servers stop far
+        # sooner (414); a uid or PATH that long is a mistake to report before sending.
+        length = len(self.path) + sum(len(k) + len(v) + 2 for k, v in self.params.items())
+        if length > MAX_URL_PATH:
+            raise UsageError(
+                f"The request path and query are too long ({length} characters; servers "
+                f"accept about {MAX_URL_PATH}).",
+                hint="Check the uid, PATH or option values given.",
+            )
 
     @property
     def repeatable(self) -> bool:

@@ -108,7 +108,7 @@ def test_create_with_lists_and_number() -> None:
 @pytest.mark.parametrize(
     ("args", "field"),
     [
-        (["--id", "u-144"], "id"),
+        (["--id", "u 144"], "id"),
         (["--first-name", "A"], "id: is required"),
         (["--id", "u1", "--meta", "tags:=[1,2]"], "meta.tags"),
         (["--id", "u1", "--meta", "x:=null"], "meta.x"),
