@@ -68,6 +68,17 @@ class State:
         }
         return resolve_settings(flags, self.streams.environ, self.config())
 
+    def check_profile(self, settings: Settings) -> None:
+        """A profile asked for by name (flag, ENGAGE_PROFILE, default_profile) that is not
+        in the file is a typo, not "no credentials": the same error for every command."""
+        if self.sandbox or settings.profile_exists or settings.profile.source == "default":
+            return
+        raise ConfigError(
+            f"There is no profile {settings.profile.value!r} in {self.config_path}.",
+            hint=f"Create it with `engage auth login --profile {settings.profile.value}`, "
+            "or see `engage profiles list`.",
+        )
+
     def choose_output(self, flag: str | None) -> Output:
         """The writer of this command's results, in the format it chose (the -o flag, then
         ENGAGE_OUTPUT, then the profile's `output`); errors from here on follow it."""
@@ -109,17 +120,7 @@ class State:
         from engage_cli.client import EngageClient
 
         settings = self.settings()
-        if (
-            not self.sandbox
-            and not settings.profile_exists
-            and settings.profile.source != "default"
-        ):
-            # A profile asked for by name that is not there is a typo, not "no credentials".
-            raise ConfigError(
-                f"There is no profile {settings.profile.value!r} in {self.config_path}.",
-                hint=f"Create it with `engage auth login --profile {settings.profile.value}`, "
-                "or see `engage profiles list`.",
-            )
+        self.check_profile(settings)
         transport = self.transport
         base_url: str
         key: str | None

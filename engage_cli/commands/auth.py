@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from engage_cli.commands._common import OutputOpt, fmt, state_of
 from engage_cli.config import PROFILE_KEYS, SECRET_KEYS, check_base_url, choose_profile, shown
 from engage_cli.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from engage_cli.context import State
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
 
@@ -113,6 +116,7 @@ def status(ctx: typer.Context, output: OutputOpt = None) -> None:
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
     settings = state.settings()
+    state.check_profile(settings)
     chosen = settings.profile
     rows = [{"setting": "profile", "value": chosen.value, "source": chosen.source}]
     for key in PROFILE_KEYS:
@@ -127,6 +131,17 @@ def status(ctx: typer.Context, output: OutputOpt = None) -> None:
         )
 
 
+def _chosen_profile(state: State, profile: str | None) -> str:
+    """The profile a command acts on, which must exist when it was named (a typo is an
+    error, as for every other command). `auth X --profile P` means `engage --profile P`."""
+    if profile:
+        state.profile = profile
+    settings = state.settings()
+    state.check_profile(settings)
+    assert settings.profile.value is not None
+    return settings.profile.value
+
+
 @app.command("logout")
 def logout(ctx: typer.Context, profile: ProfileOpt = None) -> None:
     """Remove the API key and secret from a profile (its other settings stay).
@@ -134,13 +149,12 @@ def logout(ctx: typer.Context, profile: ProfileOpt = None) -> None:
     Example: engage auth logout --profile ci
     """
     state = state_of(ctx)
-    config = state.config()
-    name = choose_profile(profile or state.profile, state.streams.environ, config).value
+    name = _chosen_profile(state, profile)
+    table = state.config().profiles.get(name)
+    if not table or not (SECRET_KEYS & table.keys()):
+        state.streams.stderr.write(f"Profile {name!r} holds no credentials; nothing to do.\n")
+        return
     with state.edit_config() as config:
-        table = config.profiles.get(name or "")
-        if not table or not (SECRET_KEYS & table.keys()):
-            state.streams.stderr.write(f"Profile {name!r} holds no credentials; nothing to do.\n")
-            return
         for key in SECRET_KEYS:
-            table.pop(key, None)
+            config.profiles.get(name, {}).pop(key, None)
     state.streams.stderr.write(f"Removed the credentials of profile {name!r}.\n")
