@@ -6,6 +6,7 @@ tests can compare it; nothing here touches the network.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
@@ -19,6 +20,7 @@ REPEATABLE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # Characters of path and query, before percent-encoding: the 8 KB request line most
 # servers accept.
 MAX_URL_PATH = 8000
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 # A query value; a list repeats the parameter (`lists[]=a&lists[]=b`).
 QueryValue = Union[str, list[str]]
@@ -35,7 +37,11 @@ class APIRequest:
     def __post_init__(self) -> None:
         # httpx refuses a URL over 64 KB with an exception of its own, and servers stop far
         # sooner (414); a uid or PATH that long is a mistake to report before sending.
-        length = len(self.path) + sum(len(k) + len(v) + 2 for k, v in self.params.items())
+        length = len(self.path) + sum(
+            len(k) + len(v) + 2
+            for k, values in self.params.items()
+            for v in ([values] if isinstance(values, str) else values)
+        )
         if length > MAX_URL_PATH:
             raise UsageError(
                 f"The request path and query are too long ({length} characters; servers "
@@ -208,4 +214,7 @@ def raw(method: str, path: str, params: Mapping[str, QueryValue], body: Any) -> 
     method = method.upper()
     if not path.startswith("/"):
         path = "/" + path
+    # The path is taken as typed (percent-escapes kept); control characters, which no URL
+    # may hold as they are, are escaped rather than refused by httpx as a crash.
+    path = _CONTROL.sub(lambda match: f"%{ord(match.group()):02X}", path)
     return APIRequest(method, path, params=dict(params), body=body)

@@ -13,7 +13,8 @@ ISO_8601 = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
     r"(?:[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})"
     r"(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
-    r"(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+    r"(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?",
+    re.ASCII,  # \d would match any script's digits, and int() would read them
 )
 
 

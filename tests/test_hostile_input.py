@@ -160,12 +160,20 @@ def test_a_path_or_query_over_the_url_limit_is_a_usage_error(args: list[str]) ->
         (["events", "add", "u1", "--data", '{"event": " \\t "}'], "event"),
         (["users", "create", "--id", "u1", "--list", ""], "lists"),
         (["users", "create", "--id", "u1", "--list", "  "], "lists"),
+        (["users", "create", "--id", "u1", "--created-at", "२०२१-०१-०१"], "created_at"),
+        (["events", "add", "u1", "E", "--timestamp", "٢٠٢١-01-01T10:00Z"], "timestamp"),
     ],
 )
 def test_values_that_only_looked_valid_are_refused_before_sending(
     args: list[str], field: str
 ) -> None:
     refused(args, what=field)
+
+
+def test_control_characters_in_an_api_path_are_escaped_not_a_crash() -> None:
+    result = run(["api", "GET", "/users/a\x1fb c"], [reply(200, {})])
+    assert result.exit_code == 0, result.stderr
+    assert result.sent[0].url.raw_path == b"/v1/users/a%1Fb%20c"
 
 
 @pytest.mark.parametrize("uid", ["user_123", "a.b-c+d@example.com", "U1"])
