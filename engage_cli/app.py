@@ -39,7 +39,14 @@ COMMANDS: dict[str, tuple[str, Optional[str]]] = {
     "events": ("engage_cli.commands.events", "Record user events, one or many."),
     "lists": ("engage_cli.commands.lists", "Lists and their subscribers."),
     "auth": ("engage_cli.commands.auth", "Log in, check and log out: a profile's credentials."),
-    "profiles": ("engage_cli.commands.profiles", "List, show and choose config profiles."),
+    "profiles": (
+        "engage_cli.commands.profiles",
+        "List, show, choose, rename and remove profiles.",
+    ),
+    "config": (
+        "engage_cli.commands.config",
+        "Read and change a profile's settings: output, timeout, retries, base_url.",
+    ),
     "sandbox": (
         "engage_cli.commands.sandbox",
         "The local Engage-compatible server: try, rehearse and test with no account.",

@@ -331,6 +331,34 @@ def _number(setting: Setting, kind: type[float] | type[int], name: str) -> float
     return value
 
 
+# What `engage config set` may change: the settings a profile holds beside its credentials
+# (those go through `auth login`, so that the secret is never an argument).
+SETTING_KEYS = ("output", "timeout", "retries", "base_url")
+OUTPUT_FORMATS = ("table", "json", "ndjson", "csv")
+
+
+def check_setting(key: str, value: str) -> str:
+    """The value as it will be stored, or ValueError saying what the key accepts (for a
+    base URL, check_base_url's UsageError)."""
+    if key == "output":
+        if value not in OUTPUT_FORMATS:
+            raise ValueError(f"output must be one of {', '.join(OUTPUT_FORMATS)}, not {value!r}")
+        return value
+    if key in LIMITS:
+        kind: type[float] | type[int] = float if key == "timeout" else int
+        low, high = LIMITS[key]
+        try:
+            number = kind(value.strip())
+        except ValueError:
+            raise ValueError(f"{key} must be a number, not {value!r}") from None
+        if not low <= number <= high:  # also refuses nan and inf
+            raise ValueError(f"{key} must be between {low:g} and {high:g}, not {value!r}")
+        return str(number)
+    if key == "base_url":
+        return check_base_url(value, "config set")  # a UsageError of its own, saying why
+    raise ValueError(f"unknown setting {key!r}; the settings are {', '.join(SETTING_KEYS)}")
+
+
 def choose_profile(flag: str | None, environ: Mapping[str, str], config: ConfigFile) -> Setting:
     if flag:
         return Setting(flag, "flag")

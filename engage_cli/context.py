@@ -79,6 +79,16 @@ class State:
             "or see `engage profiles list`.",
         )
 
+    def chosen_profile(self, option: str | None = None) -> str:
+        """The profile a command changes (`auth logout --profile P` means `engage --profile
+        P auth logout`), which must exist when it was named."""
+        if option:
+            self.profile = option
+        settings = self.settings()
+        self.check_profile(settings)
+        assert settings.profile.value is not None
+        return settings.profile.value
+
     def choose_output(self, flag: str | None) -> Output:
         """The writer of this command's results, in the format it chose (the -o flag, then
         ENGAGE_OUTPUT, then the profile's `output`); errors from here on follow it."""
@@ -115,23 +125,31 @@ class State:
         self.streams.stderr.flush()
 
     def client(
-        self, *, max_connections: int = 16, sleep: Callable[[float], None] | None = None
+        self,
+        *,
+        max_connections: int = 16,
+        sleep: Callable[[float], None] | None = None,
+        credentials: tuple[str, str, str | None] | None = None,
     ) -> EngageClient:
+        """The API client of this invocation; `credentials` (base URL, key, secret) are ones
+        not saved yet, which `auth login` checks before saving them."""
         from engage_cli.client import EngageClient
 
         settings = self.settings()
-        self.check_profile(settings)
         transport = self.transport
         base_url: str
         key: str | None
         secret: str | None
-        if self.sandbox:
+        if credentials is not None:
+            base_url, key, secret = credentials
+        elif self.sandbox:
             from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET
 
             base_url, key, secret = SANDBOX_BASE_URL, DEFAULT_KEY, DEFAULT_SECRET
             if transport is None:
                 transport = sandbox_transport()
         else:
+            self.check_profile(settings)
             base_url, key, secret = settings.base_url, settings.api_key, settings.api_secret
         return EngageClient(
             base_url=base_url,

@@ -218,3 +218,12 @@ def raw(method: str, path: str, params: Mapping[str, QueryValue], body: Any) -> 
     # may hold as they are, are escaped rather than refused by httpx as a crash.
     path = _CONTROL.sub(lambda match: f"%{ord(match.group()):02X}", path)
     return APIRequest(method, path, params=dict(params), body=body)
+
+
+def check_credentials(with_secret: bool) -> APIRequest:
+    """The cheapest call that proves credentials: one user, with key and secret; with the
+    key alone, `GET /lists` (key-only per the API notes). Authentication comes before
+    routing, so for the key alone any answer but a 401 proves it (a 404 included)."""
+    if with_secret:
+        return APIRequest("GET", "/users", params={"limit": "1"}, needs_secret=True)
+    return APIRequest("GET", "/lists", params={"limit": "1"})

@@ -104,7 +104,16 @@ def test_ctrl_c_at_a_real_prompt_exits_130(args: list[str], question: bytes) -> 
 def test_a_profile_that_does_not_exist_is_an_error(
     isolated_home: Path, args: list[str], env: dict[str, str]
 ) -> None:
-    login = ["auth", "login", "--profile", "real", "--api-key", "k-0123456789ab", "--key-only"]
+    login = [
+        "auth",
+        "login",
+        "--profile",
+        "real",
+        "--api-key",
+        "k-0123456789ab",
+        "--key-only",
+        "--no-verify",
+    ]
     assert run(login, credentials=False).exit_code == 0
     result = run(args, credentials=False, env=env)
     assert result.exit_code == 3, result.stderr

@@ -38,10 +38,19 @@ def login(
     base_url: Annotated[
         Optional[str], typer.Option("--base-url", help="Store a base URL in the profile too.")
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify/--no-verify",
+            help="Check the credentials with one call to the API before saving (default).",
+        ),
+    ] = True,
 ) -> None:
-    """Save an API key and secret in a profile of config.toml (mode 0600).
+    """Check an API key and secret with the API, then save them in a profile (mode 0600).
 
-    Prompts for what it is not given, on a terminal only; the secret is never a flag.
+    Prompts for what it is not given, on a terminal only; the secret is never a flag. The
+    check is one read (GET /users?limit=1; with --key-only, GET /lists?limit=1): credentials
+    the API refuses are not saved (exit 3). --no-verify saves without asking, for offline use.
 
     Example: printf '%s\\n' "$SECRET" | engage auth login --api-key "$KEY" --secret-stdin
     """
@@ -80,6 +89,10 @@ def login(
         ).strip()
     if not key:
         raise UsageError("The API key cannot be empty.")
+    state.profile = name  # the base URL to check against: the one this profile would use
+    target = base_url or state.settings().base_url
+    if verify:
+        _verify(state, target, key, secret or None)
     with state.edit_config() as config:
         table = config.profiles.setdefault(name, {})
         table["api_key"] = key
@@ -93,6 +106,45 @@ def login(
             config.default_profile = name
     note = "" if table.get("api_secret") else " (key only: get, list and delete need a secret)"
     streams.stderr.write(f"Saved credentials of profile {name!r} in {config.path}{note}.\n")
+    overriding = [
+        env for env in ("ENGAGE_API_KEY", "ENGAGE_API_SECRET") if streams.environ.get(env)
+    ]
+    if base_url and streams.environ.get("ENGAGE_BASE_URL"):
+        overriding.append("ENGAGE_BASE_URL")
+    if overriding:
+        streams.stderr.write(
+            f"Warning: {' and '.join(overriding)} in the environment will override what was "
+            f"saved; unset {'them' if len(overriding) > 1 else 'it'} to use profile {name!r}.\n"
+        )
+
+
+def _verify(state: State, base_url: str, key: str, secret: str | None) -> None:
+    """One cheap call with the new credentials; refused ones are an error, and unsaved."""
+    from engage_cli import endpoints
+    from engage_cli.errors import EngageError, NotFoundError
+
+    request = endpoints.check_credentials(with_secret=secret is not None)
+    with state.client(credentials=(base_url, key, secret)) as client:
+        try:
+            client.send(request)
+        except NotFoundError:
+            if secret is not None:  # GET /users is everywhere: the base URL is wrong
+                raise NotFoundError(
+                    f"{base_url} does not serve GET /users: is it the API's base URL (…/v1)? "
+                    "Nothing was saved.",
+                    hint="Fix --base-url, or pass --no-verify to save without the check.",
+                ) from None
+            # The key alone: authentication runs before routing, so a 404 proves the key.
+        except ConfigError as exc:
+            raise ConfigError(
+                f"The API refused these credentials ({exc.message}); nothing was saved.",
+                hint="Check the key and secret in Engage's settings, or the base URL.",
+                status=exc.status,
+            ) from None
+        except EngageError as exc:
+            exc.message += " Nothing was saved."
+            exc.hint = "Pass --no-verify to save without the check (offline use)."
+            raise
 
 
 def _read_secret_stdin(streams: Any) -> str:
@@ -106,40 +158,78 @@ def _read_secret_stdin(streams: Any) -> str:
 
 
 @app.command("status")
-def status(ctx: typer.Context, output: OutputOpt = None) -> None:
+def status(
+    ctx: typer.Context,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Also check the credentials with one call to the API."),
+    ] = False,
+    output: OutputOpt = None,
+) -> None:
     """Show the effective settings, each with its source; secrets masked.
 
-    Exits 3 when no API key is configured.
+    With --sandbox, what the sandbox uses. Exits 3 when no API key is configured, or with
+    --check when the API refuses the credentials.
 
-    Example: engage auth status -o json
+    Example: engage auth status --check
     """
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
     settings = state.settings()
     state.check_profile(settings)
     chosen = settings.profile
-    rows = [{"setting": "profile", "value": chosen.value, "source": chosen.source}]
+    unused = " (not used: --sandbox)" if state.sandbox else ""
+    rows = [{"setting": "profile", "value": chosen.value, "source": chosen.source + unused}]
+    sandboxed: dict[str, tuple[str | None, str]] = _sandbox_values() if state.sandbox else {}
     for key in PROFILE_KEYS:
         setting = settings.values[key]
-        rows.append({"setting": key, "value": shown(key, setting.value), "source": setting.source})
+        value, source = sandboxed.get(key, (setting.value, setting.source))
+        rows.append({"setting": key, "value": shown(key, value), "source": source})
+    if state.sandbox:
+        rows.append({"setting": "sandbox_db", **_sandbox_store(state.streams.environ)})
     rows.append({"setting": "config_file", "value": str(state.config_path), "source": "path"})
     out.items([rows])
-    if not settings.api_key:
+    if not settings.api_key and not state.sandbox:
         raise ConfigError(
             "No API key is configured.",
             hint="Run `engage auth login`, or set ENGAGE_API_KEY and ENGAGE_API_SECRET.",
         )
+    if check:
+        _check_live(state, settings.api_secret if not state.sandbox else "sandbox")
 
 
-def _chosen_profile(state: State, profile: str | None) -> str:
-    """The profile a command acts on, which must exist when it was named (a typo is an
-    error, as for every other command). `auth X --profile P` means `engage --profile P`."""
-    if profile:
-        state.profile = profile
-    settings = state.settings()
-    state.check_profile(settings)
-    assert settings.profile.value is not None
-    return settings.profile.value
+def _sandbox_values() -> dict[str, tuple[str | None, str]]:
+    from engage_cli.context import SANDBOX_BASE_URL
+    from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET
+
+    return {
+        "api_key": (DEFAULT_KEY, "--sandbox"),
+        "api_secret": (DEFAULT_SECRET, "--sandbox"),
+        "base_url": (SANDBOX_BASE_URL, "--sandbox (in-process, no network)"),
+    }
+
+
+def _sandbox_store(environ: Any) -> dict[str, str]:
+    from engage_cli.sandbox.api import default_db_path
+
+    source = "env ENGAGE_SANDBOX_DB" if environ.get("ENGAGE_SANDBOX_DB") else "default"
+    return {"value": str(default_db_path()), "source": source}
+
+
+def _check_live(state: State, secret: str | None) -> None:
+    """`auth status --check`: the call `auth login` makes, with the effective settings."""
+    from engage_cli import endpoints
+    from engage_cli.errors import NotFoundError
+
+    request = endpoints.check_credentials(with_secret=secret is not None)
+    with state.client() as client:
+        try:
+            client.send(request)
+        except NotFoundError:
+            if secret is not None:
+                raise
+        where = client.base_url
+    state.streams.stderr.write(f"Credentials accepted by {where}.\n")
 
 
 @app.command("logout")
@@ -149,7 +239,7 @@ def logout(ctx: typer.Context, profile: ProfileOpt = None) -> None:
     Example: engage auth logout --profile ci
     """
     state = state_of(ctx)
-    name = _chosen_profile(state, profile)
+    name = state.chosen_profile(profile)
     table = state.config().profiles.get(name)
     if not table or not (SECRET_KEYS & table.keys()):
         state.streams.stderr.write(f"Profile {name!r} holds no credentials; nothing to do.\n")

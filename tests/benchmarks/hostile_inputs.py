@@ -256,6 +256,7 @@ def corpus() -> Iterator[Case]:
         "--api-key",
         "k-0123456789ab",
         "--key-only",
+        "--no-verify",
     )
     for args in (
         ("auth", "logout", "--profile", "typo"),
@@ -282,6 +283,7 @@ def corpus() -> Iterator[Case]:
                     "--api-key",
                     key,
                     "--key-only",
+                    "--no-verify",
                 ),
             ),
         )
