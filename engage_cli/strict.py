@@ -49,7 +49,10 @@ def loads_json(text: str) -> Any:
     than MAX_DEPTH and lone surrogates (text no UTF-8 encoder can send). ValueError if so."""
     bad = SURROGATE.search(text)
     if bad:
-        raise ValueError(f"{describe_surrogate(bad.group())} at position {bad.start()}")
+        raise ValueError(
+            f"the text is not UTF-8 text: it holds {describe_surrogate(bad.group())} "
+            f"at position {bad.start()}"
+        )
     try:
         value = DECODER.decode(text)
     except RecursionError:
@@ -85,7 +88,9 @@ def _check_strings(value: Any) -> None:
         if isinstance(item, str):
             bad = SURROGATE.search(item)
             if bad:
-                raise ValueError(f"a string holds {describe_surrogate(bad.group())}")
+                raise ValueError(
+                    f"a string is not UTF-8 text: it holds {describe_surrogate(bad.group())}"
+                )
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
