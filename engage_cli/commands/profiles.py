@@ -105,7 +105,7 @@ def remove(
 
     Asks first on a terminal; scripts pass --yes. A declined answer exits 2.
 
-    Example: engage profiles remove old-staging --yes
+    Example: engage profiles remove staging --yes
     """
     state = state_of(ctx)
     _existing(state.config(), name)
