@@ -11,6 +11,7 @@ from engage_cli.config import PROFILE_KEYS, SECRET_KEYS, check_base_url, choose_
 from engage_cli.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
+    from engage_cli.client import EngageClient
     from engage_cli.context import State
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
@@ -118,23 +119,32 @@ def login(
         )
 
 
-def _verify(state: State, base_url: str, key: str, secret: str | None) -> None:
-    """One cheap call with the new credentials; refused ones are an error, and unsaved."""
+def _prove(client: EngageClient, with_secret: bool) -> None:
+    """The one cheap call that proves credentials (endpoints.check_credentials); for a key
+    alone, authentication runs before routing, so a 404 proves the key too."""
     from engage_cli import endpoints
+    from engage_cli.errors import NotFoundError
+
+    try:
+        client.send(endpoints.check_credentials(with_secret=with_secret))
+    except NotFoundError:
+        if with_secret:
+            raise
+
+
+def _verify(state: State, base_url: str, key: str, secret: str | None) -> None:
+    """`auth login`: the call with the new credentials; refused ones are an error, unsaved."""
     from engage_cli.errors import EngageError, NotFoundError
 
-    request = endpoints.check_credentials(with_secret=secret is not None)
     with state.client(credentials=(base_url, key, secret)) as client:
         try:
-            client.send(request)
-        except NotFoundError:
-            if secret is not None:  # GET /users is everywhere: the base URL is wrong
-                raise NotFoundError(
-                    f"{base_url} does not serve GET /users: is it the API's base URL (…/v1)? "
-                    "Nothing was saved.",
-                    hint="Fix --base-url, or pass --no-verify to save without the check.",
-                ) from None
-            # The key alone: authentication runs before routing, so a 404 proves the key.
+            _prove(client, with_secret=secret is not None)
+        except NotFoundError:  # GET /users is everywhere: the base URL is wrong
+            raise NotFoundError(
+                f"{base_url} does not serve GET /users: is it the API's base URL (…/v1)? "
+                "Nothing was saved.",
+                hint="Fix --base-url, or pass --no-verify to save without the check.",
+            ) from None
         except ConfigError as exc:
             raise ConfigError(
                 f"The API refused these credentials ({exc.message}); nothing was saved.",
@@ -194,8 +204,10 @@ def status(
             "No API key is configured.",
             hint="Run `engage auth login`, or set ENGAGE_API_KEY and ENGAGE_API_SECRET.",
         )
-    if check:
-        _check_live(state, settings.api_secret if not state.sandbox else "sandbox")
+    if check:  # the call `auth login` makes, with the effective settings
+        with state.client() as client:
+            _prove(client, with_secret=state.sandbox or settings.api_secret is not None)
+        state.streams.stderr.write(f"Credentials accepted by {client.base_url}.\n")
 
 
 def _sandbox_values() -> dict[str, tuple[str | None, str]]:
@@ -214,22 +226,6 @@ def _sandbox_store(environ: Any) -> dict[str, str]:
 
     source = "env ENGAGE_SANDBOX_DB" if environ.get("ENGAGE_SANDBOX_DB") else "default"
     return {"value": str(default_db_path()), "source": source}
-
-
-def _check_live(state: State, secret: str | None) -> None:
-    """`auth status --check`: the call `auth login` makes, with the effective settings."""
-    from engage_cli import endpoints
-    from engage_cli.errors import NotFoundError
-
-    request = endpoints.check_credentials(with_secret=secret is not None)
-    with state.client() as client:
-        try:
-            client.send(request)
-        except NotFoundError:
-            if secret is not None:
-                raise
-        where = client.base_url
-    state.streams.stderr.write(f"Credentials accepted by {where}.\n")
 
 
 @app.command("logout")
