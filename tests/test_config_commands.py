@@ -238,7 +238,7 @@ def test_a_key_alone_is_checked_with_a_key_only_read(isolated_home: Path) -> Non
 
 
 def test_an_unreachable_api_saves_nothing_and_offers_no_verify(isolated_home: Path) -> None:
-    down = [httpx.ConnectError("refused")] * 4
+    down = [httpx.ConnectError("refused")]
     result = run(
         ["--retries", "0", "auth", "login", "--api-key", KEY, "--key-only"],
         down,
