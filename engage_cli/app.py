@@ -39,7 +39,14 @@ COMMANDS: dict[str, tuple[str, Optional[str]]] = {
     "events": ("engage_cli.commands.events", "Record user events, one or many."),
     "lists": ("engage_cli.commands.lists", "Lists and their subscribers."),
     "auth": ("engage_cli.commands.auth", "Log in, check and log out: a profile's credentials."),
-    "profiles": ("engage_cli.commands.profiles", "List, show and choose config profiles."),
+    "profiles": (
+        "engage_cli.commands.profiles",
+        "List, show, choose, rename and remove profiles.",
+    ),
+    "config": (
+        "engage_cli.commands.config",
+        "Read and change a profile's settings: output, timeout, retries, base_url.",
+    ),
     "sandbox": (
         "engage_cli.commands.sandbox",
         "The local Engage-compatible server: try, rehearse and test with no account.",
@@ -234,6 +241,7 @@ class EngageGroup(LazyGroup):
             )
         argv = list(sys.argv[1:] if args is None else args)
         try:
+            _check_arguments(argv)
             code = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
         except typer.Abort:  # Ctrl-C or end of input at a prompt: the user's choice, no bug
             sys.stderr.write("Aborted.\n")
@@ -276,6 +284,18 @@ class EngageGroup(LazyGroup):
             )
             state.error_output().error(unexpected)
             raise typer.Exit(int(ExitCode.FAILURE)) from None
+
+
+def _check_arguments(argv: list[str]) -> None:
+    """Arguments that are not valid text (bytes that are not UTF-8) are a usage error
+    before any command sees them: no request, file or terminal could carry them."""
+    for position, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            from engage_cli.inputs import describe_invalid_argument
+
+            raise typer.BadParameter(describe_invalid_argument(position, arg)) from None
 
 
 def _output_flag(argv: list[str]) -> str | None:

@@ -4,7 +4,8 @@ The sandbox's store and in-process transport are built here too, for `--sandbox`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,17 @@ class State:
     def config(self) -> ConfigFile:
         if self._config is None:
             self._config = ConfigFile.load(self.config_path)
+            for warning in self._config.warnings:
+                self.streams.stderr.write(f"Warning: {warning}\n")
         return self._config
+
+    @contextmanager
+    def edit_config(self) -> Iterator[ConfigFile]:
+        """Change the config file under its lock (read afresh inside it), saved at the end."""
+        self.config()  # its warnings, once
+        with ConfigFile.edit(self.config_path) as config:
+            yield config
+        self._config = config
 
     def settings(self) -> Settings:
         flags = {
@@ -56,6 +67,27 @@ class State:
             "retries": None if self.retries is None else str(self.retries),
         }
         return resolve_settings(flags, self.streams.environ, self.config())
+
+    def check_profile(self, settings: Settings) -> None:
+        """A profile asked for by name (flag, ENGAGE_PROFILE, default_profile) that is not
+        in the file is a typo, not "no credentials": the same error for every command."""
+        if self.sandbox or settings.profile_exists or settings.profile.source == "default":
+            return
+        raise ConfigError(
+            f"There is no profile {settings.profile.value!r} in {self.config_path}.",
+            hint=f"Create it with `engage auth login --profile {settings.profile.value}`, "
+            "or see `engage profiles list`.",
+        )
+
+    def chosen_profile(self, option: str | None = None) -> str:
+        """The profile a command changes (`auth logout --profile P` means `engage --profile
+        P auth logout`), which must exist when it was named."""
+        if option:
+            self.profile = option
+        settings = self.settings()
+        self.check_profile(settings)
+        assert settings.profile.value is not None
+        return settings.profile.value
 
     def choose_output(self, flag: str | None) -> Output:
         """The writer of this command's results, in the format it chose (the -o flag, then
@@ -93,33 +125,31 @@ class State:
         self.streams.stderr.flush()
 
     def client(
-        self, *, max_connections: int = 16, sleep: Callable[[float], None] | None = None
+        self,
+        *,
+        max_connections: int = 16,
+        sleep: Callable[[float], None] | None = None,
+        credentials: tuple[str, str, str | None] | None = None,
     ) -> EngageClient:
+        """The API client of this invocation; `credentials` (base URL, key, secret) are ones
+        not saved yet, which `auth login` checks before saving them."""
         from engage_cli.client import EngageClient
 
         settings = self.settings()
-        if (
-            not self.sandbox
-            and not settings.profile_exists
-            and settings.profile.source != "default"
-        ):
-            # A profile asked for by name that is not there is a typo, not "no credentials".
-            raise ConfigError(
-                f"There is no profile {settings.profile.value!r} in {self.config_path}.",
-                hint=f"Create it with `engage auth login --profile {settings.profile.value}`, "
-                "or see `engage profiles list`.",
-            )
         transport = self.transport
         base_url: str
         key: str | None
         secret: str | None
-        if self.sandbox:
+        if credentials is not None:
+            base_url, key, secret = credentials
+        elif self.sandbox:
             from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET
 
             base_url, key, secret = SANDBOX_BASE_URL, DEFAULT_KEY, DEFAULT_SECRET
             if transport is None:
                 transport = sandbox_transport()
         else:
+            self.check_profile(settings)
             base_url, key, secret = settings.base_url, settings.api_key, settings.api_secret
         return EngageClient(
             base_url=base_url,

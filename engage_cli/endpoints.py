@@ -6,6 +6,7 @@ tests can compare it; nothing here touches the network.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
@@ -16,6 +17,10 @@ from engage_cli.errors import UsageError
 # Methods whose repetition is harmless: they may be retried even after the server may
 # have acted on them (a timeout, a 5xx). POST is not: an event would count twice.
 REPEATABLE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Characters of path and query, before percent-encoding: the 8 KB request line most
+# servers accept.
+MAX_URL_PATH = 8000
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 # A query value; a list repeats the parameter (`lists[]=a&lists[]=b`).
 QueryValue = Union[str, list[str]]
@@ -28,6 +33,21 @@ class APIRequest:
     params: dict[str, QueryValue] = field(default_factory=dict)
     body: Any = None
     needs_secret: bool = False
+
+    def __post_init__(self) -> None:
+        # httpx refuses a URL over 64 KB with an exception of its own, and servers stop far
+        # sooner (414); a uid or PATH that long is a mistake to report before sending.
+        length = len(self.path) + sum(
+            len(k) + len(v) + 2
+            for k, values in self.params.items()
+            for v in ([values] if isinstance(values, str) else values)
+        )
+        if length > MAX_URL_PATH:
+            raise UsageError(
+                f"The request path and query are too long ({length} characters; servers "
+                f"accept about {MAX_URL_PATH}).",
+                hint="Check the uid, PATH or option values given.",
+            )
 
     @property
     def repeatable(self) -> bool:
@@ -194,4 +214,16 @@ def raw(method: str, path: str, params: Mapping[str, QueryValue], body: Any) -> 
     method = method.upper()
     if not path.startswith("/"):
         path = "/" + path
+    # The path is taken as typed (percent-escapes kept); control characters, which no URL
+    # may hold as they are, are escaped rather than refused by httpx as a crash.
+    path = _CONTROL.sub(lambda match: f"%{ord(match.group()):02X}", path)
     return APIRequest(method, path, params=dict(params), body=body)
+
+
+def check_credentials(with_secret: bool) -> APIRequest:
+    """The cheapest call that proves credentials: one user, with key and secret; with the
+    key alone, `GET /lists` (key-only per the API notes). Authentication comes before
+    routing, so for the key alone any answer but a 401 proves it (a 404 included)."""
+    if with_secret:
+        return APIRequest("GET", "/users", params={"limit": "1"}, needs_secret=True)
+    return APIRequest("GET", "/lists", params={"limit": "1"})

@@ -9,7 +9,7 @@ import sys
 from typing import IO, Any
 
 from engage_cli.errors import UsageError
-from engage_cli.strict import NumberOutOfRange, loads_json
+from engage_cli.strict import SURROGATE, NumberOutOfRange, describe_surrogate, loads_json
 
 
 def parse_pair(text: str, option: str) -> tuple[str, Any]:
@@ -68,17 +68,39 @@ def parse_scalar(text: str) -> Any:
     return value
 
 
+def describe_invalid_argument(position: int, arg: str) -> str:
+    """Why an argument cannot be used: bytes that are not UTF-8 reach Python as lone
+    surrogates (PEP 383), which no request, config file or terminal can carry."""
+    bad = SURROGATE.search(arg)
+    try:  # the bytes as typed, \xff for one that is not UTF-8
+        raw = arg[:60].encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = arg[:60].encode("utf-8", "backslashreplace")
+    shown = raw.decode("utf-8", "backslashreplace")
+    what = describe_surrogate(bad.group()) if bad else "text that is not UTF-8"
+    return f"argument {position} ({shown}) holds {what}; give it as UTF-8 text."
+
+
 def load_data(spec: str, stdin: IO[str] | None = None) -> dict[str, Any]:
     """`--data`: inline JSON, `@FILE`, or `-` for stdin; the body must be a JSON object."""
     if spec == "-":
-        source, text = "stdin", (stdin or sys.stdin).read()
+        try:
+            source, text = "stdin", (stdin or sys.stdin).read()
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"--data -: stdin is not UTF-8 text ({exc.reason}).") from None
     elif spec.startswith("@"):
         source = spec[1:]
         try:
-            with open(source, encoding="utf-8-sig") as fh:
-                text = fh.read()
+            with open(source, "rb") as fh:
+                raw = fh.read()
         except OSError as exc:
             raise UsageError(f"--data {spec}: cannot read the file ({exc.strerror}).") from exc
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise UsageError(
+                f"--data {spec}: the file is not UTF-8 text (byte {exc.start}: {exc.reason})."
+            ) from None
     else:
         source, text = "--data", spec
     try:

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from engage_cli.errors import UsageError
+from engage_cli.ids import UID_CHARACTERS, is_valid_uid
 from engage_cli.strict import parse_iso8601
 
 # A meta value, event value or property value: string, number or boolean; never null,
@@ -29,8 +30,7 @@ from engage_cli.strict import parse_iso8601
 Scalar = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
 ScalarMap = dict[StrictStr, Scalar]
 
-# Checked with fullmatch: `$` would also accept a trailing newline ("u144\n").
-ID_PATTERN = re.compile(r"[A-Za-z0-9]+")
+# Checked with fullmatch: `$` would let a trailing newline through.
 NUMBER_PATTERN = re.compile(r"[0-9]+")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
 URL_PATTERN = re.compile(r"https?://[^\s/?#]+[^\s]*")
@@ -138,8 +138,15 @@ class UserCreate(_UserFields):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not ID_PATTERN.fullmatch(value):
-            raise ValueError(f"{value!r} may only contain letters and digits")
+        if not is_valid_uid(value):
+            raise ValueError(f"{value!r} may only contain {UID_CHARACTERS}")
+        return value
+
+    @field_validator("lists")
+    @classmethod
+    def _lists(cls, value: list[str]) -> list[str]:
+        if any(not item.strip() for item in value):
+            raise ValueError("a list id cannot be empty")
         return value
 
 
@@ -246,6 +253,13 @@ class EventCreate(_Strict):
     value: Scalar | None = None
     timestamp: StrictStr | None = None
     properties: ScalarMap | None = None
+
+    @field_validator("event")
+    @classmethod
+    def _event(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the event name cannot be blank")
+        return value
 
     @field_validator("timestamp")
     @classmethod

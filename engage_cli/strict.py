@@ -13,7 +13,8 @@ ISO_8601 = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
     r"(?:[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})"
     r"(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
-    r"(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+    r"(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?",
+    re.ASCII,  # \d would match any script's digits, and int() would read them
 )
 
 
@@ -36,9 +37,65 @@ def _refuse_constant(name: str) -> Any:
 DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
 
 
+# Deeper than any body the API takes, and shallow enough that nothing downstream (validation,
+# encoding, rendering) can run out of stack on it.
+MAX_DEPTH = 32  # as bulk.readers: no Engage field nests deeper than 2
+SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def loads_json(text: str) -> Any:
-    """json.loads, refusing NaN, Infinity and numbers too large for a float."""
-    return DECODER.decode(text)
+    """json.loads, refusing NaN, Infinity, numbers too large for a float, nesting deeper
+    than MAX_DEPTH and lone surrogates (text no UTF-8 encoder can send). ValueError if so."""
+    bad = SURROGATE.search(text)
+    if bad:
+        raise ValueError(
+            f"the text is not UTF-8 text: it holds {describe_surrogate(bad.group())} "
+            f"at position {bad.start()}"
+        )
+    try:
+        value = DECODER.decode(text)
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+    # Cheap tests first: most documents cannot be that deep, or hold no escaped surrogate.
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        _check_depth(value)
+    if _ESCAPED_SURROGATE.search(text):
+        _check_strings(value)
+    return value
+
+
+def describe_surrogate(char: str) -> str:
+    if "\udc80" <= char <= "\udcff":  # how Python carries a byte that was not UTF-8
+        return f"a byte that is not UTF-8 (0x{ord(char) - 0xDC00:02x})"
+    return f"a lone surrogate (\\u{ord(char):04x}), which is not valid Unicode"
+
+
+def _check_depth(value: Any) -> None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def _check_strings(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            bad = SURROGATE.search(item)
+            if bad:
+                raise ValueError(
+                    f"a string is not UTF-8 text: it holds {describe_surrogate(bad.group())}"
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def parse_iso8601(text: str) -> datetime:

@@ -121,7 +121,7 @@ def test_destructive_commands_need_yes_off_a_terminal_and_ask_on_one(args: list[
     assert "--yes" in refused.stderr
     assert refused.sent == []
     declined = run(args, tty=True, stdin="n\n")
-    assert declined.exit_code == 1
+    assert declined.exit_code == 2  # not confirmed: refused, as without a terminal
     assert declined.sent == []
     accepted = run(args, [reply(200, {"status": "ok"})], tty=True, stdin="y\n")
     assert accepted.exit_code == 0, accepted.stderr

@@ -108,7 +108,7 @@ def test_create_with_lists_and_number() -> None:
 @pytest.mark.parametrize(
     ("args", "field"),
     [
-        (["--id", "u-144"], "id"),
+        (["--id", "u 144"], "id"),
         (["--first-name", "A"], "id: is required"),
         (["--id", "u1", "--meta", "tags:=[1,2]"], "meta.tags"),
         (["--id", "u1", "--meta", "x:=null"], "meta.x"),
@@ -331,7 +331,7 @@ def test_delete_needs_confirmation_off_a_terminal() -> None:
 
 def test_delete_asks_on_a_terminal() -> None:
     declined = run(["users", "delete", "u1"], tty=True, stdin="n\n")
-    assert declined.exit_code == 1
+    assert declined.exit_code == 2  # not confirmed: refused, as without a terminal
     assert declined.sent == []
     accepted = run(["users", "delete", "u1"], [reply(200, {"status": "ok"})], tty=True, stdin="y\n")
     assert accepted.exit_code == 0

@@ -130,7 +130,7 @@ def test_destructive_commands_need_yes_off_a_terminal(args: list[str]) -> None:
 )
 def test_destructive_commands_ask_on_a_terminal(args: list[str]) -> None:
     declined = run(args, tty=True, stdin="n\n")
-    assert declined.exit_code == 1
+    assert declined.exit_code == 2  # not confirmed: refused, as without a terminal
     assert declined.sent == []
     accepted = run(args, [reply(200, {"status": "queued"})], tty=True, stdin="y\n")
     assert accepted.exit_code == 0, accepted.stderr

@@ -88,7 +88,7 @@ def config_dir(home: Path) -> Path:
 def test_login_status_logout_round_trip(isolated_home: Path) -> None:
     secret = "s3cret-value-0000"
     login = run(
-        ["auth", "login", "--api-key", "key-1234567890", "--secret-stdin"],
+        ["auth", "login", "--api-key", "key-1234567890", "--secret-stdin", "--no-verify"],
         stdin=secret + "\n",
         credentials=False,
     )
@@ -140,7 +140,7 @@ def test_login_without_a_terminal_never_prompts() -> None:
 
 
 def test_key_only_login_drops_a_stale_secret(isolated_home: Path) -> None:
-    login = ["auth", "login", "--api-key", "k-0123456789ab"]
+    login = ["auth", "login", "--api-key", "k-0123456789ab", "--no-verify"]
     assert (
         run([*login, "--secret-stdin"], stdin="s-0123456789ab\n", credentials=False).exit_code == 0
     )
@@ -151,7 +151,7 @@ def test_key_only_login_drops_a_stale_secret(isolated_home: Path) -> None:
 
 def test_login_prompts_on_a_terminal(isolated_home: Path) -> None:
     result = run(
-        ["auth", "login", "--profile", "ci"],
+        ["auth", "login", "--profile", "ci", "--no-verify"],
         credentials=False,
         tty=True,
         stdin="key-abcdefghijkl\nsecret-abcdefgh\n",
@@ -175,6 +175,7 @@ def test_profiles_list_show_use(isolated_home: Path) -> None:
                     "--api-key",
                     f"key-{name}-123456789",
                     "--key-only",
+                    "--no-verify",
                 ],
                 credentials=False,
             ).exit_code
@@ -193,7 +194,15 @@ def test_profiles_list_show_use(isolated_home: Path) -> None:
 
 def test_explicit_profile_flag_selects_credentials(isolated_home: Path) -> None:
     for name in ("a", "b"):
-        login = ["auth", "login", "--profile", name, "--api-key", f"key-{name}-0000000000"]
+        login = [
+            "auth",
+            "login",
+            "--profile",
+            name,
+            "--api-key",
+            f"key-{name}-0000000000",
+            "--no-verify",
+        ]
         assert run([*login, "--key-only"], credentials=False).exit_code == 0
     result = run(["--profile", "b", "auth", "status", "-o", "json"], credentials=False)
     rows = {row["setting"]: row for row in result.json()}
@@ -219,7 +228,7 @@ def test_broken_config_and_data_places_are_config_errors(isolated_home: Path) ->
     blocker = isolated_home / "a-file"
     blocker.write_text("")
     login = run(
-        ["auth", "login", "--api-key", "k-0123456789ab", "--key-only"],
+        ["auth", "login", "--api-key", "k-0123456789ab", "--key-only", "--no-verify"],
         credentials=False,
         env={"ENGAGE_CONFIG_DIR": str(blocker / "engage")},
     )

@@ -103,7 +103,8 @@ def send_or_show(state: State, out: Any, request: Any, dry_run: bool) -> Any:
 
 
 def confirm_or_refuse(state: State, question: str, action: str = "delete") -> None:
-    """Ask on a terminal; refuse (exit 2) when nobody can answer: never a hang in CI."""
+    """Ask on a terminal; refuse (exit 2) when nobody can answer: never a hang in CI. An
+    answer of no is the same refusal, exit 2 (1 would say "a bug"; Ctrl-C is 130)."""
     from engage_cli.errors import UsageError
 
     if not state.streams.interactive:
@@ -112,7 +113,7 @@ def confirm_or_refuse(state: State, question: str, action: str = "delete") -> No
             hint="Pass --yes to confirm in scripts.",
         )
     if not typer.confirm(question, default=False, err=True):
-        raise typer.Exit(1)
+        raise UsageError("Not confirmed: nothing was changed.")
 
 
 def check_paging(limit: int | None, max_items: int | None, cursors: dict[str, str | None]) -> None:

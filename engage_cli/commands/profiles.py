@@ -6,9 +6,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from engage_cli.commands._common import OutputOpt, fmt, state_of
+from engage_cli.commands._common import OutputOpt, YesOpt, confirm_or_refuse, fmt, state_of
 from engage_cli.config import PROFILE_KEYS, ConfigFile, choose_profile, shown
-from engage_cli.errors import ConfigError
+from engage_cli.errors import ConfigError, UsageError
 from engage_cli.output import PROFILES
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
@@ -90,7 +90,61 @@ def use(
     Example: engage profiles use staging
     """
     state = state_of(ctx)
-    config = state.config()
-    config.default_profile = _existing(config, name)
-    config.save()
+    with state.edit_config() as config:
+        config.default_profile = _existing(config, name)
     state.streams.stderr.write(f"Default profile is now {name!r}.\n")
+
+
+@app.command("remove")
+def remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profile)],
+    yes: YesOpt = False,
+) -> None:
+    """Remove a profile, its credentials and settings, from config.toml.
+
+    Asks first on a terminal; scripts pass --yes. A declined answer exits 2.
+
+    Example: engage profiles remove staging --yes
+    """
+    state = state_of(ctx)
+    _existing(state.config(), name)
+    if not yes:
+        confirm_or_refuse(state, f"Remove profile {name!r} and the credentials it holds?")
+    with state.edit_config() as config:
+        _existing(config, name)  # a parallel command may have removed it meanwhile
+        del config.profiles[name]
+        was_default = config.default_profile == name
+        if was_default:
+            config.default_profile = None
+    note = " It was the default: choose another with `engage profiles use`." if was_default else ""
+    state.streams.stderr.write(f"Removed profile {name!r}.{note}\n")
+
+
+@app.command("rename")
+def rename(
+    ctx: typer.Context,
+    old: Annotated[
+        str, typer.Argument(metavar="OLD", help="Profile name.", autocompletion=complete_profile)
+    ],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="Its new name.")],
+) -> None:
+    """Rename a profile; it stays the default if it was.
+
+    Example: engage profiles rename default production
+    """
+    if not new.strip():
+        raise UsageError("The new profile name cannot be empty.")
+    state = state_of(ctx)
+    with state.edit_config() as config:
+        _existing(config, old)
+        if new in config.profiles:
+            raise UsageError(
+                f"There is already a profile {new!r}.",
+                hint=f"Remove it first (`engage profiles remove {new}`), or choose another name.",
+            )
+        # Rebuilt in the same order, so `profiles list` keeps its order.
+        config.profiles = {new if key == old else key: v for key, v in config.profiles.items()}
+        if config.default_profile == old:
+            config.default_profile = new
+    state.streams.stderr.write(f"Renamed profile {old!r} to {new!r}.\n")

@@ -101,7 +101,9 @@ def create(
     ctx: typer.Context,
     id: Annotated[
         Optional[str],
-        typer.Option("--id", help="The user's id in your application: letters and digits."),
+        typer.Option(
+            "--id", help="The user's id in your application: letters, digits and _ - . @ +."
+        ),
     ] = None,
     first_name: FirstNameOpt = None,
     last_name: LastNameOpt = None,
