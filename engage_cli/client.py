@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import re
 import sys
@@ -26,15 +27,21 @@ from engage_cli.errors import (
     APIRefusedError,
     ConfigError,
     EngageError,
+    MissingCredentials,
+    NetworkError,
     NotFoundError,
+    RedirectError,
     TemporaryError,
+    UnexpectedAnswer,
 )
 from engage_cli.pagination import CURSOR_PARAMS, cursor_param, next_cursor
 
 # Every tunable number of the request pipeline.
 BACKOFF_BASE = 0.5  # seconds before the first retry
 BACKOFF_CAP = 8.0  # longest computed backoff
-RETRY_AFTER_CAP = 60.0  # longest wait we accept from a Retry-After header
+RETRY_AFTER_CAP = 60.0  # longest wait a Retry-After may ask for; longer fails at once
+CONNECT_TIMEOUT = 5.0  # connecting is quick or not happening: no need to wait --timeout
+MAX_REDIRECTS = 5  # 307/308 hops followed for one request
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 MAX_POOL_CONNECTIONS = 64
 MAX_RATE_LIMITED = 100  # 429s a request waits through with on_rate_limit set
@@ -78,9 +85,41 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-    if seconds != seconds:  # NaN
+    if not math.isfinite(seconds):
         return None
-    return float(min(max(seconds, 0.0), RETRY_AFTER_CAP))
+    return max(seconds, 0.0)
+
+
+def retry_delay(headers: httpx.Headers, now: datetime | None = None) -> float | None:
+    """Seconds the server asks to wait: `retry-after-ms` (as openai-python reads it) when it
+    is a number, else `Retry-After`. Not capped: a caller refuses a wait too long to honour."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            seconds = float(millis) / 1000
+        except ValueError:
+            seconds = math.nan
+        if math.isfinite(seconds):
+            return max(seconds, 0.0)
+    return retry_after(headers.get("Retry-After"), now)
+
+
+def redirect_target(request: httpx.Request, response: httpx.Response) -> httpx.URL | None:
+    """Where a 3xx may be followed: a 307/308 (method and body kept) to the same scheme, host
+    and port (so the credentials go nowhere else); None for every other 3xx."""
+    location = response.headers.get("Location")
+    if response.status_code not in (307, 308) or not location:
+        return None
+    try:
+        target = request.url.join(location)
+    except httpx.InvalidURL:
+        return None
+    same_origin = (target.scheme, target.host, target.port) == (
+        request.url.scheme,
+        request.url.host,
+        request.url.port,
+    )
+    return target if same_origin else None
 
 
 def backoff(attempt: int, rand: Callable[[], float] = random.random) -> float:
@@ -117,11 +156,7 @@ def error_for_response(request: APIRequest, response: httpx.Response) -> EngageE
     where = f"{request.method} {request.path}"
     text = error_text(response)
     if status in (401, 403):
-        return ConfigError(
-            f"Authentication failed ({status} on {where}): {text}",
-            hint="Check the API key and secret: `engage auth status`.",
-            status=status,
-        )
+        return ConfigError(f"Authentication failed ({status} on {where}): {text}", status=status)
     if status == 404:
         return NotFoundError(f"Not found ({where}): {text}", status=status)
     if status == 429:
@@ -133,10 +168,16 @@ def error_for_response(request: APIRequest, response: httpx.Response) -> EngageE
         )
     if status >= 500:
         return TemporaryError(
-            f"The API failed ({status} on {where}): {text}",
-            hint="Try again later; --debug shows each attempt.",
+            f"The API failed ({status} on {where}): {text}", status=status, retryable=True
+        )
+    if 300 <= status < 400:
+        location = response.headers.get("Location")
+        to = f"to {mask_url(location)}" if location else "without a Location"
+        return RedirectError(
+            f"The API redirected {where} ({status}) {to}; it was not followed, so nothing "
+            "was done.",
             status=status,
-            retryable=True,
+            location=location,
         )
     return APIRefusedError(f"The API refused the request ({status}): {text}", status=status)
 
@@ -144,11 +185,17 @@ def error_for_response(request: APIRequest, response: httpx.Response) -> EngageE
 def error_for_exception(request: APIRequest, exc: Exception) -> EngageError:
     where = f"{request.method} {request.path}"
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-    return TemporaryError(
-        f"The request {kind} ({where}): {exc or type(exc).__name__}",
-        hint="Check the network and --base-url, or raise --timeout.",
-        retryable=True,
+    return NetworkError(
+        f"The request {kind} ({where}): {exc or type(exc).__name__}", retryable=True
     )
+
+
+def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: float) -> EngageError:
+    """The server asked for a longer pause than RETRY_AFTER_CAP: retrying earlier would only
+    be refused again, so give up now and say how long it asked for."""
+    err = error_for_response(request, response)
+    err.message += f" It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s we wait."
+    return err
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -194,12 +241,12 @@ class EngageClient:
         )
         self._http = httpx.Client(
             transport=transport,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
             limits=limits,
             headers=DEFAULT_HEADERS,
             follow_redirects=False,
             # Loading the CA bundle costs ~25 ms a start; a plain-http base URL (the local
-            # sandbox) never uses it, and redirects are not followed to anywhere that would.
+            # sandbox) never uses it, and redirects are followed only to the same scheme.
             verify=not self.base_url.startswith("http://"),
         )
 
@@ -237,32 +284,22 @@ class EngageClient:
 
     def check_credentials(self, request: APIRequest) -> None:
         if not self.api_key:
-            raise ConfigError(
-                "No API key is configured.",
-                hint="Run `engage auth login`, set ENGAGE_API_KEY, "
-                "or try the local sandbox with `engage --sandbox ...`.",
-            )
+            raise MissingCredentials("No API key is configured.", missing="api_key")
         if request.needs_secret and not self.api_secret:
-            raise ConfigError(
+            raise MissingCredentials(
                 f"{request.method} {request.path} needs the API secret, "
                 "and only an API key is configured.",
-                hint="Set ENGAGE_API_SECRET, or run `engage auth login` to store it.",
+                missing="api_secret",
             )
 
     def send(self, request: APIRequest) -> Any:
         """Send with retries; return the parsed JSON answer or raise an EngageError."""
         self.check_credentials(request)
-        http_request = self._http.build_request(
-            request.method,
-            self.base_url + request.path,
-            params=request.params or None,
-            content=encode_body(request.body) if request.body is not None else None,
-            headers={"Content-Type": "application/json"} if request.body is not None else None,
-        )
+        http_request = self._build(request, self.base_url + request.path, request.params)
         assert self.api_key is not None
         # Username authentication is the key with an empty password.
         auth = (self.api_key, self.api_secret or "")
-        attempt = limited = 0
+        attempt = limited = redirects = 0
         while True:
             self._wait_for_pause()
             started = time.monotonic()
@@ -278,8 +315,14 @@ class EngageClient:
                 raise error_for_exception(request, exc) from exc
             elapsed_ms = (time.monotonic() - started) * 1000
             self._debug(f"< {response.status_code} {response.reason_phrase} ({elapsed_ms:.0f} ms)")
-            if response.status_code < 400:
+            if response.status_code < 300:
                 return self._json(request, response)
+            target = redirect_target(http_request, response)
+            if target is not None and redirects < MAX_REDIRECTS:
+                self._debug(f"  following the redirect to {mask_url(str(target))}")
+                http_request = self._build(request, target, None)
+                redirects += 1
+                continue
             if (
                 response.status_code == 429
                 and self.on_rate_limit is not None
@@ -287,17 +330,27 @@ class EngageClient:
             ):
                 limited += 1
                 self._debug("  rate limited: waiting for the run's next slot")
-                self.on_rate_limit(retry_after(response.headers.get("Retry-After")))
+                delay = retry_delay(response.headers)
+                self.on_rate_limit(None if delay is None else min(delay, RETRY_AFTER_CAP))
                 continue
             if attempt < self.retries and should_retry_status(
                 response.status_code, request.repeatable
             ):
-                delay = retry_after(response.headers.get("Retry-After"))
+                delay = retry_delay(response.headers)
+                if delay is not None and delay > RETRY_AFTER_CAP:
+                    raise error_for_long_wait(request, response, delay)
                 if response.status_code == 429 and delay is not None:
                     self._pause_all(delay)
                 self._retry_wait(attempt, delay, str(response.status_code))
                 attempt += 1
                 continue
+            if target is not None:
+                raise RedirectError(
+                    f"The API redirected {request.method} {request.path} more than "
+                    f"{MAX_REDIRECTS} times; the last hop was to {mask_url(str(target))}.",
+                    status=response.status_code,
+                    location=str(target),
+                )
             raise error_for_response(request, response)
 
     def paginate(self, request: APIRequest, *, backward: bool = False) -> Iterator[list[Any]]:
@@ -309,9 +362,8 @@ class EngageClient:
             page = self.send(request.with_params(params))
             items = page.get("data") if isinstance(page, dict) else None
             if not isinstance(items, list):
-                raise EngageError(
-                    f"Unexpected list answer from {request.path}: no `data` array.",
-                    hint="Is --base-url pointing at the Engage API?",
+                raise UnexpectedAnswer(
+                    f"Unexpected list answer from {request.path}: no `data` array."
                 )
             yield items
             cursor = next_cursor(page, backward)
@@ -325,16 +377,26 @@ class EngageClient:
 
     # --- internals ---
 
+    def _build(
+        self, request: APIRequest, url: str | httpx.URL, params: dict[str, Any] | None
+    ) -> httpx.Request:
+        return self._http.build_request(
+            request.method,
+            url,
+            params=params or None,
+            content=encode_body(request.body) if request.body is not None else None,
+            headers={"Content-Type": "application/json"} if request.body is not None else None,
+        )
+
     def _json(self, request: APIRequest, response: httpx.Response) -> Any:
         if not response.content:
             return None
         try:
             return response.json()
         except ValueError as exc:
-            raise EngageError(
+            raise UnexpectedAnswer(
                 f"The API answered {request.method} {request.path} with something that is "
-                f"not JSON ({response.status_code}): {error_text(response)}",
-                hint="Is --base-url pointing at the Engage API?",
+                f"not JSON ({response.status_code}): {error_text(response)}"
             ) from exc
 
     def _retry_wait(self, attempt: int, delay: float | None, why: str) -> None:

@@ -63,6 +63,27 @@ class ConfigError(EngageError):
     exit_code = ExitCode.CONFIG
 
 
+class MissingCredentials(ConfigError):
+    """The API key, or the secret a request needs, is not configured (found before sending)."""
+
+    def __init__(self, message: str, *, missing: str) -> None:
+        super().__init__(message)
+        self.missing = missing  # "api_key" or "api_secret"
+
+
+class RedirectError(ConfigError):
+    """The API redirected somewhere the request is not repeated (another method, host or
+    scheme, or too many hops): nothing was done."""
+
+    def __init__(self, message: str, *, status: int, location: str | None) -> None:
+        super().__init__(message, status=status)
+        self.location = location
+
+
+class UnexpectedAnswer(ConfigError):
+    """A success answer that is not the Engage API's (not JSON, not the shape expected)."""
+
+
 class NotFoundError(EngageError):
     exit_code = ExitCode.NOT_FOUND
 
@@ -77,6 +98,10 @@ class TemporaryError(EngageError):
     """Rate limits, server errors, timeouts and network failures once retries ran out."""
 
     exit_code = ExitCode.TEMPORARY
+
+
+class NetworkError(TemporaryError):
+    """No answer: the connection failed, or the request timed out."""
 
 
 class PartialFailure(EngageError):

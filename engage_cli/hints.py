@@ -10,20 +10,48 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engage_cli.config import mask_url
-from engage_cli.errors import EngageError, NotFoundError
+from engage_cli.errors import (
+    ConfigError,
+    EngageError,
+    MissingCredentials,
+    NetworkError,
+    NotFoundError,
+    RedirectError,
+    TemporaryError,
+    UnexpectedAnswer,
+)
 
 if TYPE_CHECKING:
     from engage_cli.context import State
 
 
 def add_hint(err: EngageError, state: State) -> EngageError:
-    """`err` with a hint for this invocation, unless it already carries one."""
-    if err.hint is None:
-        err.hint = _hint(err, state)
+    """`err` with the hint for this invocation first, then any hint the command added
+    (a bulk run's resume line after "check the key", say)."""
+    hint = _hint(err, state)
+    if hint and hint not in (err.hint or ""):
+        err.hint = f"{hint} {err.hint}" if err.hint else hint
     return err
 
 
 def _hint(err: EngageError, state: State) -> str | None:
+    if isinstance(err, MissingCredentials):
+        if err.missing == "api_secret":
+            return "Set ENGAGE_API_SECRET, or run `engage auth login` to store it."
+        return (
+            "Run `engage auth login`, set ENGAGE_API_KEY, "
+            "or try the local sandbox with `engage --sandbox ...`."
+        )
+    if isinstance(err, RedirectError):
+        return "Check --base-url: the API answers at another address (see where it redirects)."
+    if isinstance(err, UnexpectedAnswer):
+        return "Is --base-url pointing at the Engage API?"
+    if isinstance(err, ConfigError) and err.status in (401, 403):
+        return "Check the API key and secret: `engage auth status`."
+    if isinstance(err, NetworkError):
+        return "Check the network and --base-url, or raise --timeout."
+    if isinstance(err, TemporaryError) and err.status is not None and err.status >= 500:
+        return "Try again later; --debug shows each attempt."
     if isinstance(err, NotFoundError) and not state.sandbox:
         base = _base_url(state)
         if base is not None and not _has_version(base):

@@ -770,6 +770,7 @@ def test_bad_credentials_stop_the_run_and_keep_every_record(tmp_path: Path) -> N
     result = run(["users", "import", str(path), "-c", "2", "-o", "table"], Recorder(unauthorized))
     assert result.exit_code == 3
     assert "Authentication failed" in result.stderr
+    assert "engage auth status" in result.stderr  # the CLI's hint, before the resume line
     assert "resume with: engage users import" in result.stderr
     entries = failures_in(only(tmp_path, "seed.csv.*.failed.jsonl"))
     assert sorted(e["id"] for e in entries) == sorted(f"u{i}" for i in range(50))

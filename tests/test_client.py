@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import http.server
+import io
+import json
+import shutil
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from engage_cli import client as c
-from engage_cli.endpoints import APIRequest, add_event, get_user, list_users, update_user
+from engage_cli.app import app
+from engage_cli.context import State
+from engage_cli.endpoints import (
+    APIRequest,
+    add_event,
+    delete_user,
+    get_user,
+    list_users,
+    update_user,
+)
 from engage_cli.errors import (
     APIRefusedError,
     ConfigError,
@@ -16,6 +35,8 @@ from engage_cli.errors import (
     NotFoundError,
     TemporaryError,
 )
+from engage_cli.streams import Streams
+from tests.harness import BASE, KEY, SECRET, Reply, reply, run
 
 
 @pytest.mark.parametrize(
@@ -68,7 +89,7 @@ NOW = datetime(2026, 11, 29, 8, 0, 0, tzinfo=timezone.utc)
         ("2", 2.0),
         ("1.5", 1.5),
         ("-3", 0.0),
-        ("3600", c.RETRY_AFTER_CAP),
+        ("3600", 3600.0),  # not capped here: the client refuses a wait past the cap
         ("Sun, 29 Nov 2026 08:00:05 GMT", 5.0),
         ("Sun, 29 Nov 2026 07:59:00 GMT", 0.0),
         ("soon", None),
@@ -249,3 +270,306 @@ def test_describe_masks_credentials() -> None:
     shown = client.describe(update_user("a b", {"email": "x@y.z"}))
     assert shown["url"] == "https://api.test/v1/users/a%20b"
     assert shown["headers"]["Authorization"] == "Basic ****"
+
+
+# --- redirects: followed only where method, body and credentials may safely go ---------------
+
+API = "https://api.test/v1/users/u1/events"
+
+
+@pytest.mark.parametrize(
+    ("status", "location", "expected"),
+    [
+        (307, "/v2/users/u1/events", "https://api.test/v2/users/u1/events"),
+        (308, "https://api.test/v2/x", "https://api.test/v2/x"),
+        (308, "https://API.test:443/v2/x", "https://api.test/v2/x"),
+        (307, "https://evil.test/v1/users/u1/events", None),  # another host
+        (308, "http://api.test/v1/users/u1/events", None),  # https to http
+        (308, "https://api.test:8443/v1/x", None),  # another port
+        (301, "/v2/users/u1/events", None),  # would turn a POST into a GET
+        (302, "/v2/users/u1/events", None),
+        (303, "/v2/users/u1/events", None),
+        (300, "/v2", None),
+        (307, None, None),  # nowhere to go
+        (307, "http://[::1", None),  # unparsable
+    ],
+)
+def test_redirect_target(status: int, location: str | None, expected: str | None) -> None:
+    request = httpx.Request("POST", API)
+    headers = {} if location is None else {"Location": location}
+    target = c.redirect_target(request, httpx.Response(status, headers=headers))
+    assert (None if target is None else str(target)) == expected
+
+
+def test_a_308_to_the_same_host_is_followed_with_method_body_and_credentials() -> None:
+    handler, sent = sequence(
+        httpx.Response(308, headers={"Location": "/v2/users/u1/events"}),
+        httpx.Response(200, json={"status": "ok"}),
+    )
+    client, clock = make_client(handler)
+    assert client.send(add_event("u1", {"event": "Paid"})) == {"status": "ok"}
+    assert [(r.method, str(r.url)) for r in sent] == [
+        ("POST", API),
+        ("POST", "https://api.test/v2/users/u1/events"),
+    ]
+    assert sent[1].content == sent[0].content
+    assert sent[1].headers["Authorization"] == sent[0].headers["Authorization"]
+    assert clock.slept == []  # a redirect is not a retry
+
+
+@pytest.mark.parametrize(
+    ("status", "location"),
+    [
+        (301, "https://api.test/v2/users/u1"),
+        (302, "/login"),
+        (303, "/elsewhere"),
+        (307, "https://evil.test/v1/users/u1"),
+        (308, "http://api.test/v1/users/u1"),
+    ],
+)
+def test_any_other_redirect_is_an_error_naming_the_location(status: int, location: str) -> None:
+    handler, sent = sequence(httpx.Response(status, headers={"Location": location}))
+    client, _ = make_client(handler)
+    with pytest.raises(EngageError) as caught:
+        client.send(delete_user("u1"))
+    assert caught.value.exit_code != 0
+    assert caught.value.status == status
+    assert location in caught.value.message
+    assert len(sent) == 1  # nothing went to the Location
+
+
+def test_a_redirect_loop_ends() -> None:
+    handler, sent = sequence(
+        *[httpx.Response(307, headers={"Location": "/v1/users/u1"})] * (c.MAX_REDIRECTS + 1)
+    )
+    client, _ = make_client(handler)
+    with pytest.raises(EngageError, match="redirect"):
+        client.send(get_user("u1"))
+    assert len(sent) == c.MAX_REDIRECTS + 1
+
+
+def test_a_3xx_never_counts_as_done_in_the_cli() -> None:
+    deleted = run(
+        ["users", "delete", "u1", "--yes"],
+        [reply(301, b"", headers={"Location": "https://api.test/v2/users/u1"})],
+    )
+    assert deleted.exit_code not in (0, 1), deleted.stderr
+    assert "https://api.test/v2/users/u1" in deleted.stderr
+    event = run(
+        ["events", "add", "u1", "Paid"],
+        [reply(308, b"", headers={"Location": "/v2/users/u1/events"}), reply(200, {})],
+    )
+    assert event.exit_code == 0, event.stderr
+    assert str(event.sent[-1].url) == "https://api.test/v2/users/u1/events"
+
+
+# --- Retry-After: honoured, in milliseconds too, and never cut short ----------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, None),
+        ({"Retry-After": "2"}, 2.0),
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after-ms": "1500", "Retry-After": "9"}, 1.5),
+        ({"retry-after-ms": "soon", "Retry-After": "9"}, 9.0),
+        ({"retry-after-ms": "nan", "Retry-After": "9"}, 9.0),
+        ({"retry-after-ms": "-5"}, 0.0),
+        ({"Retry-After": "3600"}, 3600.0),
+        ({"Retry-After": "inf"}, None),
+        ({"Retry-After": "1e400"}, None),
+    ],
+)
+def test_retry_delay(headers: dict[str, str], expected: float | None) -> None:
+    assert c.retry_delay(httpx.Headers(headers), now=NOW) == expected
+
+
+def test_retry_after_ms_is_honoured() -> None:
+    handler, _ = sequence(
+        httpx.Response(429, headers={"retry-after-ms": "250"}), httpx.Response(200, json={})
+    )
+    client, clock = make_client(handler)
+    client.send(get_user("u1"))
+    assert clock.slept[0] == 0.25
+
+
+@pytest.mark.parametrize("header", ["Retry-After", "retry-after-ms"])
+def test_a_wait_longer_than_the_cap_fails_instead_of_retrying_early(header: str) -> None:
+    value = str(c.RETRY_AFTER_CAP + 1) if header == "Retry-After" else "61000"
+    handler, sent = sequence(httpx.Response(429, headers={header: value}))
+    client, clock = make_client(handler)
+    with pytest.raises(TemporaryError) as caught:
+        client.send(get_user("u1"))
+    assert "61" in caught.value.message
+    assert len(sent) == 1 and clock.slept == []
+
+
+# --- timeouts -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("timeout", "connect"), [(30.0, c.CONNECT_TIMEOUT), (2.0, 2.0)])
+def test_connecting_has_its_own_short_timeout(timeout: float, connect: float) -> None:
+    handler, sent = sequence(httpx.Response(200, json={}))
+    client = c.EngageClient(
+        base_url="https://api.test/v1",
+        api_key="k",
+        api_secret="s",
+        timeout=timeout,
+        transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
+    )
+    client.send(get_user("u1"))
+    assert sent[0].extensions["timeout"] == {
+        "connect": connect,
+        "read": timeout,
+        "write": timeout,
+        "pool": timeout,
+    }
+
+
+# --- TLS is verified ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def self_signed_https(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """A loopback HTTPS server with a certificate nobody trusts; yields its URL and the
+    paths it was asked for."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/v1", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_certificates_are_verified(self_signed_https: tuple[str, list[str]]) -> None:
+    url, asked = self_signed_https
+    client = c.EngageClient(base_url=url, api_key="k", api_secret="s", retries=0)
+    with client, pytest.raises(TemporaryError, match=r"(?i)certificate"):
+        client.send(get_user("u1"))
+    assert asked == []  # the credentials never left
+
+
+# --- the client is a library: plain facts; the CLI adds what to type ------------------------
+
+
+def test_client_errors_name_no_cli_flags_or_commands() -> None:
+    failures = [
+        httpx.Response(401, json={"error": "Wrong credentials"}),
+        httpx.Response(503),
+        httpx.ConnectError("refused"),
+        httpx.Response(200, content=b"<html>"),
+        httpx.Response(301, headers={"Location": "/v2"}),
+    ]
+    errors: list[EngageError] = []
+    for failure in failures:
+        handler, _ = sequence(failure)
+        client, _ = make_client(handler, retries=0)
+        with pytest.raises(EngageError) as caught:
+            client.send(get_user("u1"))
+        errors.append(caught.value)
+    for secret in ("s", None):
+        client, _ = make_client(sequence()[0], secret=secret)
+        client.api_key = None if secret else "k"
+        with pytest.raises(EngageError) as caught:
+            client.send(get_user("u1"))
+        errors.append(caught.value)
+    for err in errors:
+        words = f"{err.message} {err.hint or ''}"
+        assert "--" not in words and "engage " not in words and "ENGAGE_" not in words, words
+
+
+@pytest.mark.parametrize(
+    ("replies", "env", "expected"),
+    [
+        ([reply(401, {"error": "Wrong credentials"})], {}, "engage auth status"),
+        ([reply(503)], {}, "--debug"),
+        ([httpx.ConnectError("refused")], {}, "--base-url"),
+        ([reply(200, b"<html>")], {}, "--base-url"),
+        ([reply(301, b"", headers={"Location": "/v2"})], {}, "--base-url"),
+        ([], {"ENGAGE_API_KEY": ""}, "engage auth login"),
+        ([], {"ENGAGE_API_SECRET": ""}, "ENGAGE_API_SECRET"),
+    ],
+)
+def test_the_cli_adds_hints_to_client_errors(
+    replies: list[Reply], env: dict[str, str], expected: str
+) -> None:
+    result = run(["--retries", "0", "users", "get", "u1", "-o", "json"], replies, env=env)
+    assert result.exit_code not in (0, 1), result.stderr
+    assert expected in json.loads(result.stderr)["error"]["hint"]
+
+
+# --- the global switches and pages, in-process --------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "on"), [("1", True), ("yes", True), ("0", False), ("", False)])
+def test_engage_debug_turns_debug_on(value: str, on: bool) -> None:
+    result = run(["users", "get", "u1"], [reply(200, {"uid": "u1"})], env={"ENGAGE_DEBUG": value})
+    assert result.exit_code == 0
+    assert ("[debug] > GET https://api.test/v1/users/u1" in result.stderr) is on
+
+
+def test_every_page_asks_for_the_latest_cursor_and_no_stale_one() -> None:
+    pages = [
+        reply(200, {"data": [{"id": "a"}], "has_more": True}),  # the 2021 style: after_id
+        reply(200, {"data": [{"id": "b"}], "next_cursor": "c2"}),  # then cursors
+        reply(200, {"data": [{"id": "c"}], "next_cursor": "c3"}),
+        reply(200, {"data": [{"id": "d"}], "next_cursor": None}),
+    ]
+    result = run(["users", "list", "--all", "-o", "ndjson"], pages)
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == list("abcd")
+    cursors = [
+        {k: v for k, v in r.url.params.items() if k in ("after_id", "next_cursor")}
+        for r in result.sent
+    ]
+    assert cursors == [{}, {"after_id": "a"}, {"next_cursor": "c2"}, {"next_cursor": "c3"}]
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_went_away_is_exit_0_and_quiet() -> None:
+    environ = {"ENGAGE_API_KEY": KEY, "ENGAGE_API_SECRET": SECRET, "ENGAGE_BASE_URL": BASE}
+    stderr = io.StringIO()
+    streams = Streams(stdin=io.StringIO(), stdout=_ClosedPipe(), stderr=stderr, environ=environ)
+    handler, _ = sequence(httpx.Response(200, json={"data": [{"id": "a"}], "has_more": False}))
+    state = State(streams=streams, transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+    result = CliRunner().invoke(app, ["users", "list", "-o", "ndjson"], obj=state, env=environ)
+    assert result.exit_code == 0, (result.output, stderr.getvalue())
+    assert stderr.getvalue() == ""
