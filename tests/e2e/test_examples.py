@@ -75,14 +75,6 @@ NOT_RUN = {
     "python -m build\npipx install dist/engage_cli-*.whl": "installs from the package index "
     "(tests/e2e/test_wheel.py builds and installs the wheel offline)",
 }
-# Commands whose endpoints the sandbox does not serve yet (it is being extended to the whole
-# surface of engage-api-more.md): their examples run as soon as an entry is removed here.
-AWAITING_SANDBOX = {
-    "users archive", "users merge", "users convert", "users members", "users accounts add",
-    "users accounts role", "users accounts remove", "users lists add", "users lists remove",
-    "users tokens remove", "lists list", "lists get", "lists create", "lists update",
-    "lists archive", "lists subscribe", "lists unsubscribe", "lists resubscribe", "lists remove",
-}  # fmt: skip
 EXPECTED_EXIT = re.compile(r"#\s*exits\s+(\d+)\s*$")
 
 
@@ -107,8 +99,6 @@ def test_every_command_and_readme_section_has_examples_found() -> None:
 def test_example_runs(example: docs.Example, start_sandbox: StartSandbox, tmp_path: Path) -> None:
     if _bare(example.script) in NOT_RUN:
         pytest.skip(NOT_RUN[_bare(example.script)])
-    if _id(example) in AWAITING_SANDBOX:
-        pytest.skip("the sandbox does not serve this endpoint yet")
     missing = [tool for tool in ("jq", "curl") if re.search(rf"\b{tool}\b", example.script)]
     if missing := [tool for tool in missing if shutil.which(tool) is None]:
         pytest.skip(f"{', '.join(missing)} not installed")
