@@ -179,6 +179,7 @@ class UserRows(Rows):
 
     CORE = ("uid", "name", "email", "created")
     EXTRA = ("number", "lists")
+    whole = frozenset({"uid", "created"})  # a cut uid is of no use to `users get`
 
     def __init__(self, columns: tuple[str, ...] | None = None) -> None:
         self.chosen = columns

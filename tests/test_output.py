@@ -375,3 +375,12 @@ def test_any_text_in_an_error_or_a_hint_reaches_stderr_escaped(message: str, hin
     out.info(message)
     out.warn(hint)
     assert not RAW.search(stderr.getvalue())
+
+
+def test_a_long_uid_stays_whole_while_name_and_email_give_way() -> None:
+    uid = "user0123456789abcdef0123456789abcdef"
+    body = page(user(uid, first_name="Maria", email="maria.someone@enterprise.example.org"))
+    result = on_terminal(["users", "list"], [reply(200, body)])
+    lines = assert_fits(result.stdout, 1)
+    assert lines[1].startswith(uid + "  ")
+    assert "2026-11-29 14:32" in lines[1]
