@@ -967,9 +967,15 @@ def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> 
     assert "Stopped while waiting to retry" in entry["_error"]["message"]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "ndjson", "json"])
+@pytest.mark.parametrize(
+    ("fmt", "mode"),
+    [("csv", "create"), ("ndjson", "create"), ("json", "create"),
+     *(pytest.param(fmt, "upsert", marks=pytest.mark.xfail(
+         reason="the contract's sandbox takes lists on PUT; until it does, a 400", strict=False))
+       for fmt in ("csv", "ndjson"))],
+)  # fmt: skip
 def test_an_export_from_users_list_imports_back_as_it_was(
-    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI], fmt: str
+    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI], fmt: str, mode: str
 ) -> None:
     source = sandbox_api()
     seed = (
@@ -983,14 +989,14 @@ def test_an_export_from_users_list_imports_back_as_it_was(
         stdin=seed,
     )
     assert seeded.exit_code == 0, seeded.stderr
-    exported = run(["users", "list", "-o", fmt], transport=SandboxTransport(source))
+    exported = run(["users", "list", "--all", "-o", fmt], transport=SandboxTransport(source))
     assert exported.exit_code == 0, exported.stderr
     path = tmp_path / f"export.{'jsonl' if fmt == 'ndjson' else fmt}"
     path.write_text(exported.stdout, encoding="utf-8")
 
     target = sandbox_api()
     imported = run(
-        ["users", "import", str(path), "--mode", "create"], transport=SandboxTransport(target)
+        ["users", "import", str(path), "--mode", mode], transport=SandboxTransport(target)
     )
     assert imported.exit_code == 0, imported.stderr
     assert "meta as text" not in imported.stderr  # devices/segments are not taken for meta
