@@ -460,7 +460,7 @@ def test_summary_is_one_json_object_on_stdout_or_a_sentence_on_stderr(tmp_path: 
         "dry_run": False, "would_send": 0,
     }  # fmt: skip
     assert summary["elapsed"] > 0
-    assert summary["requests_per_second"] == pytest.approx(3 / summary["elapsed"], rel=0.1)
+    assert summary["requests_per_second"] * summary["elapsed"] >= 3 * 0.95  # sending <= run
     assert result.stderr == ""
     table = run(["users", "import", str(path), "-o", "table"], Recorder())
     assert table.stdout == ""
@@ -968,9 +968,15 @@ def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> 
     assert "Stopped while waiting to retry" in entry["_error"]["message"]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "ndjson", "json"])
+@pytest.mark.parametrize(
+    ("fmt", "mode"),
+    [("csv", "create"), ("ndjson", "create"), ("json", "create"),
+     *(pytest.param(fmt, "upsert", marks=pytest.mark.xfail(
+         reason="the contract's sandbox takes lists on PUT; until it does, a 400", strict=False))
+       for fmt in ("csv", "ndjson"))],
+)  # fmt: skip
 def test_an_export_from_users_list_imports_back_as_it_was(
-    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI], fmt: str
+    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI], fmt: str, mode: str
 ) -> None:
     source = sandbox_api()
     seed = (
@@ -984,14 +990,14 @@ def test_an_export_from_users_list_imports_back_as_it_was(
         stdin=seed,
     )
     assert seeded.exit_code == 0, seeded.stderr
-    exported = run(["users", "list", "-o", fmt], transport=SandboxTransport(source))
+    exported = run(["users", "list", "--all", "-o", fmt], transport=SandboxTransport(source))
     assert exported.exit_code == 0, exported.stderr
     path = tmp_path / f"export.{'jsonl' if fmt == 'ndjson' else fmt}"
     path.write_text(exported.stdout, encoding="utf-8")
 
     target = sandbox_api()
     imported = run(
-        ["users", "import", str(path), "--mode", "create"], transport=SandboxTransport(target)
+        ["users", "import", str(path), "--mode", mode], transport=SandboxTransport(target)
     )
     assert imported.exit_code == 0, imported.stderr
     assert "meta as text" not in imported.stderr  # devices/segments are not taken for meta
@@ -1162,7 +1168,8 @@ def test_the_pacer_pauses_everyone_then_adapts_under_what_the_server_took() -> N
         now[0] += 0.005
         pacer.answered()
     pacer.throttled(1.0)  # ... then said 429, come back in 1 s
-    assert pacer.rate == pytest.approx(95)
+    rate = 100 * running.RATE_BETA
+    assert pacer.rate == pytest.approx(rate)
     waits: list[float] = []
 
     class Recording(threading.Event):
@@ -1171,15 +1178,15 @@ def test_the_pacer_pauses_everyone_then_adapts_under_what_the_server_took() -> N
             return False
 
     assert pacer.wait(Recording()) and pacer.wait(Recording())
-    assert waits == pytest.approx([1.0, 1.0 + 1 / 95])
+    assert waits == pytest.approx([1.0, 1.0 + 1 / rate])
     pacer.throttled(1.0)  # more 429s from the same burst do not lower it again
-    assert pacer.rate == pytest.approx(95)
+    assert pacer.rate == pytest.approx(rate)
     now[0] += 2
     pacer.throttled(None)  # a 429 at the new rate: lower again, under what it took
-    assert pacer.rate == pytest.approx(95 * 0.95)
+    assert pacer.rate == pytest.approx(rate * running.RATE_BETA)
     now[0] += running.RATE_CALM + 1
     pacer.answered()  # calm for a while: grow again, slowly
-    assert pacer.rate == pytest.approx(95 * 0.95 * running.RATE_GROWTH)
+    assert pacer.rate == pytest.approx(rate * running.RATE_BETA * running.RATE_GROWTH)
 
 
 def test_batch_sends_chunks_under_100_kb_and_says_they_are_queued(tmp_path: Path) -> None:

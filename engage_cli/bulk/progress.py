@@ -32,7 +32,7 @@ class Summary:
     retries: int = 0
     rate_limited: int = 0  # 429 answers
     elapsed: float = 0.0  # seconds, the confirmation prompt excluded
-    requests_per_second: float = 0.0
+    requests_per_second: float = 0.0  # while sending
     failures_file: str | None = None
     unknown_file: str | None = None
     batch: bool = False
@@ -103,7 +103,7 @@ def summarize(job: Job, source: Source, tally: Tally, elapsed: float, *, batch: 
         retries=tally.retries,
         rate_limited=tally.rate_limited,
         elapsed=round(elapsed, 3),
-        requests_per_second=round(tally.requests / elapsed, 1) if elapsed > 0 else 0.0,
+        requests_per_second=round(tally.rate(), 1),  # while sending: no check pass, no prompt
         batch=batch,
     )
 

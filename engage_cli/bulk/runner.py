@@ -33,10 +33,11 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_ERRORS = 10  # consecutive 5xx/network failures that mean the API is down
 READ_AHEAD_PER_WORKER = 8  # records queued per worker: keeps all busy, memory bounded
 BATCH_BYTES = 95_000  # a POST /batch body stays under the API's 100 KB
-RATE_BETA = 0.95  # after a 429: this share of the rate the server was taking
+RATE_BETA = 0.97  # after a 429: this share of the rate the server was taking
 RATE_MIN = 1.0  # requests a second, the slowest an adaptive rate goes
 RATE_GROWTH = 1.05  # after RATE_CALM seconds without a 429, the rate grows this much
 RATE_CALM = 10.0
+RATE_SLACK = 0.03  # seconds a late worker may catch up: 3% over the rate, at most
 
 
 class Sender(Protocol):
@@ -95,9 +96,12 @@ class Pacer:
         """Wait for this request's slot; False if stopped meanwhile."""
         with self._lock:
             now = self._clock()
-            slot = max(now, self._next)
+            # A worker woken late keeps the schedule's slot (within RATE_SLACK of a second),
+            # so lateness on a busy machine does not add up to a lower rate.
+            slot = max(now - RATE_SLACK, self._next) if self.rate else now
             if self.rate:
                 self._next = slot + 1 / self.rate
+            slot = max(slot, now)
         return not stop.wait(slot - now) if slot > now else not stop.is_set()
 
     def answered(self) -> None:
@@ -176,7 +180,7 @@ class Runner:
         self.concurrency = concurrency
         self.max_errors = max_errors
         self.batch = batch
-        self.tally = Tally()
+        self.tally = Tally()  # its clock starts when sending does
         self.stop = stop or threading.Event()
         self.fatal: EngageError | None = None  # bad credentials: every request would fail
         self.down: TemporaryError | None = None  # the API failed max_errors times in a row
@@ -198,6 +202,7 @@ class Runner:
         """Send every record. Once stopped, the records not sent go to the failures file;
         with `drain`, so does the rest of the input (unless the ledger itself failed)."""
         work = self._work_batch if self.batch else self._work
+        self.tally.started = time.monotonic()
         workers = [
             threading.Thread(target=work, args=(q,), name=f"bulk-{n}", daemon=True)
             for n, q in enumerate(self._queues)

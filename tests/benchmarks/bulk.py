@@ -14,6 +14,18 @@ own process on an ephemeral port, side by side in one run:
   200,000-row CSV files, to show it stays flat as the input grows tenfold.
 
 Targets: concurrent >= 10x the sequential loop, and >= 70% of the ideal concurrency / latency.
+
+And the promises of issue 12, each against its own sandbox:
+
+- `--batch` of 10,000 users at --latency 50 against the per-record run at --concurrency 16:
+  requests sent (target <= 30), time (target >= 10x faster), all 10,000 land;
+- 1,500 rows against `--rate-limit 100` alone: rows/s while sending (target >= 90% of the
+  limit), share of 429 answers (target <= 5%), none failed;
+- 1,000 rows under `--fail-rate 0.2 --rate-limit 150`: all land, exit 0, in 10 runs of 10;
+- `kill -9` of an events import of 2,000 events, then `--resume`: doubles (target <= the
+  concurrency), nothing lost.
+
+    python tests/benchmarks/bulk.py --only issue12   # just these
 """
 
 from __future__ import annotations
@@ -45,11 +57,12 @@ class Sandbox:
 
 
 @contextmanager
-def sandbox_server(workdir: Path, latency_ms: int) -> Iterator[Sandbox]:
+def sandbox_server(workdir: Path, latency_ms: int, *faults: str) -> Iterator[Sandbox]:
     """`engage sandbox serve --port 0 --latency MS`; its first stdout line is the base URL."""
+    workdir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [ENGAGE, "sandbox", "serve", "--port", "0", "--db", str(workdir / "sandbox.sqlite3"),
-         "--latency", str(latency_ms)],
+         "--latency", str(latency_ms), *faults],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
@@ -89,7 +102,7 @@ class Timed:
     summary: dict[str, object]
 
 
-def run_engage(args: list[str], env: dict[str, str]) -> Timed:
+def run_engage(args: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> Timed:
     """Run `engage ARGS`; wall time, the child's own peak RSS, and its JSON summary."""
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -101,7 +114,7 @@ def run_engage(args: list[str], env: dict[str, str]) -> Timed:
     elapsed = time.perf_counter() - started
     stdout, stderr = process.stdout.read(), process.stderr.read()
     process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+    if process.returncode not in ok:
         raise SystemExit(f"engage {' '.join(args)} failed ({process.returncode}): {stderr!r}")
     return Timed(elapsed, usage.ru_maxrss / 1024, json.loads(stdout))
 
@@ -129,13 +142,22 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=50, help="sandbox latency, ms")
     parser.add_argument("--sample", type=int, default=200, help="rows timed one at a time")
     parser.add_argument("--rows", type=int, default=200_000, help="rows of the memory check")
+    parser.add_argument("--only", choices=["issue12", "throughput", "memory"])
+    parser.add_argument("--retries", type=int, default=3, help="--retries of the fault runs")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="engage-bench-") as tmp:
         work = Path(tmp)
-        with sandbox_server(work, args.latency) as sandbox:
-            measure_throughput(sandbox, work, args)
-        measure_memory(work, args.rows)
+        if args.only in (None, "throughput"):
+            with sandbox_server(work / "t", args.latency) as sandbox:
+                measure_throughput(sandbox, work, args)
+        if args.only in (None, "issue12"):
+            measure_batch(work / "batch", args)
+            measure_rate_limit(work / "rate")
+            measure_faults(work / "faults", args)
+            measure_kill_and_resume(work / "kill")
+        if args.only in (None, "memory"):
+            measure_memory(work, args.rows)
 
 
 def measure_throughput(sandbox: Sandbox, work: Path, args: argparse.Namespace) -> None:
@@ -202,6 +224,128 @@ def measure_memory(work: Path, rows: int) -> None:
     size_mb = path.stat().st_size / 1e6
     print(f"  {rows:>8} rows as a JSON array ({size_mb:5.1f} MB): peak RSS "
           f"{timed.max_rss_mb:6.1f} MB, {timed.seconds:5.1f}s")  # fmt: skip
+
+
+def users_landed(workdir: Path) -> int:
+    from engage_cli.sandbox.store import SandboxStore
+
+    with SandboxStore(workdir / "sandbox.sqlite3") as store:
+        return store.count_users()
+
+
+def measure_batch(work: Path, args: argparse.Namespace) -> None:
+    count = 10_000
+    print(f"\n--batch of {count} users vs per-record --concurrency 16, sandbox latency 50 ms")
+    with sandbox_server(work / "per-record", 50) as sandbox:
+        path = work / "users.csv"
+        write_users(path, count, "b")
+        one = run_engage(["users", "import", str(path), "-c", "16", "-o", "json"], sandbox.env)
+        landed_one = users_landed(work / "per-record")
+    with sandbox_server(work / "batched", 50) as sandbox:
+        batched = run_engage(
+            ["users", "import", str(path), "--batch", "-c", "4", "-o", "json"], sandbox.env,
+            ok=(0, 7),
+        )  # fmt: skip
+        landed_batch = users_landed(work / "batched")
+    s1, sb = one.summary, batched.summary
+    print(f"  per record: {s1['requests']} requests, {one.seconds:6.1f}s, {landed_one} landed")
+    print(f"  --batch:    {sb['requests']} requests, {batched.seconds:6.1f}s, {landed_batch} landed"
+          f" ({sb['landed']} queued, {sb['failed']} failed)")  # fmt: skip
+    if sb["failed"]:
+        print("  (the sandbox answered the batch with errors: is POST /batch served yet?)")
+    speedup = one.seconds / batched.seconds
+    print(f"  requests <= 30: {verdict(int(str(sb['requests'])) <= 30)}; "
+          f"{speedup:.1f}x faster (target >= 10x): {verdict(speedup >= 10)}; "
+          f"all land: {verdict(landed_batch == count)}")  # fmt: skip
+
+
+def measure_rate_limit(work: Path) -> None:
+    count, limit = 1500, 100
+    print(f"\n{count} rows against --rate-limit {limit} alone (-c 8)")
+    with sandbox_server(work, 0, "--rate-limit", str(limit)) as sandbox:
+        path = work / "users.csv"
+        write_users(path, count, "r")
+        timed = run_engage(["users", "import", str(path), "-c", "8", "-o", "json"], sandbox.env,
+                           ok=(0, 6, 7))  # fmt: skip
+    s = timed.summary
+    sending = int(str(s["requests"])) / float(str(s["requests_per_second"]))
+    rows_per_s = int(str(s["landed"])) / sending
+    answers = int(str(s["requests"])) + int(str(s["rate_limited"]))
+    share = int(str(s["rate_limited"])) / answers
+    print(
+        f"  {rows_per_s:.1f} rows/s while sending ({100 * rows_per_s / limit:.0f}% of the limit,"
+        f" target >= 90%: {verdict(rows_per_s >= 0.9 * limit)}); wall {timed.seconds:.1f}s"
+    )
+    print(f"  429s: {s['rate_limited']} of {answers} answers = {100 * share:.1f}% "
+          f"(target <= 5%: {verdict(share <= 0.05)}); failed {s['failed']} "
+          f"({verdict(s['failed'] == 0)}); retries {s['retries']}")  # fmt: skip
+
+
+def measure_faults(work: Path, args: argparse.Namespace) -> None:
+    count, runs = 1000, 10
+    print(f"\n{count} rows under --fail-rate 0.2 --rate-limit 150, {runs} runs "
+          f"(--retries {args.retries})")  # fmt: skip
+    clean = 0
+    for n in range(runs):
+        with sandbox_server(work / str(n), 0, "--fail-rate", "0.2", "--rate-limit", "150") as sb:
+            path = work / f"users-{n}.csv"
+            write_users(path, count, "f")
+            timed = run_engage(
+                ["--retries", str(args.retries), "users", "import", str(path), "-o", "json"],
+                sb.env, ok=(0, 6, 7),
+            )  # fmt: skip
+            landed = users_landed(work / str(n))
+        s = timed.summary
+        ok = s["failed"] == 0 and landed == count and s["landed"] == count
+        clean += ok
+        print(f"  run {n + 1}: landed {landed}, failed {s['failed']}, retries {s['retries']}, "
+              f"429s {s['rate_limited']}, {timed.seconds:.1f}s {verdict(ok)}")  # fmt: skip
+    print(f"  all landed, exit 0: {clean} of {runs} {verdict(clean == runs)}")
+
+
+def measure_kill_and_resume(work: Path) -> None:
+    import collections
+    import signal
+
+    count, concurrency = 2000, 8
+    print(f"\nkill -9 of an events import of {count} events (-c {concurrency}), then --resume")
+    with sandbox_server(work, 20) as sandbox:
+        path = work / "events.jsonl"
+        path.write_text("".join(json.dumps({"uid": f"u{n % 97}", "event": "Seed", "value": n})
+                                + "\n" for n in range(count)))  # fmt: skip
+        process = subprocess.Popen(
+            [ENGAGE, "events", "import", str(path), "-c", str(concurrency), "-o", "json"],
+            env=sandbox.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        db = work / "sandbox.sqlite3"
+        deadline = time.monotonic() + 60
+        while len(event_values(db)) < count // 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        before = len(event_values(db))
+        resumed = run_engage(["events", "import", str(path), "--resume", "-o", "json"],
+                             sandbox.env, ok=(0, 7))  # fmt: skip
+        values = event_values(db)
+    counts = collections.Counter(values)
+    doubles = sum(c - 1 for c in counts.values() if c > 1)
+    s = resumed.summary
+    missing = count - len(counts) - int(str(s["unknown"]))
+    print(f"  killed after {before} landed; resumed: {s['resumed']} skipped, {s['landed']} "
+          f"landed, {s['unknown']} unknown (in flight at the kill)")  # fmt: skip
+    print(f"  doubles: {doubles} (target <= {concurrency}: {verdict(doubles <= concurrency)}); "
+          f"lost: {max(missing, 0)} ({verdict(missing <= 0)})")  # fmt: skip
+
+
+def event_values(db: Path) -> list[int]:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            rows = conn.execute("SELECT value FROM events").fetchall()
+    except sqlite3.Error:
+        return []
+    return [json.loads(v) if isinstance(v, str) else v for (v,) in rows]
 
 
 def write_json_array(source: Path, path: Path) -> None:
