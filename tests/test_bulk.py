@@ -970,10 +970,8 @@ def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     ("fmt", "mode"),
-    [("csv", "create"), ("ndjson", "create"), ("json", "create"),
-     *(pytest.param(fmt, "upsert", marks=pytest.mark.xfail(
-         reason="the contract's sandbox takes lists on PUT; until it does, a 400", strict=False))
-       for fmt in ("csv", "ndjson"))],
+    [("csv", "create"), ("ndjson", "create"), ("json", "create"), ("csv", "upsert"),
+     ("ndjson", "upsert")],
 )  # fmt: skip
 def test_an_export_from_users_list_imports_back_as_it_was(
     tmp_path: Path, sandbox_api: Callable[..., SandboxAPI], fmt: str, mode: str
@@ -1316,3 +1314,23 @@ def test_elapsed_time_leaves_out_the_confirmation_prompt(
     result = run(["users", "delete", "--from", str(path), "-o", "json"], Recorder(), tty=True)
     assert result.exit_code == 0, result.stderr
     assert result.json()["elapsed"] < 60
+
+
+def test_batch_users_and_events_land_in_the_sandbox(
+    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI]
+) -> None:
+    api = sandbox_api()
+    users = tmp_path / "seed.csv"
+    users.write_text("id,first_name,meta.n:=\n" + "".join(f"u{i},F{i},{i}\n" for i in range(300)))
+    result = run(["users", "import", str(users), "--batch", "-o", "json"],
+                 transport=SandboxTransport(api))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["requests"] <= 8 and api.store.count_users() == 300
+    assert api.store.get_user("u299")["meta"] == {"n": 299}  # type: ignore[index]
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps({"uid": f"u{i % 30}", "event": "Paid", "value": i})
+                              + "\n" for i in range(200)))  # fmt: skip
+    sent = run(["events", "import", str(events), "--batch", "-o", "json"],
+               transport=SandboxTransport(api))  # fmt: skip
+    assert sent.exit_code == 0, sent.stderr
+    assert sorted(e["value"] for e in api.store.list_events()) == list(range(200))
