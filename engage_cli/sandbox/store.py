@@ -612,7 +612,9 @@ class SandboxStore:
             if user is None:
                 user = self._insert(conn, None, {**changes, "lists": [list_id]})
                 return str(user["uid"])
-            others: UserChanges = {k: v for k, v in changes.items() if k not in ("email", "number")}  # type: ignore[assignment]
+            others: UserChanges = {**changes}
+            others.pop("email", None)
+            others.pop("number", None)
             apply_user_changes(user, {**others, "lists": [list_id]})
             self._save(conn, user)
             return str(user["uid"])
