@@ -189,7 +189,7 @@ def measure_throughput(sandbox: Sandbox, work: Path, args: argparse.Namespace) -
     ]
     for name, users_per_s, seconds, note in rows:
         print(f"  {name:<40} {users_per_s:>9.1f} {seconds:>13.1f}s {note}")
-    sending = float(str(concurrent.summary["rate"]))
+    sending = float(str(concurrent.summary["requests_per_second"]))
     print(f"  (sending rate reported by the summary: {sending:.1f} requests/s; the wall time")
     print("   above also counts process start and the validation pass)")
     print(f"  concurrency {args.concurrency} vs the sequential loop: {rate / rate_loop:5.1f}x"
