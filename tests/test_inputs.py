@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from engage_cli.errors import UsageError
-from engage_cli.inputs import merge_body, parse_pair, parse_scalar
+from engage_cli.inputs import (
+    load_data,
+    merge_body,
+    parse_pair,
+    parse_scalar,
+    user_body_from_object,
+)
 from engage_cli.models import EventCreate, UserCreate, UserUpdate, validate
 
 
@@ -136,3 +145,52 @@ def test_merge_body_merges_maps_and_overrides_scalars() -> None:
 def test_a_trailing_newline_is_not_part_of_a_valid_value(fields: dict[str, str]) -> None:
     with pytest.raises(UsageError):
         validate(UserUpdate, fields)
+
+
+# --- found by mutation testing (mutmut): behaviours no test pinned --------------------------
+
+
+def test_data_dash_reads_the_stream_it_is_given() -> None:
+    assert load_data("-", io.StringIO('{"id": "u1"}')) == {"id": "u1"}
+
+
+def test_data_from_a_file_saved_with_a_bom(tmp_path: Path) -> None:
+    body = tmp_path / "u.json"
+    body.write_bytes(b'\xef\xbb\xbf{"id": "u1"}')  # as Windows editors save UTF-8
+    assert load_data(f"@{body}") == {"id": "u1"}
+
+
+@pytest.mark.parametrize(("spec", "named"), [("-", "(stdin)"), ("[1]", "(--data)"), ("@", "")])
+def test_a_body_that_is_not_an_object_names_where_it_came_from(
+    spec: str, named: str, tmp_path: Path
+) -> None:
+    if spec == "@":
+        (tmp_path / "list.json").write_text("[1]")
+        spec, named = f"@{tmp_path / 'list.json'}", f"({tmp_path / 'list.json'})"
+    with pytest.raises(
+        UsageError, match=re.escape(f"--data {named} must be a JSON object, not list")
+    ):
+        load_data(spec, io.StringIO("[1]"))
+
+
+@pytest.mark.parametrize("given_id", ["abc", "0123456789abcdef0123456X", "u2"])
+def test_a_printed_user_whose_id_is_neither_its_uid_nor_internal_is_refused(given_id: str) -> None:
+    with pytest.raises(UsageError, match="differ"):
+        user_body_from_object({"uid": "u1", "id": given_id}, create=True)
+
+
+def test_a_printed_user_keeps_every_field_after_an_empty_one_and_lists_as_ids() -> None:
+    printed = {
+        "uid": "u1",
+        "id": "0123456789abcdef01234567",
+        "meta": {},
+        "first_name": "Ada",
+        "lists": ["l1", {"id": "l2", "subscribed": True}, {"id": "l3", "subscribed": False}],
+        "tags": [{"id": "t1"}, {"name": "kept as given"}],
+    }
+    assert user_body_from_object(printed, create=True) == {
+        "id": "u1",
+        "first_name": "Ada",
+        "lists": ["l1", "l2"],
+        "tags": [{"id": "t1"}, {"name": "kept as given"}],
+    }
