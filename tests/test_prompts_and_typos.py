@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import engage_binary
+from tests.e2e.conftest import default_sigint, engage_binary
 from tests.harness import run
 
 
@@ -70,6 +70,7 @@ def test_ctrl_c_at_a_real_prompt_exits_130(args: list[str], question: bytes) -> 
         stderr=follower,
         env=dict(os.environ),
         start_new_session=True,
+        preexec_fn=default_sigint,  # a background pytest would hand it SIGINT ignored
     )
     os.close(follower)
     try:
