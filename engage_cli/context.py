@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from engage_cli.config import CONFIG_FILENAME, ConfigFile, Settings, config_dir, resolve_settings
 from engage_cli.errors import ConfigError, EngageError
-from engage_cli.output import Output, choose_format, printable
+from engage_cli.output import Output, choose_format
 from engage_cli.streams import Streams
+from engage_cli.tables import printable
 
 if TYPE_CHECKING:
     from engage_cli.client import EngageClient

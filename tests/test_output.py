@@ -14,16 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engage_cli.config import ConfigFile
-from engage_cli.output import (
-    USERS,
-    Output,
-    cell_width,
-    fit_columns,
-    printable,
-    short_date,
-    truncate,
-)
+from engage_cli.output import Output
 from engage_cli.streams import Streams
+from engage_cli.tables import USERS, cell_width, fit_columns, printable, short_date, truncate
 from tests.harness import reply, run
 
 TERMINAL = {"COLUMNS": "80", "NO_COLOR": "1"}

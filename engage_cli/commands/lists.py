@@ -32,7 +32,7 @@ from engage_cli.commands._common import (
     state_of,
 )
 from engage_cli.errors import UsageError
-from engage_cli.output import GENERIC, LISTS, Rows
+from engage_cli.tables import GENERIC, LISTS, Rows
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.GROUPS
 

@@ -9,7 +9,7 @@ import typer
 from engage_cli.commands._common import OutputOpt, YesOpt, confirm_or_refuse, fmt, state_of
 from engage_cli.config import PROFILE_KEYS, ConfigFile, choose_profile, shown
 from engage_cli.errors import ConfigError, UsageError
-from engage_cli.output import PROFILES
+from engage_cli.tables import PROFILES
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
 

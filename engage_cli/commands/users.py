@@ -36,7 +36,7 @@ from engage_cli.commands._common import (
     state_of,
 )
 from engage_cli.errors import UsageError
-from engage_cli.output import USERS, UserRows
+from engage_cli.tables import USERS, UserRows
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
 

@@ -21,7 +21,7 @@ from engage_cli.commands._common import (
     show_pages,
     state_of,
 )
-from engage_cli.output import USERS
+from engage_cli.tables import USERS
 
 # The sub-groups' one-line summaries, by the name of their Typer app here.
 SUMMARIES = {
