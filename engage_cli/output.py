@@ -8,6 +8,7 @@ control characters (`tables.py` lays tables out, for 80 columns first).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -55,9 +56,11 @@ def compile_query(expression: str) -> Any:
     try:
         return jmespath.compile(expression)
     except JMESPathError as exc:
+        hint = "E.g. --query '[].email' or --query \"[?meta.plan=='pro'].uid\"."
+        if re.fullmatch(r"[A-Za-z_][\w.-]*=[^=].*|[A-Za-z_][\w.-]*=", expression, re.DOTALL):
+            hint = "A query parameter of `engage api` is --param K=V; " + hint
         raise UsageError(
-            f"--query {expression!r} is not a JMESPath expression: {exc}",
-            hint="E.g. --query '[].email' or --query \"[?meta.plan=='pro'].uid\".",
+            f"--query {expression!r} is not a JMESPath expression: {exc}", hint=hint
         ) from None
 
 

@@ -60,12 +60,41 @@ def test_body_from_stdin() -> None:
 
 
 def test_query_from_options_and_from_the_path() -> None:
-    args = ["api", "GET", "/users?limit=5&email=a%40example.com", "-q", "after_id=abc"]
+    args = ["api", "GET", "/users?limit=5&email=a%40example.com", "-p", "after_id=abc"]
     result = run(args, [reply(200, {"data": []})])
     assert result.exit_code == 0, result.stderr
     url = result.sent[0].url
     assert url.path == "/v1/users"
     assert dict(url.params) == {"limit": "5", "email": "a@example.com", "after_id": "abc"}
+
+
+def test_query_reshapes_the_answer_with_jmespath() -> None:
+    page = {"data": [{"uid": "a", "meta": {"plan": "pro"}}, {"uid": "b"}], "has_more": False}
+    args = ["api", "GET", "/users", "-p", "limit=2", "--query", "data[?meta.plan=='pro'].uid"]
+    result = run(args, [reply(200, page)])
+    assert result.exit_code == 0, result.stderr
+    assert dict(result.sent[0].url.params) == {"limit": "2"}  # -p is the query string
+    assert result.json() == ["a"]
+
+
+def test_query_reshapes_every_page_of_paginate_as_one_list() -> None:
+    pages = [
+        reply(200, {"data": [{"id": "i1", "uid": "a1"}], "has_more": True}),
+        reply(200, {"data": [{"id": "i2", "uid": "a2"}], "has_more": False}),
+    ]
+    result = run(["api", "GET", "/users", "--paginate", "--query", "[].uid"], pages)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == ['"a1"', '"a2"']
+    assert dict(result.sent[1].url.params) == {"after_id": "i1"}
+
+
+def test_a_query_parameter_given_to_query_is_refused_with_a_hint_and_nothing_sent() -> None:
+    result = run(["api", "GET", "/users", "--query", "limit=5"])
+    assert result.exit_code == 2
+    assert result.sent == []
+    error = json.loads(result.stderr)["error"]
+    assert "not a JMESPath expression" in error["message"]
+    assert "--param K=V" in error["hint"]
 
 
 def test_ndjson_prints_one_line() -> None:
@@ -85,7 +114,7 @@ def test_paginate_follows_has_more_and_streams_ndjson() -> None:
         reply(200, {"data": [{"id": "a1"}, {"id": "a2"}], "has_more": True}),
         reply(200, {"data": [{"id": "a3"}], "has_more": False}),
     ]
-    result = run(["api", "GET", "/users", "-q", "limit=2", "--paginate"], pages)
+    result = run(["api", "GET", "/users", "-p", "limit=2", "--paginate"], pages)
     assert result.exit_code == 0, result.stderr
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["a1", "a2", "a3"]
     assert [dict(r.url.params) for r in result.sent] == [
@@ -148,7 +177,7 @@ def test_no_credentials_is_a_configuration_error() -> None:
     [
         (["GET", "/users", "-f", "a=b"], "GET request carries no body"),
         (["GET", "https://api.engage.so/v1/users"], "full URL"),
-        (["GET", "/users", "-q", "limit"], "expected KEY=VALUE"),
+        (["GET", "/users", "-p", "limit"], "expected KEY=VALUE"),
         (["POST", "/users", "--paginate"], "--paginate"),
         (["POST", "/users", "-f", "age:=thirty"], "not a JSON literal"),
         (["POST", "/users", "--data", "[1]"], "must be a JSON object"),

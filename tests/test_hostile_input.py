@@ -139,7 +139,7 @@ def test_real_bytes_through_the_installed_binary(tmp_path: Path) -> None:
         ["users", "update", "u" * 70_000, "--first-name", "A"],
         ["events", "add", "u" * 70_000, "ev"],
         ["api", "GET", "/" + "a" * 70_000],
-        ["api", "GET", "/users", "--query", "email=" + "a" * 70_000],
+        ["api", "GET", "/users", "--param", "email=" + "a" * 70_000],
         ["users", "list", "--after-id", "a" * 70_000],
     ],
 )

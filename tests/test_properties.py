@@ -150,4 +150,4 @@ def test_event_names_and_list_ids(event: str, list_id: str) -> None:
 @PROPERTY
 @given(path=value_text, query=value_text)
 def test_api_paths_and_queries(path: str, query: str) -> None:
-    check(["api", "GET", "/" + path, "--query", f"q={query}"])
+    check(["api", "GET", "/" + path, "--param", f"q={query}"])

@@ -55,9 +55,14 @@ def api(
         ),
     ] = None,
     data: DataOpt = None,
-    query: Annotated[
+    param: Annotated[
         Optional[list[str]],
-        typer.Option("--query", "-q", metavar="K=V", help="A query parameter (repeat)."),
+        typer.Option(
+            "--param",
+            "-p",
+            metavar="K=V",
+            help="A query parameter (repeat); --query reshapes the answer (JMESPath).",
+        ),
     ] = None,
     paginate: Annotated[
         bool,
@@ -81,14 +86,14 @@ def api(
     The escape hatch for endpoints the other commands do not cover, sent with the
     profile's credentials, retries and error handling.
 
-    Example: engage api GET /users -q limit=5
+    Example: engage api GET /users -p limit=5 --query 'data[].uid'
     """
     from engage_cli import endpoints, inputs
 
     state = state_of(ctx)
     out = state.choose_output(_format(output, paginate))
     path, params = _split_query(path)
-    params.update(_query_pairs(query))
+    params.update(_query_pairs(param))
     fields_body = inputs.parse_pairs(fields, "--field")
     body = None
     if data is not None or fields_body:
@@ -128,7 +133,7 @@ def _query_pairs(items: list[str] | None) -> dict[str, str]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UsageError(f"--query {item!r}: expected KEY=VALUE.", hint="E.g. --query limit=5")
+            raise UsageError(f"--param {item!r}: expected KEY=VALUE.", hint="E.g. --param limit=5")
         params[key] = value
     return params
 
@@ -137,7 +142,7 @@ def _check(method: Method, body: Any, paginate: bool) -> None:
     if body is not None and method is Method.GET:
         raise UsageError(
             "A GET request carries no body (--field / --data).",
-            hint="Send parameters with --query K=V.",
+            hint="Send parameters with --param K=V.",
         )
     if paginate and method is not Method.GET:
         raise UsageError("--paginate follows the pages of a GET list only.")
