@@ -157,6 +157,7 @@ class SandboxStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
+        self._batch = threading.local()  # the connection of this thread's transaction()
         self._pool_lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._closed = False
@@ -186,6 +187,10 @@ class SandboxStore:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
+        batch = getattr(self._batch, "conn", None)
+        if batch is not None:  # inside transaction(): every query sees the batch's writes
+            yield batch
+            return
         with self._pool_lock:
             if self._closed:
                 raise StoreClosedError("the sandbox store is closed")
@@ -206,6 +211,17 @@ class SandboxStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        batch = getattr(self._batch, "conn", None)
+        if batch is not None:  # one write of a transaction(): undone alone if it fails
+            batch.execute("SAVEPOINT write")
+            try:
+                yield batch
+            except BaseException:
+                batch.execute("ROLLBACK TO write")
+                raise
+            finally:
+                batch.execute("RELEASE write")
+            return
         with self._write_lock, self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -216,7 +232,28 @@ class SandboxStore:
             conn.execute("COMMIT")
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Many writes in one commit (a /batch request): each write inside still succeeds or
+        fails alone (a savepoint), and all that succeeded are committed together on exit."""
+        with self._write_lock, self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            self._batch.conn = conn
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._batch.conn = None
+
+    @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
+        if getattr(self._batch, "conn", None) is not None:
+            with self._connection() as conn:  # the batch's own transaction is the snapshot
+                yield conn
+            return
         # One transaction, so every query of a read (a page and its neighbours) sees one snapshot.
         with self._connection() as conn:
             conn.execute("BEGIN")

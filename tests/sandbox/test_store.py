@@ -72,6 +72,31 @@ def test_duplicate_uid_is_refused_and_changes_nothing(store: SandboxStore) -> No
     assert store.count_users() == 1
 
 
+def test_a_transaction_commits_its_writes_together_and_undoes_a_failed_one_alone(
+    store: SandboxStore,
+) -> None:
+    with store.transaction():
+        first = store.create_user("u1", {"first_name": "Ada"})
+        with pytest.raises(DuplicateUserError):
+            store.create_user("u1", {"first_name": "Bob"})  # took an id, then failed
+        assert store.get_user("u1") == first  # reads inside see the transaction's writes
+        second = store.upsert_user("u2", {})[0]
+        store.add_event("u2", "Seen")
+    # The failed write's id was given back: the sequence advanced once per user kept.
+    assert int(second["id"][8:], 16) == int(first["id"][8:], 16) + 1
+    assert store.get_user("u1") == first and store.count_users() == 2
+    assert [e["event"] for e in store.list_events("u2")] == ["Seen"]
+
+
+def test_a_transaction_that_raises_writes_nothing(store: SandboxStore) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.create_user("u1", {})
+        raise RuntimeError("the request died half-way")
+    assert store.count_users() == 0
+    store.create_user("u1", {})  # the store is usable afterwards, outside any transaction
+    assert store.count_users() == 1
+
+
 def test_ids_increase_in_creation_order(store: SandboxStore) -> None:
     ids = [store.create_user(f"u{i}", {})["id"] for i in range(50)]
     assert ids == sorted(ids)

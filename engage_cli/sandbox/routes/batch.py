@@ -1,9 +1,9 @@
 """`POST /batch`: many creates, updates and events in one request, as Engage documents it.
 
 The answer is `{"status": "queued"}` without a word per item. The sandbox applies the items in
-order before that answer leaves (so a client that reads right after sees them, and nothing
-queued is lost if the server stops); an invalid item is skipped and logged, as the API reports
-nothing per item.
+order, in one transaction, before that answer leaves (so a client that reads right after sees
+them, and nothing queued is lost if the server stops); an invalid item is skipped and logged, as
+the API reports nothing per item.
 """
 
 from __future__ import annotations
@@ -51,11 +51,12 @@ def post_batch(request: Request) -> Response:
     items = body.get("data")
     if not isinstance(items, list):
         raise ApiError(400, "data must be an array of items.")
-    for index, item in enumerate(items):
-        try:
-            apply_item(request.store, item)
-        except ApiError as error:
-            logger.warning("batch item %d skipped: %s", index, error.message)
+    with request.store.transaction():  # one commit for the batch, each item alone on failure
+        for index, item in enumerate(items):
+            try:
+                apply_item(request.store, item)
+            except ApiError as error:
+                logger.warning("batch item %d skipped: %s", index, error.message)
     return json_answer(200, {"status": "queued"})
 
 
