@@ -33,6 +33,8 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_ERRORS = 10  # consecutive 5xx/network failures that mean the API is down
 READ_AHEAD_PER_WORKER = 8  # records queued per worker: keeps all busy, memory bounded
 BATCH_BYTES = 95_000  # a POST /batch body stays under the API's 100 KB
+BATCHES_AHEAD_PER_WORKER = 2  # with --batch: full chunks queued per worker
+ENVELOPE = len(b'{"data":[]}')
 RATE_BETA = 0.97  # after a 429: this share of the rate the server was taking
 RATE_MIN = 1.0  # requests a second, the slowest an adaptive rate goes
 RATE_GROWTH = 1.05  # after RATE_CALM seconds without a 429, the rate grows this much
@@ -150,6 +152,16 @@ Progress = Callable[[Tally], None]
 Item = tuple[Record, APIRequest]
 
 
+@dataclass
+class Chunk:
+    """What one request carries: one record, or with --batch the records of one POST /batch
+    (`entries` are their items, `size` the bytes of that body)."""
+
+    items: list[Item] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    size: int = ENVELOPE
+
+
 class Runner:
     """Sends records with `concurrency` threads sharing one client, each with its own small
     queue (a uid always maps to the same one), reading ahead only a few records per thread."""
@@ -191,9 +203,11 @@ class Runner:
         self._progress = progress
         self._lock = threading.Lock()
         self._errors_in_a_row = 0
-        self._queues: list[queue.Queue[Item | None]] = [
-            queue.Queue(maxsize=READ_AHEAD_PER_WORKER) for _ in range(concurrency)
+        ahead = BATCHES_AHEAD_PER_WORKER if batch else READ_AHEAD_PER_WORKER
+        self._queues: list[queue.Queue[Chunk | None]] = [
+            queue.Queue(maxsize=ahead) for _ in range(concurrency)
         ]
+        self._gathering = [Chunk() for _ in range(concurrency)]  # --batch: each worker's next
         client.on_rate_limit = self._rate_limited
 
     # --- the reader (the calling thread) ---
@@ -201,10 +215,9 @@ class Runner:
     def run(self, records: Iterable[Record], *, drain: bool = True) -> Tally:
         """Send every record. Once stopped, the records not sent go to the failures file;
         with `drain`, so does the rest of the input (unless the ledger itself failed)."""
-        work = self._work_batch if self.batch else self._work
         self.tally.started = time.monotonic()
         workers = [
-            threading.Thread(target=work, args=(q,), name=f"bulk-{n}", daemon=True)
+            threading.Thread(target=self._work, args=(q,), name=f"bulk-{n}", daemon=True)
             for n, q in enumerate(self._queues)
         ]
         for worker in workers:
@@ -227,6 +240,9 @@ class Runner:
         except KeyboardInterrupt:  # only off the main thread, where no handler is installed
             self.stop.set()
         finally:
+            for n, chunk in enumerate(self._gathering):
+                if chunk.items:  # the last, partly filled chunks
+                    self._hand(n, workers, chunk)
             for q, worker in zip(self._queues, workers, strict=True):
                 self._put(q, worker, None)
             for worker in workers:
@@ -254,13 +270,40 @@ class Runner:
         return record, request
 
     def _queue(self, item: Item, workers: list[threading.Thread]) -> None:
+        """Hand the record to the worker its uid maps to: alone, or with --batch in the chunk
+        that worker gets next, handed over once full (so the reader never waits on a send
+        while the chunk of another worker fills)."""
         n = zlib.crc32(route_key(item[1]).encode("utf-8", "surrogatepass")) % self.concurrency
-        if not self._put(self._queues[n], workers[n], item):
-            self._account(item[0], "failed", "Unexpected failure: its worker ended early")
+        if not self.batch:
+            self._hand(n, workers, Chunk([item]))
+            return
+        from engage_cli.client import encode_body
+
+        try:
+            entry = batch_item(item[1])
+            grown = len(encode_body(entry)) + 1  # and its comma
+        except Exception as exc:  # a bug must not lose the record
+            self._account(item[0], "failed", f"Unexpected failure: {type(exc).__name__}")
+            return
+        if ENVELOPE + grown > BATCH_BYTES:
+            self._account(item[0], "failed", _too_large(ENVELOPE + grown))
+            return
+        chunk = self._gathering[n]
+        if chunk.size + grown > BATCH_BYTES:
+            self._hand(n, workers, chunk)
+            chunk = self._gathering[n] = Chunk()
+        chunk.items.append(item)
+        chunk.entries.append(entry)
+        chunk.size += grown
+
+    def _hand(self, n: int, workers: list[threading.Thread], chunk: Chunk) -> None:
+        if not self._put(self._queues[n], workers[n], chunk):
+            for record, _ in chunk.items:
+                self._account(record, "failed", "Unexpected failure: its worker ended early")
 
     @staticmethod
-    def _put(q: queue.Queue[Item | None], worker: threading.Thread, item: Item | None) -> bool:
-        """Queue the item, never waiting forever on a worker that is gone."""
+    def _put(q: queue.Queue[Chunk | None], worker: threading.Thread, item: Chunk | None) -> bool:
+        """Queue the chunk, never waiting forever on a worker that is gone."""
         while True:
             try:
                 q.put(item, timeout=0.5)
@@ -271,58 +314,25 @@ class Runner:
 
     # --- the workers ---
 
-    def _work(self, q: queue.Queue[Item | None]) -> None:
+    def _work(self, q: queue.Queue[Chunk | None]) -> None:
         while True:
-            item = q.get()
-            if item is None:
+            chunk = q.get()
+            if chunk is None:
                 return
-            record, request = item
             try:
                 if self.stop.is_set() or not self.pacer.wait(self.stop):
-                    self._account(record, "not_sent", NOT_SENT)
+                    for record, _ in chunk.items:
+                        self._account(record, "not_sent", NOT_SENT)
                     continue
-                self._send([item], request)
-            except BaseException as exc:  # a bug must not lose the record or the worker
-                self._account(record, "failed", f"Unexpected failure: {type(exc).__name__}")
-
-    def _work_batch(self, q: queue.Queue[Item | None]) -> None:
-        """Gather this worker's records into chunks under BATCH_BYTES, one POST each."""
-        from engage_cli.client import encode_body
-
-        chunk: list[Item] = []
-        items: list[dict[str, Any]] = []
-        size = len(b'{"data":[]}')
-        while True:
-            item = q.get()
-            try:
-                if item is not None:
-                    entry = batch_item(item[1])
-                    grown = len(encode_body(entry)) + 1
-                    if chunk and size + grown > BATCH_BYTES:
-                        self._flush(chunk, items)
-                        chunk, items, size = [], [], len(b'{"data":[]}')
-                    chunk.append(item)
-                    items.append(entry)
-                    size += grown
-                    if size <= BATCH_BYTES:
-                        continue
-                if chunk:
-                    self._flush(chunk, items)
-                    chunk, items, size = [], [], len(b'{"data":[]}')
+                if self.batch:
+                    body = {"data": chunk.entries}
+                    request = APIRequest("POST", "/batch", body=body, needs_secret=True)
+                else:
+                    request = chunk.items[0][1]
+                self._send(chunk.items, request)
             except BaseException as exc:  # a bug must not lose the records or the worker
-                for record, _ in chunk:
+                for record, _ in chunk.items:
                     self._account(record, "failed", f"Unexpected failure: {type(exc).__name__}")
-                chunk, items, size = [], [], len(b'{"data":[]}')
-            if item is None:
-                return
-
-    def _flush(self, chunk: list[Item], items: list[dict[str, Any]]) -> None:
-        if self.stop.is_set() or not self.pacer.wait(self.stop):
-            for record, _ in chunk:
-                self._account(record, "not_sent", NOT_SENT)
-            return
-        request = APIRequest("POST", "/batch", body={"data": items}, needs_secret=True)
-        self._send(chunk, request)
 
     def _send(self, chunk: list[Item], request: APIRequest) -> None:
         """Send one request for the records of `chunk` and account for each of them."""
@@ -418,6 +428,15 @@ class Runner:
 
 
 NOT_SENT = "not sent: the run was stopped before this record"
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"not sent: too large for a batch request ({size:,} bytes as a batch item; a batch "
+        f"stays under {BATCH_BYTES:,}); import it without --batch"
+    )
+
+
 IN_FLIGHT_AT_KILL = (
     "may have landed: sent by the run that was killed, which got no answer before it ended"
 )
