@@ -661,50 +661,50 @@ def test_reading_stays_only_a_few_records_ahead_of_sending(tmp_path: Path) -> No
     assert runner.tally.landed == 2_000
 
 
+def recording_wait(waits: list[float]) -> Callable[[threading.Event, float], bool]:
+    """A Pacer's wait that records how long it was asked to wait and returns at once, as
+    Event.wait does once the time is up: True if the run was stopped."""
+
+    def wait(stop: threading.Event, seconds: float) -> bool:
+        waits.append(seconds)
+        return stop.is_set()
+
+    return wait
+
+
 def test_pacer_spaces_requests_across_threads() -> None:
-    times = iter([0.0, 0.0, 0.0, 0.05])
-    pacer = running.Pacer(10, clock=lambda: next(times))
-    stop = threading.Event()
+    times = iter([0.0, 0.0, 0.0, 0.05, 0.05])
     waits: list[float] = []
-    stop.wait = lambda timeout=None: waits.append(timeout or 0) or False  # type: ignore[method-assign,func-returns-value]
+    pacer = running.Pacer(10, clock=lambda: next(times), wait=recording_wait(waits))
+    stop = threading.Event()
     assert all(pacer.wait(stop) for _ in range(4))
+    # 10/s: slots 100 ms apart; the fourth, asked for at 50 ms, keeps its slot at 300 ms.
     assert waits == pytest.approx([0.1, 0.2, 0.25])
+    stop.set()
+    assert not pacer.wait(stop)  # a stopped run is told so, not paced
 
 
-def test_rate_caps_requests_a_second(tmp_path: Path) -> None:
-    path = tmp_path / "seed.csv"
-    path.write_text("id\n" + "".join(f"u{i}\n" for i in range(11)), encoding="utf-8")
-    started = time.monotonic()
-    result = run(["users", "import", str(path), "--rate", "20", "-c", "8"], Recorder())
-    assert result.exit_code == 0
-    assert time.monotonic() - started >= 0.45  # 11 requests at 20/s: 10 intervals of 50 ms
-
-
-def test_a_429_pauses_the_whole_pool_and_every_user_lands(
-    tmp_path: Path, sandbox_api: Callable[..., SandboxAPI]
+def test_rate_reaches_the_pacer_which_spaces_requests_50_ms_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 40 requests against 15 a second: unless the run spreads over three one-second
-    # windows (it takes milliseconds), some window must overflow, wherever its edges fall.
-    api = sandbox_api(rate_limit=15)
-    statuses: list[int] = []
+    limits: list[float | None] = []
+    waits: list[float] = []
 
-    class Counting(SandboxTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            response = super().handle_request(request)
-            statuses.append(response.status_code)
-            return response
+    class StillTime(running.Pacer):
+        """Time stands still, so each request waits exactly its offset in the schedule."""
 
-    path = tmp_path / "seed.csv"
-    path.write_text("id,meta.n:=\n" + "".join(f"u{i},{i}\n" for i in range(40)), encoding="utf-8")
-    result = run(
-        ["--retries", "6", "users", "import", str(path), "-c", "8", "-o", "json"],
-        transport=Counting(api),
-    )
+        def __init__(self, limit: float | None) -> None:
+            limits.append(limit)
+            super().__init__(limit, clock=lambda: 0.0, wait=recording_wait(waits))
+
+    monkeypatch.setattr(running, "Pacer", StillTime)
+    path = users_file(tmp_path, 11)
+    recorder = Recorder()
+    result = run(["users", "import", str(path), "--rate", "20", "-c", "8"], recorder)
     assert result.exit_code == 0, result.stderr
-    assert 429 in statuses
-    assert result.json()["landed"] == 40
-    assert api.store.count_users() == 40
-    assert api.store.get_user("u39")["meta"] == {"n": 39}  # type: ignore[index]
+    assert limits == [20.0] and len(recorder.requests) == 11
+    # The first goes at once; the other 10 at 50 ms, 100 ms, ... 500 ms, whichever worker.
+    assert sorted(waits) == pytest.approx([0.05 * n for n in range(1, 11)])
 
 
 def test_events_without_an_answer_are_unknown_never_retried_and_never_doubled(
@@ -1146,7 +1146,8 @@ def test_a_rate_limit_pauses_the_pool_and_never_uses_up_a_retry(
     # get a 429, however fast or slow this machine is.
     ticks = iter(range(10**9))
     api = sandbox_api(rate_limit=15, clock=lambda: next(ticks) / 20)
-    path = users_file(tmp_path, 40, "seed.csv")
+    path = tmp_path / "seed.csv"
+    path.write_text("id,meta.n:=\n" + "".join(f"u{i},{i}\n" for i in range(40)), encoding="utf-8")
     result = run(
         ["--retries", "0", "users", "import", str(path), "-c", "8", "-o", "json"],
         transport=SandboxTransport(api),
@@ -1157,25 +1158,21 @@ def test_a_rate_limit_pauses_the_pool_and_never_uses_up_a_retry(
     assert summary["rate_limited"] > 0 and summary["retries"] == 0
     assert summary["requests"] == 40  # a 429 is a wait, not a request of the record's own
     assert api.store.count_users() == 40
+    assert api.store.get_user("u39")["meta"] == {"n": 39}  # type: ignore[index]
 
 
 def test_the_pacer_pauses_everyone_then_adapts_under_what_the_server_took() -> None:
     now = [0.0]
-    pacer = running.Pacer(None, clock=lambda: now[0])
+    waits: list[float] = []
+    pacer = running.Pacer(None, clock=lambda: now[0], wait=recording_wait(waits))
     for _ in range(100):  # the server took 100 in the last second ...
         now[0] += 0.005
         pacer.answered()
     pacer.throttled(1.0)  # ... then said 429, come back in 1 s
     rate = 100 * running.RATE_BETA
     assert pacer.rate == pytest.approx(rate)
-    waits: list[float] = []
-
-    class Recording(threading.Event):
-        def wait(self, timeout: float | None = None) -> bool:
-            waits.append(timeout or 0.0)
-            return False
-
-    assert pacer.wait(Recording()) and pacer.wait(Recording())
+    stop = threading.Event()
+    assert pacer.wait(stop) and pacer.wait(stop)
     assert waits == pytest.approx([1.0, 1.0 + 1 / rate])
     pacer.throttled(1.0)  # more 429s from the same burst do not lower it again
     assert pacer.rate == pytest.approx(rate)

@@ -83,12 +83,19 @@ class Tally:
 class Pacer:
     """Spaces requests across workers: at most `limit` a second (--rate), and after a 429 a
     shared pause, then an adaptive rate just under what the server took (as aws's adaptive
-    retry mode does), growing again slowly while no 429 comes. Waiting gives way to `stop`."""
+    retry mode does), growing again slowly while no 429 comes. Waiting gives way to `stop`:
+    `wait(stop, seconds)` is True if stop came first (Event.wait; tests inject their own)."""
 
-    def __init__(self, limit: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[threading.Event, float], bool] = threading.Event.wait,
+    ) -> None:
         self.limit = limit
         self.rate = limit  # None: as fast as the workers go
         self._clock = clock
+        self._wait = wait
         self._next = 0.0
         self._answers: deque[float] = deque()  # times of the answers of the last second
         self._adjusted = float("-inf")
@@ -104,7 +111,7 @@ class Pacer:
             if self.rate:
                 self._next = slot + 1 / self.rate
             slot = max(slot, now)
-        return not stop.wait(slot - now) if slot > now else not stop.is_set()
+        return not self._wait(stop, slot - now) if slot > now else not stop.is_set()
 
     def answered(self) -> None:
         """An answer that was not a 429: the server took the request."""
