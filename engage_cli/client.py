@@ -235,6 +235,9 @@ class EngageClient:
         # Set by a bulk run: a 429 is handed to it (it pauses and slows the whole run) and the
         # request goes again without using up one of its retries (at most MAX_RATE_LIMITED).
         self.on_rate_limit: Callable[[float | None], None] | None = None
+        # Set by a bulk run: told of every failed attempt about to be retried (and why), so
+        # that failures in a row across all its requests can say the API is down.
+        self.on_retry: Callable[[str], None] | None = None
         limits = httpx.Limits(
             max_connections=min(max_connections, MAX_POOL_CONNECTIONS),
             max_keepalive_connections=min(max_connections, MAX_POOL_CONNECTIONS),
@@ -402,6 +405,8 @@ class EngageClient:
     def _retry_wait(self, attempt: int, delay: float | None, why: str) -> None:
         wait = delay if delay is not None else backoff(attempt, self._rand)
         self._debug(f"  retrying in {wait:.2f}s after {why} (attempt {attempt + 2})")
+        if self.on_retry is not None:
+            self.on_retry(why)
         self._sleep(wait)
 
     def _pause_all(self, seconds: float) -> None:

@@ -131,9 +131,11 @@ class State:
         max_connections: int = 16,
         sleep: Callable[[float], None] | None = None,
         credentials: tuple[str, str, str | None] | None = None,
+        default_retries: int | None = None,
     ) -> EngageClient:
         """The API client of this invocation; `credentials` (base URL, key, secret) are ones
-        not saved yet, which `auth login` checks before saving them."""
+        not saved yet, which `auth login` checks before saving them. `default_retries` replaces
+        the built-in default only: a --retries flag or a profile's retries still wins."""
         from engage_cli.client import EngageClient
 
         settings = self.settings()
@@ -157,7 +159,11 @@ class State:
             api_key=key,
             api_secret=secret,
             timeout=settings.timeout,
-            retries=settings.retries,
+            retries=(
+                default_retries
+                if default_retries is not None and settings.values["retries"].source == "default"
+                else settings.retries
+            ),
             transport=transport,
             log=self.log if self.debug else None,
             max_connections=max_connections,

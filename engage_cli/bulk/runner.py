@@ -5,7 +5,8 @@ and a ledger that cannot be written stops the run and names what it could not sa
 
 Rows for one uid go through one worker (in file order). A 429 pauses the whole pool and
 lowers a shared adaptive rate; it never uses up a record's retries. A run whose last
-`max_errors` requests all failed with 5xx or network errors stops: the API is down.
+`max_errors` requests (attempts, retries included) all failed with 5xx or network errors
+stops: the API is down. Short of that, each request is tried up to BULK_RETRIES + 1 times.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ from engage_cli.errors import ConfigError, EngageError, Interrupted, TemporaryEr
 
 # Every tunable number of a bulk run.
 DEFAULT_CONCURRENCY = 8
-DEFAULT_MAX_ERRORS = 10  # consecutive 5xx/network failures that mean the API is down
+DEFAULT_MAX_ERRORS = 20  # consecutive failed attempts (5xx/network) that mean the API is down
+# Retries of a request in a bulk run unless --retries or the profile says otherwise: a seeding
+# job rides out a flaky API (a record fails only if all 9 tries do), and a down API is still
+# seen after DEFAULT_MAX_ERRORS failed attempts, whoever made them.
+BULK_RETRIES = 8
 READ_AHEAD_PER_WORKER = 8  # records queued per worker: keeps all busy, memory bounded
 BATCH_BYTES = 95_000  # a POST /batch body stays under the API's 100 KB
 BATCHES_AHEAD_PER_WORKER = 2  # with --batch: full chunks queued per worker
@@ -44,6 +49,7 @@ RATE_SLACK = 0.03  # seconds a late worker may catch up: 3% over the rate, at mo
 
 class Sender(Protocol):
     on_rate_limit: Callable[[float | None], None] | None
+    on_retry: Callable[[str], None] | None
 
     def send(self, request: APIRequest) -> Any: ...
 
@@ -216,6 +222,7 @@ class Runner:
         ]
         self._gathering = [Chunk() for _ in range(concurrency)]  # --batch: each worker's next
         client.on_rate_limit = self._rate_limited
+        client.on_retry = self._retrying
 
     # --- the reader (the calling thread) ---
 
@@ -379,22 +386,35 @@ class Runner:
             self.journal = None
 
     def _answered(self, err: EngageError | None) -> None:
-        """Count errors in a row that say the API is down; any other answer resets them."""
+        """Count failures in a row that say the API is down; any other answer resets them."""
         down = isinstance(err, TemporaryError) and (err.status is None or err.status >= 500)
         if err is None or err.status != 429:
             self.pacer.answered()
+        if down:
+            assert isinstance(err, TemporaryError)
+            self._failed_attempt(err.message, err.status)
+        else:
+            with self._lock:
+                self._errors_in_a_row = 0
+
+    def _retrying(self, why: str) -> None:
+        """The client is about to retry a failed attempt (a 5xx or a network error)."""
+        self._count("retries")
+        self._failed_attempt(why, int(why) if why.isdigit() else None)
+
+    def _failed_attempt(self, why: str, status: int | None) -> None:
         with self._lock:
-            self._errors_in_a_row = self._errors_in_a_row + 1 if down else 0
-            if down and self._errors_in_a_row >= self.max_errors and self.down is None:
-                assert isinstance(err, TemporaryError)
-                self.down = TemporaryError(
-                    f"Stopped: the last {self._errors_in_a_row} requests all failed; the API "
-                    f"looks down ({err.message}).",
-                    hint="--max-errors N to tolerate more failures in a row.",
-                    status=err.status,
-                    retryable=True,
-                )
-                self.stop.set()
+            self._errors_in_a_row += 1
+            if self._errors_in_a_row < self.max_errors or self.down is not None:
+                return
+            self.down = TemporaryError(
+                f"Stopped: the last {self._errors_in_a_row} requests all failed; the API "
+                f"looks down ({why}).",
+                hint="--max-errors N to tolerate more failures in a row.",
+                status=status,
+                retryable=True,
+            )
+        self.stop.set()
 
     def _rate_limited(self, pause: float | None) -> None:
         """The client got a 429: pause the pool, slow down, and wait for this request's

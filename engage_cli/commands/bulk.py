@@ -112,8 +112,9 @@ MaxErrorsOpt = Annotated[
         "--max-errors",
         min=1,
         metavar="N",
-        help="Stop (exit 6) when the last N requests all failed with 5xx or network errors; "
-        "every unsent record goes to the failures file.",
+        help="Stop (exit 6) when the last N requests (retries included) all failed with 5xx "
+        "or network errors; every unsent record goes to the failures file. Short of that, a "
+        "bulk run tries each request up to 9 times unless --retries says otherwise.",
     ),
 ]
 AllowEmptyOpt = Annotated[
@@ -136,7 +137,7 @@ class BulkOptions:
     output: str | None = None
     batch: bool = False
     resume: bool = False
-    max_errors: int = 10
+    max_errors: int = 20
     allow_empty: bool = False
 
     @property
@@ -163,7 +164,7 @@ def import_users(
     stream: StreamOpt = False,
     batch: BatchOpt = False,
     resume: ResumeOpt = False,
-    max_errors: MaxErrorsOpt = 10,
+    max_errors: MaxErrorsOpt = 20,
     allow_empty: AllowEmptyOpt = False,
     dry_run: BulkDryRunOpt = False,
     output: OutputOpt = None,
@@ -200,7 +201,7 @@ def import_events(
     stream: StreamOpt = False,
     batch: BatchOpt = False,
     resume: ResumeOpt = False,
-    max_errors: MaxErrorsOpt = 10,
+    max_errors: MaxErrorsOpt = 20,
     allow_empty: AllowEmptyOpt = False,
     dry_run: BulkDryRunOpt = False,
     output: OutputOpt = None,

@@ -160,16 +160,6 @@ def _dry_run(
     _print_summary(state, out, summary)
 
 
-class _Retries:
-    """Counts the client's waits before a retry (its `sleep` is only called for those)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def bump(self) -> None:
-        self.count += 1  # a lost increment under a race only makes a figure one short
-
-
 def _send(
     state: State,
     job: Job,
@@ -201,11 +191,13 @@ def _send(
         streams.stderr.flush()
 
     stop = threading.Event()
-    retries = _Retries()
     clean = False
     try:
-        sleep = running.stoppable_sleep(stop, retries.bump)
-        with state.client(max_connections=workers, sleep=sleep) as client:
+        sleep = running.stoppable_sleep(stop)
+        client = state.client(
+            max_connections=workers, sleep=sleep, default_retries=running.BULK_RETRIES
+        )
+        with client:
             runner = running.Runner(
                 job,
                 client,
@@ -224,7 +216,6 @@ def _send(
                 # Unread stdin cannot be saved; a file's unsent rest goes to the failures.
                 records = readers.read_records(source, job.schema, warn)
                 runner.run(records, drain=source.path is not None)
-        runner.tally.retries = retries.count
         clean = runner.ledger_error is None
     finally:
         if bar is not None:
