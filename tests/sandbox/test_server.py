@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI
+from engage_cli.sandbox.connection import MAX_BODY_BYTES
 from engage_cli.sandbox.server import (
-    MAX_BODY_BYTES,
     SandboxHTTPServer,
     base_url,
     make_server,
