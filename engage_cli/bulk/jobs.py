@@ -219,8 +219,10 @@ def check_all(
     records: Iterable[Record],
     job: Job,
     on_valid: Callable[[Record, APIRequest], None] | None = None,
+    keep: Callable[[Record, APIRequest], None] | None = None,
 ) -> Checked:
-    """Validate every record; keep the first problems, count the rest."""
+    """Validate every record; keep the first problems, count the rest. `keep` gets every
+    valid record, repeats included; `on_valid` only those that will be sent."""
     checked = Checked()
     seen: set[str] = set()
     for record in records:
@@ -232,6 +234,8 @@ def check_all(
                 checked.problems.append(exc.message)
             checked.hint = checked.hint or exc.hint
             continue
+        if keep is not None:
+            keep(record, request)
         if job.dedupe:
             if request.path in seen:
                 checked.duplicates += 1

@@ -229,6 +229,12 @@ class Runner:
     def run(self, records: Iterable[Record], *, drain: bool = True) -> Tally:
         """Send every record. Once stopped, the records not sent go to the failures file;
         with `drain`, so does the rest of the input (unless the ledger itself failed)."""
+        return self.run_prepared(((record, None) for record in records), drain=drain)
+
+    def run_prepared(
+        self, items: Iterable[tuple[Record, APIRequest | None]], *, drain: bool = True
+    ) -> Tally:
+        """As run(), for records whose request the check pass already built (None: not yet)."""
         self.tally.started = time.monotonic()
         workers = [
             threading.Thread(target=self._work, args=(q,), name=f"bulk-{n}", daemon=True)
@@ -239,7 +245,7 @@ class Runner:
         seen: set[str] = set()
         last = 0
         try:
-            for record in records:
+            for record, request in items:
                 if self.stop.is_set() and (not drain or self.ledger_error is not None):
                     self.unread_after = last
                     break
@@ -248,7 +254,7 @@ class Runner:
                 if self.stop.is_set():
                     self._account(record, "not_sent", NOT_SENT)
                     continue
-                item = self._prepare(record, seen)
+                item = self._prepare(record, request, seen)
                 if item is not None:
                     self._queue(item, workers)
         except KeyboardInterrupt:  # only off the main thread, where no handler is installed
@@ -263,12 +269,13 @@ class Runner:
                 worker.join()
         return self.tally
 
-    def _prepare(self, record: Record, seen: set[str]) -> Item | None:
-        try:
-            request = prepare(self.job, record)
-        except InvalidRecord as exc:  # only with --stream: the validation pass ran as we go
-            self._account(record, "invalid", exc.message)
-            return None
+    def _prepare(self, record: Record, request: APIRequest | None, seen: set[str]) -> Item | None:
+        if request is None:
+            try:
+                request = prepare(self.job, record)
+            except InvalidRecord as exc:  # --stream: no check pass saw it
+                self._account(record, "invalid", exc.message)
+                return None
         if self.job.dedupe:
             if request.path in seen:
                 self._count("duplicates")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from engage_cli.bulk.progress import Summary
     from engage_cli.bulk.readers import Record, Source
     from engage_cli.bulk.runner import Runner
+    from engage_cli.bulk.spool import Spool
     from engage_cli.commands.bulk import BulkOptions
     from engage_cli.context import State
     from engage_cli.endpoints import APIRequest
@@ -50,7 +52,8 @@ def run_bulk(
     started = time.monotonic()
     prompted = 0.0  # seconds at the confirmation prompt: not part of the run's time
     stdin = state.streams.stdin
-    with readers.open_source(options.file, options.format, stdin, passes=options.passes) as source:
+    opened = readers.open_source(options.file, options.format, stdin, passes=options.passes)
+    with opened as source, ExitStack() as stack:
         if options.dry_run:
             _dry_run(state, out, job, source, options, started)
             return
@@ -58,9 +61,13 @@ def run_bulk(
         if options.resume:
             resumed = ledger.read_journal(ledger.find_journal(job, options.file))
         total = None
+        spool = None
         if not options.stream:
+            from engage_cli.bulk.spool import Spool
+
+            spool = stack.enter_context(closing(Spool()))
             verify = None if resumed is None else resumed.check
-            checked = _check(job, source, out, verify)
+            checked = _check(job, source, out, verify, keep=spool.add)
             _refuse_empty(checked.read, source, options)
             _preflight(state, _batch_request() if options.batch else checked.sample)
             total = checked.valid
@@ -70,7 +77,7 @@ def run_bulk(
                 prompted = time.monotonic() - asked
         # Warnings about columns came with the check pass; --stream has none.
         warn = out.warn if options.stream else _silent
-        outcome = _send(state, job, source, total, options, warn, resumed)
+        outcome = _send(state, job, source, total, options, warn, resumed, spool)
         elapsed = time.monotonic() - started - prompted
         runner = outcome.runner
         summary = progress.summarize(job, source, runner.tally, elapsed, batch=options.batch)
@@ -109,12 +116,15 @@ def _check(
     source: Source,
     out: Output,
     on_valid: Callable[[Record, APIRequest], None] | None = None,
+    *,
+    keep: Callable[[Record, APIRequest], None] | None = None,
 ) -> Checked:
     """The validation pass: every record, before anything is sent."""
     from engage_cli.bulk import jobs, readers
 
+    records = readers.read_records(source, job.schema, out.warn)
     try:
-        checked = jobs.check_all(readers.read_records(source, job.schema, out.warn), job, on_valid)
+        checked = jobs.check_all(records, job, on_valid, keep)
     except KeyboardInterrupt:
         raise Interrupted("Interrupted while checking the input; nothing was sent.") from None
     if checked.invalid:
@@ -168,6 +178,7 @@ def _send(
     options: BulkOptions,
     warn: Callable[[str], None],
     resumed: Resumed | None,
+    spool: Spool | None = None,
 ) -> Outcome:
     """Send every record; the runner, and the failures and unknown files if kept."""
     from engage_cli.bulk import ledger, progress, readers
@@ -213,9 +224,12 @@ def _send(
                 stop=stop,
             )
             with running.stop_on_interrupt(runner.stop, say_stopping):
-                # Unread stdin cannot be saved; a file's unsent rest goes to the failures.
-                records = readers.read_records(source, job.schema, warn)
-                runner.run(records, drain=source.path is not None)
+                if spool is not None and spool.usable:  # read and checked once, sent as checked
+                    runner.run_prepared(spool.items())
+                else:
+                    # Unread stdin cannot be saved; a file's unsent rest goes to the failures.
+                    records = readers.read_records(source, job.schema, warn)
+                    runner.run(records, drain=source.path is not None)
         clean = runner.ledger_error is None
     finally:
         if bar is not None:

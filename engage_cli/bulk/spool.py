@@ -1,0 +1,75 @@
+"""Between the check pass and the send pass: every record the check pass read, with the request
+it validated, kept in a temporary file so that the send pass neither reads nor validates the
+input again (half of a run's work) and sends exactly what was checked, even if the input file
+changes meanwhile. On disk, read back line by line: memory stays flat whatever the input's size.
+
+A spool that cannot be written (a full disk) is dropped, and the send pass reads the input
+again as it would without one.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+from engage_cli.bulk.readers import Record
+from engage_cli.endpoints import APIRequest
+
+
+class Spool:
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self.count = 0
+        try:
+            self._file = tempfile.TemporaryFile(prefix="engage-bulk-", suffix=".jsonl")  # noqa: SIM115 (kept open between the passes; close() ends it)
+        except OSError:
+            self._file = None
+
+    @property
+    def usable(self) -> bool:
+        return self._file is not None
+
+    def add(self, record: Record, request: APIRequest) -> None:
+        """Keep one checked record; on a write error the spool is dropped, never raised."""
+        if self._file is None:
+            return
+        entry = [
+            record.line,
+            record.data,
+            request.method,
+            request.path,
+            request.params,
+            request.body,
+            request.needs_secret,
+        ]
+        try:
+            self._file.write(_encode(entry))
+        except OSError:
+            self.close()
+            return
+        self.count += 1
+
+    def items(self) -> Iterator[tuple[Record, APIRequest]]:
+        """The records in the order they were read, each with its request."""
+        if self._file is None:
+            raise RuntimeError("the spool was dropped")
+        self._file.flush()
+        self._file.seek(0)
+        for raw in self._file:
+            line, data, method, path, params, body, needs_secret = json.loads(raw)
+            yield (
+                Record(line, data),
+                APIRequest(method, path, params=params, body=body, needs_secret=needs_secret),
+            )
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()  # a TemporaryFile is gone once closed
+            self._file = None
+
+
+def _encode(entry: list[Any]) -> bytes:
+    # Checked records hold only text that UTF-8 can carry: no lone surrogate reaches here.
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"

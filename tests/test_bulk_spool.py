@@ -1,0 +1,105 @@
+"""The check pass keeps what it validated for the send pass (bulk/spool.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from engage_cli.bulk import readers, spool
+from engage_cli.commands import bulk_run
+from tests.harness import run
+
+
+class Server:
+    def __init__(self) -> None:
+        self.bodies: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.bodies[request.url.path.rsplit("/", 1)[-1]] = json.loads(request.read())
+        return httpx.Response(200, json={"status": "ok"})
+
+
+def seed(path: Path, plan: str, count: int = 20) -> None:
+    rows = [{"id": f"u{i}", "meta": {"plan": plan, "n": i / 3}} for i in range(count)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
+def test_the_send_pass_sends_what_was_checked_even_if_the_file_changes_between(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "seed.jsonl"
+    seed(path, "checked")
+    preflight = bulk_run._preflight
+
+    def edit_the_file_meanwhile(*args: Any) -> None:
+        preflight(*args)
+        path.write_text('{"id": "u0", "meta": {"plan": null}}\n' * 3, encoding="utf-8")
+
+    monkeypatch.setattr(bulk_run, "_preflight", edit_the_file_meanwhile)
+    server = Server()
+    result = run(["users", "import", str(path), "-c", "4", "-o", "json"], server)
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["landed"] == 20
+    assert server.bodies == {f"u{i}": {"meta": {"plan": "checked", "n": i / 3}} for i in range(20)}
+
+
+def test_the_input_is_read_and_validated_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "seed.jsonl"
+    seed(path, "pro")
+    reads: list[str] = []
+    read_records = readers.read_records
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append("read")
+        return read_records(*args, **kwargs)
+
+    monkeypatch.setattr(readers, "read_records", counted)
+    result = run(["users", "import", str(path), "-o", "json"], Server())
+    assert result.exit_code == 0, result.stderr
+    assert reads == ["read"]
+
+
+def test_a_spool_that_cannot_be_written_falls_back_to_reading_the_input_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "seed.jsonl"
+    seed(path, "pro", count=50)
+
+    encode = spool._encode
+
+    def disk_full(entry: list[Any]) -> bytes:
+        if entry[0] > 10:  # a few records in, the disk fills up
+            raise OSError(28, "No space left on device")
+        return encode(entry)
+
+    monkeypatch.setattr(spool, "_encode", disk_full)
+    server = Server()
+    result = run(["users", "import", str(path), "-o", "json"], server)
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["landed"] == 50 and len(server.bodies) == 50
+
+
+def test_repeated_rows_and_their_order_survive_the_spool(tmp_path: Path) -> None:
+    path = tmp_path / "teardown.csv"
+    path.write_text("uid\na\nb\na\nc\nb\n", encoding="utf-8")
+    deleted: list[str] = []
+
+    def delete(request: httpx.Request) -> httpx.Response:
+        deleted.append(request.url.path.rsplit("/", 1)[-1])
+        return httpx.Response(200, json={"status": "ok"})
+
+    args = ["users", "delete", "--from", str(path), "--yes", "-c", "1", "-o", "json"]
+    result = run(args, delete)
+    assert result.exit_code == 0, result.stderr
+    assert deleted == ["a", "b", "c"]
+    summary = result.json()
+    assert (summary["read"], summary["duplicates"], summary["landed"]) == (5, 2, 3)
