@@ -22,7 +22,7 @@ import httpx
 
 from engage_cli import __version__
 from engage_cli.config import mask_url
-from engage_cli.endpoints import APIRequest
+from engage_cli.endpoints import APIRequest, EncodedJSON
 from engage_cli.errors import (
     APIRefusedError,
     ConfigError,
@@ -202,6 +202,8 @@ def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: flo
 
 
 def encode_body(body: Any) -> bytes:
+    if isinstance(body, EncodedJSON):
+        return body
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

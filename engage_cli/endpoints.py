@@ -26,6 +26,10 @@ _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 QueryValue = Union[str, list[str]]
 
 
+class EncodedJSON(bytes):
+    """A body already encoded as JSON (a batch built from its items' own encodings)."""
+
+
 @dataclass(frozen=True)
 class APIRequest:
     method: str

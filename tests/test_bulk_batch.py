@@ -19,12 +19,14 @@ class Batches:
 
     def __init__(self) -> None:
         self.items: list[list[dict[str, object]]] = []
+        self.sizes: list[int] = []
         self._lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         assert (request.method, request.url.path) == ("POST", "/v1/batch")
         with self._lock:
             self.items.append(json.loads(request.read())["data"])
+            self.sizes.append(len(request.content))
         return httpx.Response(200, json=QUEUED)
 
 
@@ -56,6 +58,8 @@ def test_rows_of_one_uid_stay_in_file_order_across_chunks(tmp_path: Path) -> Non
     result = run(["users", "import", str(path), "--batch", "-c", "4", "-o", "json"], server)
     assert result.exit_code == 0, result.stderr
     assert len(server.items) > 4  # several chunks per worker
+    # Each body is counted byte for byte: under the limit, and the fuller ones close to it.
+    assert max(server.sizes) <= running.BATCH_BYTES < max(server.sizes) + 500
     for uid in {row["id"] for row in rows}:
         # A uid's chunks all go through one worker, one request at a time: the order in
         # which the server got them is the file's.

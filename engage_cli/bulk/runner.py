@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from engage_cli.bulk.jobs import InvalidRecord, Job, batch_item, prepare, route_key
 from engage_cli.bulk.ledger import Journal, LedgerError, RecordsFile, Resumed
 from engage_cli.bulk.readers import Record
-from engage_cli.endpoints import APIRequest
+from engage_cli.endpoints import APIRequest, EncodedJSON
 from engage_cli.errors import ConfigError, EngageError, Interrupted, TemporaryError
 
 # Every tunable number of a bulk run.
@@ -168,11 +168,14 @@ Item = tuple[Record, APIRequest]
 @dataclass
 class Chunk:
     """What one request carries: one record, or with --batch the records of one POST /batch
-    (`entries` are their items, `size` the bytes of that body)."""
+    (`entries` are their items, each encoded once; `size` the bytes of that body)."""
 
     items: list[Item] = field(default_factory=list)
-    entries: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[bytes] = field(default_factory=list)
     size: int = ENVELOPE
+
+    def body(self) -> EncodedJSON:
+        return EncodedJSON(b'{"data":[' + b",".join(self.entries) + b"]}")
 
 
 class Runner:
@@ -301,8 +304,8 @@ class Runner:
         from engage_cli.client import encode_body
 
         try:
-            entry = batch_item(item[1])
-            grown = len(encode_body(entry)) + 1  # and its comma
+            entry = encode_body(batch_item(item[1]))
+            grown = len(entry) + 1  # and its comma
         except Exception as exc:  # a bug must not lose the record
             self._account(item[0], "failed", f"Unexpected failure: {type(exc).__name__}")
             return
@@ -346,8 +349,7 @@ class Runner:
                         self._account(record, "not_sent", NOT_SENT)
                     continue
                 if self.batch:
-                    body = {"data": chunk.entries}
-                    request = APIRequest("POST", "/batch", body=body, needs_secret=True)
+                    request = APIRequest("POST", "/batch", body=chunk.body(), needs_secret=True)
                 else:
                     request = chunk.items[0][1]
                 self._send(chunk.items, request)

@@ -25,7 +25,7 @@ And the promises of issue 12, each against its own sandbox:
 - `kill -9` of an events import of 2,000 events, then `--resume`: doubles (target <= the
   concurrency), nothing lost.
 
-    python tests/benchmarks/bulk.py --only issue12   # just these
+    python tests/benchmarks/bulk.py --only issue12   # just these (or --only batch|faults)
 """
 
 from __future__ import annotations
@@ -142,8 +142,11 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=50, help="sandbox latency, ms")
     parser.add_argument("--sample", type=int, default=200, help="rows timed one at a time")
     parser.add_argument("--rows", type=int, default=200_000, help="rows of the memory check")
-    parser.add_argument("--only", choices=["issue12", "throughput", "memory"])
-    parser.add_argument("--retries", type=int, default=3, help="--retries of the fault runs")
+    parser.add_argument("--only", choices=["issue12", "batch", "faults", "throughput", "memory"])
+    parser.add_argument(
+        "--retries", type=int, help="--retries of the fault runs (default: the bulk default)"
+    )
+    parser.add_argument("--runs", type=int, default=10, help="fault runs")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="engage-bench-") as tmp:
@@ -151,10 +154,13 @@ def main() -> None:
         if args.only in (None, "throughput"):
             with sandbox_server(work / "t", args.latency) as sandbox:
                 measure_throughput(sandbox, work, args)
-        if args.only in (None, "issue12"):
+        if args.only in (None, "issue12", "batch"):
             measure_batch(work / "batch", args)
+        if args.only in (None, "issue12"):
             measure_rate_limit(work / "rate")
+        if args.only in (None, "issue12", "faults"):
             measure_faults(work / "faults", args)
+        if args.only in (None, "issue12"):
             measure_kill_and_resume(work / "kill")
         if args.only in (None, "memory"):
             measure_memory(work, args.rows)
@@ -282,16 +288,17 @@ def measure_rate_limit(work: Path) -> None:
 
 
 def measure_faults(work: Path, args: argparse.Namespace) -> None:
-    count, runs = 1000, 10
+    count, runs = 1000, args.runs
+    retries = [] if args.retries is None else ["--retries", str(args.retries)]
     print(f"\n{count} rows under --fail-rate 0.2 --rate-limit 150, {runs} runs "
-          f"(--retries {args.retries})")  # fmt: skip
+          f"({' '.join(retries) or 'default retries'})")  # fmt: skip
     clean = 0
     for n in range(runs):
         with sandbox_server(work / str(n), 0, "--fail-rate", "0.2", "--rate-limit", "150") as sb:
             path = work / f"users-{n}.csv"
             write_users(path, count, "f")
             timed = run_engage(
-                ["--retries", str(args.retries), "users", "import", str(path), "-o", "json"],
+                [*retries, "users", "import", str(path), "-o", "json"],
                 sb.env, ok=(0, 6, 7),
             )  # fmt: skip
             landed = users_landed(work / str(n))
