@@ -5,8 +5,8 @@ latency, authentication (before anything else, so a wrong key is a 401 on any pa
 spends the rate limit), the rate limiter and the simulated failures, routing (`/v1/...` and the
 same path without `/v1`, as Engage's Java, PHP and Go SDKs call it), the key-only rule of the
 route, and the mapping of every error to a JSON answer. What each endpoint does lives in
-`routes/`, one module per resource; `store.py` holds all the SQL. Both the HTTP server and the
-in-process httpx transport call `SandboxAPI.handle`, so they cannot disagree.
+`routes/`, one module per resource; `store.py` (with `database.py`) holds all the SQL. Both the
+HTTP server and the in-process httpx transport call `SandboxAPI.handle`, so they cannot disagree.
 """
 
 from __future__ import annotations

@@ -1,24 +1,20 @@
 """SQLite state of the Engage sandbox: users, lists and the events recorded for users.
 
 The store takes values the route modules have already validated and normalised; documents.py
-owns the shape of the stored objects; this module owns the SQL, the internal ids, the schema and
-its in-place migration, and the guarantee that no write it acknowledges is lost or applied
-twice, whichever thread or process makes it.
+owns the shape of the stored objects; this module owns the queries and the internal ids;
+database.py the schema, its in-place migration, connections and transactions.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from engage_cli.sandbox.database import SCHEMA_VERSION, Database, StoreClosedError, decode
 from engage_cli.sandbox.documents import (
     MAX_DEVICES,
     JSONObject,
@@ -51,48 +47,6 @@ __all__ = [
     "utc_now_timestamp",
 ]
 
-# Idle connections kept for reuse; more are opened under load and closed when handed back.
-_POOL_SIZE = 16
-# How long a writer waits for another process's write transaction before giving up.
-_BUSY_TIMEOUT_MS = 10_000
-
-# PRAGMA user_version of a database this code wrote. 0 is the first sandbox (users and events
-# only, user documents without accounts, is_account, archived...): opened, it is migrated.
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id    TEXT PRIMARY KEY,       -- internal id, 24 hex digits, ordered like creation time
-    uid   TEXT NOT NULL UNIQUE,   -- UNIQUE: two racing creates cannot both land
-    email TEXT,                   -- lower-cased copy for the ?email= filter
-    body  TEXT NOT NULL           -- the whole user object as JSON
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS users_email ON users (email);
-CREATE TABLE IF NOT EXISTS events (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    uid        TEXT NOT NULL,
-    event      TEXT NOT NULL,
-    value      TEXT,              -- JSON scalar, NULL when none was sent
-    properties TEXT NOT NULL,     -- JSON object
-    timestamp  TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_uid ON events (uid, seq);
--- One row: the last (seconds, sequence) pair handed out as an internal id (users and lists
--- share it). It lives in the database, not in memory, so ids keep increasing across restarts
--- and across processes sharing the file.
-CREATE TABLE IF NOT EXISTS id_state (
-    k       INTEGER PRIMARY KEY CHECK (k = 0),
-    seconds INTEGER NOT NULL,
-    seq     INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO id_state (k, seconds, seq) VALUES (0, 0, 0);
-CREATE TABLE IF NOT EXISTS lists (
-    id       TEXT PRIMARY KEY,    -- internal id, 24 hex digits
-    archived INTEGER NOT NULL DEFAULT 0,
-    body     TEXT NOT NULL        -- the list object as JSON (subscriber_count computed on read)
-) WITHOUT ROWID;
-"""
-
 # A user document's membership of a list / an account, for filters and counts. json_each walks
 # the document's array; the sandbox holds thousands of users, not millions, so no index.
 _IN_LIST = (
@@ -117,10 +71,6 @@ class ListArchivedError(Exception):
     """An archived list takes no new subscribers."""
 
 
-class StoreClosedError(RuntimeError):
-    """The store was used after close()."""
-
-
 @dataclass(frozen=True)
 class Page:
     """One page of users or lists, with both pagination styles' answers."""
@@ -143,162 +93,9 @@ def _email_key(user: JSONObject) -> str | None:
     return email.lower() if isinstance(email, str) else None
 
 
-class SandboxStore:
-    """Users and events in one SQLite file, safe to share between threads and processes.
-
-    Connections come from a small pool (a sqlite3 connection must not be used by two threads at
-    once). Every write runs in a `BEGIN IMMEDIATE` transaction under one in-process lock: the lock
-    serialises this process's writers cheaply, and IMMEDIATE takes SQLite's write lock up front so
-    a read-modify-write (upsert, meta merge, id sequence) cannot interleave with another process's.
-    Each write is committed before its method returns.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._write_lock = threading.Lock()
-        self._batch = threading.local()  # the connection of this thread's transaction()
-        self._pool_lock = threading.Lock()
-        self._idle: list[sqlite3.Connection] = []
-        self._closed = False
-        with self._connection() as conn:
-            conn.executescript(_SCHEMA)
-        self._migrate()
-
-    # -- connections -------------------------------------------------------------------------
-
-    def _open(self) -> sqlite3.Connection:
-        # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT ourselves.
-        # check_same_thread=False: pooled connections move between threads, one at a time.
-        conn = sqlite3.connect(
-            self.path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=_BUSY_TIMEOUT_MS / 1000,
-        )
-        # WAL lets readers run while a write commits. synchronous=NORMAL in WAL mode syncs only at
-        # checkpoints: a committed write survives a crash of this process (it is in the WAL file),
-        # though the last few commits could be lost if the whole machine loses power, which is an
-        # acceptable trade for a local test server.
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-        return conn
-
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        batch = getattr(self._batch, "conn", None)
-        if batch is not None:  # inside transaction(): every query sees the batch's writes
-            yield batch
-            return
-        with self._pool_lock:
-            if self._closed:
-                raise StoreClosedError("the sandbox store is closed")
-            conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = self._open()
-        try:
-            yield conn
-        finally:
-            self._release(conn)
-
-    def _release(self, conn: sqlite3.Connection) -> None:
-        with self._pool_lock:
-            if not self._closed and len(self._idle) < _POOL_SIZE and not conn.in_transaction:
-                self._idle.append(conn)
-                return
-        conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        batch = getattr(self._batch, "conn", None)
-        if batch is not None:  # one write of a transaction(): undone alone if it fails
-            batch.execute("SAVEPOINT write")
-            try:
-                yield batch
-            except BaseException:
-                batch.execute("ROLLBACK TO write")
-                raise
-            finally:
-                batch.execute("RELEASE write")
-            return
-        with self._write_lock, self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Many writes in one commit (a /batch request): each write inside still succeeds or
-        fails alone (a savepoint), and all that succeeded are committed together on exit."""
-        with self._write_lock, self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            self._batch.conn = conn
-            try:
-                yield
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
-                conn.execute("COMMIT")
-            finally:
-                self._batch.conn = None
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        if getattr(self._batch, "conn", None) is not None:
-            with self._connection() as conn:  # the batch's own transaction is the snapshot
-                yield conn
-            return
-        # One transaction, so every query of a read (a page and its neighbours) sees one snapshot.
-        with self._connection() as conn:
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._pool_lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-    def __enter__(self) -> SandboxStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # -- schema ----------------------------------------------------------------------------
-
-    def _migrate(self) -> None:
-        """Bring a database from an older sandbox to SCHEMA_VERSION in place. The tables it
-        lacks were created by _SCHEMA already; what is left is rewriting its user documents
-        with the fields they lack. Idempotent, and safe with another process doing the same."""
-        with self._write() as conn:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            if version >= SCHEMA_VERSION:
-                return
-            rows = conn.execute("SELECT uid, body FROM users").fetchall()
-            for uid, body in rows:
-                user = normalise_user(_decode(body))
-                conn.execute("UPDATE users SET body = ? WHERE uid = ?", (json.dumps(user), uid))
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def schema_version(self) -> int:
-        with self._connection() as conn:
-            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+class SandboxStore(Database):
+    """Users, events and lists in one SQLite file: the queries, over a Database that makes
+    them safe to share between threads and processes."""
 
     # -- ids and pages -----------------------------------------------------------------------
 
@@ -380,7 +177,7 @@ class SandboxStore:
     @staticmethod
     def _load(conn: sqlite3.Connection, uid: str) -> JSONObject | None:
         row = conn.execute("SELECT body FROM users WHERE uid = ?", (uid,)).fetchone()
-        return None if row is None else normalise_user(_decode(row[0]))
+        return None if row is None else normalise_user(decode(row[0]))
 
     @staticmethod
     def _save(conn: sqlite3.Connection, user: JSONObject) -> None:
@@ -508,7 +305,7 @@ class SandboxStore:
                 limit,
                 after_id,
                 before_id,
-                lambda body: self._present(conn, normalise_user(_decode(body))),
+                lambda body: self._present(conn, normalise_user(decode(body))),
             )
 
     # -- events ------------------------------------------------------------------------------
@@ -584,7 +381,7 @@ class SandboxStore:
     @staticmethod
     def _load_list(conn: sqlite3.Connection, list_id: str) -> JSONObject | None:
         row = conn.execute("SELECT body FROM lists WHERE id = ?", (list_id,)).fetchone()
-        return None if row is None else _decode(row[0])
+        return None if row is None else decode(row[0])
 
     def create_list(self, changes: ListChanges) -> JSONObject:
         with self._write() as conn:
@@ -631,7 +428,7 @@ class SandboxStore:
                 limit,
                 after_id,
                 before_id,
-                lambda body: self._present_list(conn, _decode(body)),
+                lambda body: self._present_list(conn, decode(body)),
             )
 
     def subscribe(self, list_id: str, changes: UserChanges) -> str | None:
@@ -670,7 +467,7 @@ class SandboxStore:
                 " ORDER BY id LIMIT 1",
                 (changes["number"],),
             ).fetchone()
-        return None if row is None else normalise_user(_decode(row[0]))
+        return None if row is None else normalise_user(decode(row[0]))
 
     def list_exists(self, list_id: str) -> bool:
         with self._connection() as conn:
@@ -687,10 +484,3 @@ class SandboxStore:
             conn.execute("DELETE FROM users")
             conn.execute("DELETE FROM events")
             conn.execute("DELETE FROM lists")
-
-
-def _decode(body: str) -> JSONObject:
-    document = json.loads(body)
-    if not isinstance(document, dict):
-        raise ValueError("corrupt row")
-    return document
