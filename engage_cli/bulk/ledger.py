@@ -296,9 +296,11 @@ def read_journal(path: Path) -> Resumed:
 
 
 def journal_prefix(job: Job, source_name: str) -> str:
-    """What the names of the journals of runs over this input start with."""
-    _, stem, in_place = failures_plan(job, source_name, "")
-    return stem if in_place else stem[:-1]  # "seed.csv." + any stamp
+    """What the names of the journals of runs over this input start with: "seed.csv." and
+    a stamp (the dot kept, so that seed.csv2's journals are not seed.csv's), or a retried
+    failures file's own stem."""
+    _, stem, _ = failures_plan(job, source_name, "")
+    return stem
 
 
 def find_journal(job: Job, source_name: str) -> Path:
