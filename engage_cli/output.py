@@ -225,14 +225,21 @@ class Output:
                 return 0
             literal = frozenset(key for key, is_typed in typed.items() if is_typed)
             header = [f"{c}:=" if c in literal else c for c in columns]
-            writer = csv.DictWriter(
-                self.streams.stdout, header, extrasaction="ignore", lineterminator="\n"
-            )
-            writer.writeheader()
+            # The csv module quotes a line break only if it is in lineterminator: a row with
+            # a "\r" in it is written all quoted, or a reader would end the row there.
+            writer, quoted = (
+                csv.DictWriter(
+                    self.streams.stdout, header, extrasaction="ignore", lineterminator="\n",
+                    quoting=quoting,
+                )
+                for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_ALL)
+            )  # fmt: skip
+            (quoted if any("\r" in c for c in header) else writer).writeheader()
             spool.seek(0)
             for line in spool:
                 row = rows.csv_row(json.loads(line), literal)
-                writer.writerow({key: self._csvcell_text(value) for key, value in row.items()})
+                cells = {key: self._csvcell_text(value) for key, value in row.items()}
+                (quoted if any("\r" in c for c in cells.values()) else writer).writerow(cells)
         self.streams.stdout.flush()
         return count
 

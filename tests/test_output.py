@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engage_cli.config import ConfigFile
-from engage_cli.output import Output
+from engage_cli.errors import UsageError
+from engage_cli.output import Output, choose_format, compile_query, dumps
 from engage_cli.streams import Streams
 from engage_cli.tables import USERS, cell_width, fit_columns, printable, short_date, truncate
 from tests.harness import reply, run
@@ -377,3 +380,280 @@ def test_a_long_uid_stays_whole_while_name_and_email_give_way() -> None:
     lines = assert_fits(result.stdout, 1)
     assert lines[1].startswith(uid + "  ")
     assert "2026-11-29 14:32" in lines[1]
+
+
+# --- Output on its own: each format's exact shape, and where talk goes ---------------------
+
+
+class Flushes(io.StringIO):
+    """A stream that records what had been written each time it was flushed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[str] = []
+
+    def flush(self) -> None:
+        self.flushed.append(self.getvalue())
+
+
+def output(
+    fmt: str,
+    *,
+    tty: bool = False,
+    stderr_tty: bool = False,
+    environ: dict[str, str] | None = None,
+    query: str | None = None,
+    csv_safe: bool = False,
+) -> tuple[Output, Flushes, Flushes]:
+    stdout, stderr = Flushes(), Flushes()
+    streams = Streams(
+        io.StringIO(),
+        stdout,
+        stderr,
+        stdout_isatty=tty,
+        stderr_isatty=stderr_tty,
+        environ={} if environ is None else environ,
+    )
+    compiled = compile_query(query) if query is not None else None
+    return Output(streams, fmt, query=compiled, csv_safe=csv_safe), stdout, stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "configured", "tty", "chosen"),
+    [
+        ("csv", "ndjson", True, "csv"),
+        (None, "ndjson", True, "ndjson"),
+        ("", "ndjson", False, "ndjson"),
+        (None, None, True, "table"),
+        (None, "", False, "json"),
+    ],
+)
+def test_choose_format_flag_then_configured_then_terminal(
+    flag: str | None, configured: str | None, tty: bool, chosen: str
+) -> None:
+    assert choose_format(flag, configured, tty) == chosen
+
+
+@pytest.mark.parametrize(
+    ("flag", "configured", "source"),
+    [("xml", "json", "-o/--output"), (None, "yaml", "ENGAGE_OUTPUT or profile")],
+)
+def test_an_unknown_format_names_where_it_came_from(
+    flag: str | None, configured: str, source: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        choose_format(flag, configured, True)
+    assert caught.value.message == f"Unknown output format {flag or configured!r} ({source})."
+    assert caught.value.hint == "Choose one of: table, json, ndjson, csv."
+
+
+def test_dumps_keeps_text_as_text() -> None:
+    assert dumps({"name": "Zoë", "n": [1]}) == '{\n  "name": "Zoë",\n  "n": [\n    1\n  ]\n}'
+    assert dumps({"name": "Zoë", "n": [1]}, indent=None) == '{"name": "Zoë", "n": [1]}'
+
+
+def test_a_query_that_does_not_parse_is_a_usage_error() -> None:
+    assert compile_query("[].uid").search([{"uid": "u1"}]) == ["u1"]
+    with pytest.raises(UsageError) as caught:
+        compile_query("[")
+    assert caught.value.message.startswith("--query '[' is not a JMESPath expression: ")
+    assert caught.value.hint == ("E.g. --query '[].email' or --query \"[?meta.plan=='pro'].uid\".")
+
+
+def test_json_errors_only_in_machine_formats() -> None:
+    assert [output(f)[0].json_errors for f in ("table", "json", "ndjson", "csv")] == [
+        False, True, True, False,
+    ]  # fmt: skip
+
+
+def test_colour_only_on_a_terminal_that_wants_it() -> None:
+    assert output("table", tty=True)[0].color
+    assert not output("table")[0].color
+    assert not output("table", tty=True, environ={"NO_COLOR": ""})[0].color
+
+
+@pytest.mark.parametrize(
+    ("columns", "tty", "width"),
+    [("100", False, 100), ("0", False, 80), ("-5", True, 123), ("wide", True, 123),
+     (None, True, 123), (None, False, 80)],
+)  # fmt: skip
+def test_width_is_columns_then_the_terminals_then_80(
+    columns: str | None, tty: bool, width: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("os.get_terminal_size", lambda fd: os.terminal_size((123, 40)))
+    with open(tmp_path / "out", "w") as stdout:
+        streams = Streams(
+            io.StringIO(),
+            stdout,
+            io.StringIO(),
+            stdout_isatty=tty,
+            environ={} if columns is None else {"COLUMNS": columns},
+        )
+        assert Output(streams, "table").width == width
+
+
+def test_width_is_80_when_the_terminal_cannot_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_size(fd: int) -> os.terminal_size:
+        raise OSError("not a terminal")
+
+    monkeypatch.setattr("os.get_terminal_size", no_size)
+    assert output("table", tty=True)[0].width == 80  # a StringIO has no fileno either
+
+
+def test_a_json_list_is_written_item_by_item_as_pages_arrive() -> None:
+    out, stdout, _ = output("json")
+    count = out.items(iter([[{"uid": "u1", "n": [1]}], [], [{"uid": "é"}]]))
+    assert count == 2
+    assert stdout.getvalue() == (
+        '[\n  {\n    "uid": "u1",\n    "n": [\n      1\n    ]\n  },\n  {\n    "uid": "é"\n  }\n]\n'
+    )
+    assert stdout.flushed[0] == '[\n  {\n    "uid": "u1",\n    "n": [\n      1\n    ]\n  }'
+    assert json.loads(stdout.getvalue()) == [{"uid": "u1", "n": [1]}, {"uid": "é"}]
+
+
+def test_an_empty_json_list_is_an_empty_array() -> None:
+    out, stdout, stderr = output("json")
+    assert out.items(iter([[], []])) == 0
+    assert stdout.getvalue() == "[]\n" and stderr.getvalue() == ""
+
+
+def test_ndjson_is_one_line_per_item_and_nothing_for_none() -> None:
+    out, stdout, _ = output("ndjson")
+    assert out.items(iter([[{"a": "é"}, {"b": 2}], [], [{"c": 3}]])) == 3
+    assert stdout.getvalue() == '{"a": "é"}\n{"b": 2}\n{"c": 3}\n'
+    assert stdout.flushed == ['{"a": "é"}\n{"b": 2}\n', stdout.getvalue()]
+    out, stdout, _ = output("ndjson")
+    assert out.items(iter([[]])) == 0 and stdout.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("fmt", "written"),
+    [("json", '{\n  "a": "é"\n}\n'), ("ndjson", '{"a": "é"}\n'), ("csv", "a\né\n"),
+     ("table", "a  é\n")],
+)  # fmt: skip
+def test_one_object_in_each_format(fmt: str, written: str) -> None:
+    out, stdout, _ = output(fmt)
+    out.object({"a": "é"})
+    assert stdout.getvalue() == written
+
+
+def test_a_scalar_object_in_a_table_is_its_text_escaped() -> None:
+    out, stdout, _ = output("table")
+    out.object("odd\x1b")
+    out.object(None)
+    out.object(True)
+    assert stdout.getvalue() == "odd\\x1b\n\ntrue\n"
+
+
+def test_a_query_reshapes_an_object_and_a_list() -> None:
+    out, stdout, _ = output("ndjson", query="meta.plan")
+    out.object({"uid": "u1", "meta": {"plan": "pro"}})
+    assert stdout.getvalue() == '"pro"\n'
+    out, stdout, _ = output("ndjson", query="[].uid")
+    assert out.items(iter([[{"uid": "u1"}], [{"uid": "u2"}]])) == 2
+    assert stdout.getvalue() == '"u1"\n"u2"\n'
+    out, stdout, _ = output("ndjson", query="length(@)")
+    assert out.items(iter([[{"uid": "u1"}], [{"uid": "u2"}]])) == 1
+    assert stdout.getvalue() == "2\n"
+
+
+def test_a_query_result_is_shown_with_generic_rows_not_the_users() -> None:
+    out, stdout, _ = output("table", query="[].{id: uid, plan: meta.plan}")
+    out.items(iter([[{"uid": "u1", "meta": {"plan": "pro"}}]]), USERS)
+    assert stdout.getvalue() == "id  plan\nu1  pro\n"
+    out, stdout, _ = output("table", query="{id: uid}")
+    out.object({"uid": "u1", "first_name": "A"}, USERS)
+    assert stdout.getvalue() == "id  u1\n"
+
+
+def test_an_empty_table_says_so_on_stderr_only() -> None:
+    out, stdout, stderr = output("table")
+    assert out.items(iter([[]]), empty="No users.") == 0
+    assert out.items(iter([])) == 0
+    assert stdout.getvalue() == "" and stderr.getvalue() == "No users.\nNo results.\n"
+
+
+def test_table_pages_share_the_first_pages_columns_and_header() -> None:
+    out, stdout, _ = output("table", tty=True, environ={"COLUMNS": "80"})
+    assert out.items(iter([[{"a": "1", "b": "x"}], [], [{"a": "2", "b": "yy", "c": "z"}]])) == 2
+    assert stdout.getvalue() == "\x1b[1ma  b\x1b[0m\n1  x\n2  …\n"
+    assert len(stdout.flushed) == 2  # each page as it arrives
+
+
+def test_dry_run_as_text_and_as_json() -> None:
+    described = {"method": "POST", "url": "https://x/y", "headers": {"A": "b"}, "body": {"k": 1}}
+    out, stdout, stderr = output("table")
+    out.dry_run(described)
+    assert stdout.getvalue() == 'POST https://x/y\nA: b\n\n{\n  "k": 1\n}\n'
+    assert stderr.getvalue() == "Dry run: nothing was sent.\n"
+    out, stdout, _ = output("table")
+    out.dry_run({**described, "body": None, "headers": {"A": "b\x1b", "C": "d"}})
+    assert stdout.getvalue() == "POST https://x/y\nA: b\\x1b\nC: d\n"
+    out, stdout, stderr = output("json")
+    out.dry_run(described)
+    assert stdout.getvalue() == dumps(described) + "\n" and stderr.getvalue() == ""
+    out, stdout, _ = output("ndjson")
+    out.dry_run(described)
+    assert stdout.getvalue() == dumps(described, indent=None) + "\n"
+
+
+def test_info_is_for_a_person_warnings_always() -> None:
+    for fmt, stderr_tty, said in [("table", False, True), ("json", False, False),
+                                  ("csv", False, False), ("ndjson", True, True)]:  # fmt: skip
+        out, _, stderr = output(fmt, stderr_tty=stderr_tty)
+        out.info("Done\x1b.")
+        out.warn("careful\nnow")
+        assert stderr.getvalue() == ("Done\\x1b.\n" if said else "") + "Warning: careful\nnow\n"
+        assert stderr.flushed[-1] == stderr.getvalue()
+
+
+def test_errors_as_text_in_red_on_a_terminal_and_as_json_in_machine_formats() -> None:
+    err = UsageError("Bad\x1b thing.", hint="Try\nthis.")
+    out, stdout, stderr = output("table")
+    out.error(err)
+    assert stderr.getvalue() == "Error: Bad\\x1b thing.\nHint: Try\nthis.\n"
+    out, _, stderr = output("table", stderr_tty=True)
+    out.error(UsageError("Bad."))
+    assert stderr.getvalue() == "\x1b[31mError: Bad.\x1b[0m\n"
+    assert stderr.flushed == [stderr.getvalue()]
+    out, _, stderr = output("table", stderr_tty=True, environ={"NO_COLOR": "1"})
+    out.error(UsageError("Bad."))
+    assert stderr.getvalue() == "Error: Bad.\n"
+    for fmt in ("json", "ndjson"):
+        out, stdout, stderr = output(fmt, stderr_tty=True)
+        out.error(err)
+        assert stderr.getvalue() == dumps(err.to_dict(), indent=None) + "\n"
+        assert stderr.flushed == [stderr.getvalue()] and stdout.getvalue() == ""
+
+
+def test_csv_marks_typed_columns_and_fills_missing_cells() -> None:
+    out, stdout, _ = output("csv")
+    items = [user("u1", meta={"n": 3, "vip": True}), user("u2", meta={"n": 4, "plan": "pro"})]
+    assert out.items(iter([items[:1], [], items[1:]]), USERS) == 2
+    rows = list(csv.reader(io.StringIO(stdout.getvalue())))
+    header = rows[0]
+    assert "meta.n:=" in header and "meta.vip:=" in header and "meta.plan" in header
+    assert [dict(zip(header, row, strict=True))["meta.n:="] for row in rows[1:]] == ["3", "4"]
+    assert stdout.getvalue().endswith("\n") and "\r" not in stdout.getvalue()
+    assert stdout.flushed[-1] == stdout.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [("=1", "'=1"), ("+1", "'+1"), ("-1", "'-1"), ("@a", "'@a"), ("\t=1", "'\t=1"),
+     ("\r=1", "'\r=1"), ("a=1", "a=1"), ("", "")],
+)  # fmt: skip
+def test_csv_safe_quotes_what_a_spreadsheet_would_run(cell: str, safe: str) -> None:
+    out, stdout, _ = output("csv", csv_safe=True)
+    out.items(iter([[{"c": cell, "d": "x"}]]))
+    assert next(csv.DictReader(io.StringIO(stdout.getvalue())))["c"] == safe
+
+
+def test_a_carriage_return_stays_inside_its_cell() -> None:
+    """The csv module quotes only what is in lineterminator ("\\n"): a lone "\\r" written
+    bare ends the row for any CSV reader, `users import` included."""
+    out, stdout, _ = output("csv")
+    out.items(iter([[{"name": "a\rb", "k\re": "v"}, {"name": "c"}]]))
+    assert stdout.getvalue() == '"name","k\re"\n"a\rb","v"\nc,\n'  # only those rows quoted
+    rows = list(csv.reader(io.StringIO(stdout.getvalue(), newline="")))
+    assert rows == [["name", "k\re"], ["a\rb", "v"], ["c", ""]]
