@@ -1201,8 +1201,8 @@ def test_the_pacer_pauses_everyone_then_adapts_under_what_the_server_took() -> N
     pacer.throttled(None)  # a 429 at the new rate: lower again, under what it took
     assert pacer.rate == pytest.approx(rate * running.RATE_BETA)
     now[0] += running.RATE_CALM + 1
-    pacer.answered()  # calm for a while: grow again, slowly
-    assert pacer.rate == pytest.approx(rate * running.RATE_BETA * running.RATE_GROWTH)
+    pacer.answered()  # calm for a while: grow again, slowly this near the last 429
+    assert pacer.rate == pytest.approx(rate * running.RATE_BETA * (1 + running.RATE_PROBE))
 
 
 def test_batch_sends_chunks_under_100_kb_and_says_they_are_queued(tmp_path: Path) -> None:

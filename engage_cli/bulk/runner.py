@@ -42,7 +42,11 @@ BATCHES_AHEAD_PER_WORKER = 1  # with --batch: full chunks queued per worker (eac
 ENVELOPE = len(b'{"data":[]}')
 RATE_BETA = 0.97  # after a 429: this share of the rate the server was taking
 RATE_MIN = 1.0  # requests a second, the slowest an adaptive rate goes
-RATE_GROWTH = 1.05  # after RATE_CALM seconds without a 429, the rate grows this much
+# After each RATE_CALM seconds without a 429 the rate grows: by 1% first (it is just under
+# the limit that said 429), then 2%, 4% ... up to 25% a step, so that a steady limit draws a
+# 429 rarely and a limit that was lowered for a while is found again within minutes.
+RATE_PROBE = 0.01
+RATE_GROWTH_MAX = 0.25
 RATE_CALM = 10.0
 RATE_SLACK = 0.03  # seconds a late worker may catch up: 3% over the rate, at most
 
@@ -105,6 +109,7 @@ class Pacer:
         self._next = 0.0
         self._answers: deque[float] = deque()  # times of the answers of the last second
         self._adjusted = float("-inf")
+        self._calm_steps = 0  # growth steps since the last 429
         self._lock = threading.Lock()
 
     def wait(self, stop: threading.Event) -> bool:
@@ -127,7 +132,9 @@ class Pacer:
             while self._answers and self._answers[0] <= now - 1:
                 self._answers.popleft()
             if self.rate and now - self._adjusted >= RATE_CALM and self.rate != self.limit:
-                grown = self.rate * RATE_GROWTH
+                self._calm_steps += 1
+                step = min(RATE_GROWTH_MAX, RATE_PROBE * 2 ** (self._calm_steps - 1))
+                grown = self.rate * (1 + step)
                 self.rate = min(grown, self.limit) if self.limit else grown
                 self._adjusted = now
 
@@ -144,6 +151,7 @@ class Pacer:
             taken = float(len(self._answers)) or (self.rate or RATE_MIN)
             if self.rate:
                 taken = min(taken, self.rate)
+            self._calm_steps = 0
             self.rate = max(RATE_MIN, RATE_BETA * taken)
             self._adjusted = now
 
