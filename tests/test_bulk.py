@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engage_cli.bulk import jobs, ledger, readers
+from engage_cli.bulk import jobs, ledger, pacing, readers
 from engage_cli.bulk import runner as running
 from engage_cli.errors import UsageError
 from engage_cli.sandbox.api import SandboxAPI
@@ -685,7 +685,7 @@ def recording_wait(waits: list[float]) -> Callable[[threading.Event, float], boo
 def test_pacer_spaces_requests_across_threads() -> None:
     times = iter([0.0, 0.0, 0.0, 0.05, 0.05])
     waits: list[float] = []
-    pacer = running.Pacer(10, clock=lambda: next(times), wait=recording_wait(waits))
+    pacer = pacing.Pacer(10, clock=lambda: next(times), wait=recording_wait(waits))
     stop = threading.Event()
     assert all(pacer.wait(stop) for _ in range(4))
     # 10/s: slots 100 ms apart; the fourth, asked for at 50 ms, keeps its slot at 300 ms.
@@ -700,7 +700,7 @@ def test_rate_reaches_the_pacer_which_spaces_requests_50_ms_apart(
     limits: list[float | None] = []
     waits: list[float] = []
 
-    class StillTime(running.Pacer):
+    class StillTime(pacing.Pacer):
         """Time stands still, so each request waits exactly its offset in the schedule."""
 
         def __init__(self, limit: float | None) -> None:
@@ -806,13 +806,13 @@ def test_ctrl_c_finishes_requests_in_flight_and_saves_the_rest(
     landed: list[int] = []
     lock = threading.Lock()
     stops: list[threading.Event] = []  # the run's stop event, which the signal sets
-    watched = running.stop_on_interrupt
+    watched = pacing.stop_on_interrupt
 
     def watching(stop: threading.Event, say: Callable[[], None]) -> Any:
         stops.append(stop)
         return watched(stop, say)
 
-    monkeypatch.setattr(running, "stop_on_interrupt", watching)
+    monkeypatch.setattr(pacing, "stop_on_interrupt", watching)
 
     def answer(request: httpx.Request) -> httpx.Response:
         with lock:
@@ -974,7 +974,7 @@ def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> 
         api_key=KEY,
         api_secret=SECRET,
         transport=httpx.MockTransport(busy),
-        sleep=running.stoppable_sleep(stop, waiting.set),
+        sleep=pacing.stoppable_sleep(stop, waiting.set),
     )
     failures = ledger.RecordsFile(tmp_path / "f.jsonl", mode="claim")
     runner = running.Runner(jobs.users_import_job("upsert"), client, failures, stop=stop)
@@ -1185,12 +1185,12 @@ def test_a_rate_limit_pauses_the_pool_and_never_uses_up_a_retry(
 def test_the_pacer_pauses_everyone_then_adapts_under_what_the_server_took() -> None:
     now = [0.0]
     waits: list[float] = []
-    pacer = running.Pacer(None, clock=lambda: now[0], wait=recording_wait(waits))
+    pacer = pacing.Pacer(None, clock=lambda: now[0], wait=recording_wait(waits))
     for _ in range(100):  # the server took 100 in the last second ...
         now[0] += 0.005
         pacer.answered()
     pacer.throttled(1.0)  # ... then said 429, come back in 1 s
-    rate = 100 * running.RATE_BETA
+    rate = 100 * pacing.RATE_BETA
     assert pacer.rate == pytest.approx(rate)
     stop = threading.Event()
     assert pacer.wait(stop) and pacer.wait(stop)
@@ -1199,10 +1199,10 @@ def test_the_pacer_pauses_everyone_then_adapts_under_what_the_server_took() -> N
     assert pacer.rate == pytest.approx(rate)
     now[0] += 2
     pacer.throttled(None)  # a 429 at the new rate: lower again, under what it took
-    assert pacer.rate == pytest.approx(rate * running.RATE_BETA)
-    now[0] += running.RATE_CALM + 1
+    assert pacer.rate == pytest.approx(rate * pacing.RATE_BETA)
+    now[0] += pacing.RATE_CALM + 1
     pacer.answered()  # calm for a while: grow again, slowly this near the last 429
-    assert pacer.rate == pytest.approx(rate * running.RATE_BETA * (1 + running.RATE_PROBE))
+    assert pacer.rate == pytest.approx(rate * pacing.RATE_BETA * (1 + pacing.RATE_PROBE))
 
 
 def test_batch_sends_chunks_under_100_kb_and_says_they_are_queued(tmp_path: Path) -> None:

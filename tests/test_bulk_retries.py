@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from engage_cli import client
+from engage_cli.bulk import pacing
 from engage_cli.bulk import runner as running
 from tests.harness import run
 
@@ -105,18 +106,18 @@ def test_any_answer_resets_the_count_of_failures_in_a_row(tmp_path: Path) -> Non
 
 def test_the_adaptive_rate_probes_slowly_under_the_last_limit_then_faster() -> None:
     now = [0.0]
-    pacer = running.Pacer(None, clock=lambda: now[0], wait=lambda stop, seconds: False)
+    pacer = pacing.Pacer(None, clock=lambda: now[0], wait=lambda stop, seconds: False)
     for _ in range(100):  # the server takes 100 requests in a second ...
         now[0] += 0.01
         pacer.answered()
     pacer.throttled(1.0)  # ... and says 429
     rates = [pacer.rate]
     for _ in range(8):  # then no 429 for a while
-        now[0] += running.RATE_CALM
+        now[0] += pacing.RATE_CALM
         pacer.answered()
         rates.append(pacer.rate)
     steps = [round(after / before - 1, 4) for before, after in itertools.pairwise(rates)]
-    assert rates[0] == pytest.approx(100 * running.RATE_BETA)
+    assert rates[0] == pytest.approx(100 * pacing.RATE_BETA)
     # 1%, 2%, 4% ... : a run under a steady limit of 100 passes it only after 30 s ...
     assert steps == [0.01, 0.02, 0.04, 0.08, 0.16, 0.25, 0.25, 0.25]
     assert rates[2] < 100 < rates[3]
@@ -124,7 +125,7 @@ def test_the_adaptive_rate_probes_slowly_under_the_last_limit_then_faster() -> N
     assert rates[-1] > 2.5 * rates[0]  # in 80 s
     now[0] += 1
     pacer.throttled(None)
-    now[0] += running.RATE_CALM
+    now[0] += pacing.RATE_CALM
     before = pacer.rate
     pacer.answered()
-    assert pacer.rate == pytest.approx(before * (1 + running.RATE_PROBE))  # a 429 starts over
+    assert pacer.rate == pytest.approx(before * (1 + pacing.RATE_PROBE))  # a 429 starts over

@@ -181,7 +181,7 @@ def _send(
     spool: Spool | None = None,
 ) -> Outcome:
     """Send every record; the runner, and the failures and unknown files if kept."""
-    from engage_cli.bulk import ledger, progress, readers
+    from engage_cli.bulk import ledger, pacing, progress, readers
     from engage_cli.bulk import runner as running
 
     workers = options.concurrency or running.DEFAULT_CONCURRENCY
@@ -204,7 +204,7 @@ def _send(
     stop = threading.Event()
     clean = False
     try:
-        sleep = running.stoppable_sleep(stop)
+        sleep = pacing.stoppable_sleep(stop)
         client = state.client(
             max_connections=workers, sleep=sleep, default_retries=running.BULK_RETRIES
         )
@@ -223,7 +223,7 @@ def _send(
                 progress=bar.update if bar else None,
                 stop=stop,
             )
-            with running.stop_on_interrupt(runner.stop, say_stopping):
+            with pacing.stop_on_interrupt(runner.stop, say_stopping):
                 if spool is not None and spool.usable:  # read and checked once, sent as checked
                     runner.run_prepared(spool.items())
                 else:
