@@ -24,10 +24,6 @@ from engage_cli.sandbox.transport import SandboxTransport
 from tests.harness import BASE, KEY, SECRET, Handler, run
 
 
-def refuse_requests(request: httpx.Request) -> httpx.Response:
-    raise AssertionError(f"unexpected request: {request.method} {request.url}")
-
-
 def ok(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"status": "ok"})
 
@@ -907,7 +903,7 @@ def test_missing_credentials_fail_before_anything_is_sent_or_saved(tmp_path: Pat
     path = tmp_path / "seed.csv"
     path.write_text("id\nu1\n")
     args = ["--api-key", KEY, "users", "delete", "--from", str(path), "--yes", "-o", "table"]
-    result = run(args, refuse_requests, credentials=False)
+    result = run(args, credentials=False)  # nothing scripted: no request may go
     assert result.exit_code == 3
     assert "needs the API secret" in result.stderr and result.stdout == ""
     assert sorted(tmp_path.glob("seed.csv*")) == [path]
@@ -948,10 +944,10 @@ def test_non_utf8_input_is_a_usage_error(tmp_path: Path) -> None:
 def test_an_empty_input_is_refused_unless_allowed(tmp_path: Path, content: str) -> None:
     path = tmp_path / "seed.csv"
     path.write_text(content)
-    result = run(["users", "import", str(path), "-o", "table"], refuse_requests)
+    result = run(["users", "import", str(path), "-o", "table"])
     assert result.exit_code == 2
     assert "holds no records" in result.stderr and "--allow-empty" in result.stderr
-    dry = run(["users", "import", str(path), "--dry-run", "-o", "table"], refuse_requests)
+    dry = run(["users", "import", str(path), "--dry-run", "-o", "table"])
     assert dry.exit_code == 2
     allowed = run(["users", "import", str(path), "--allow-empty", "-o", "json"])
     assert allowed.exit_code == 0 and allowed.json()["read"] == 0
@@ -1065,7 +1061,7 @@ def test_input_no_request_can_carry_is_refused_with_its_line(
 ) -> None:
     path = tmp_path / name
     path.write_bytes(content)
-    result = run(["users", "import", str(path), "-o", "table"], refuse_requests)
+    result = run(["users", "import", str(path), "-o", "table"])
     assert result.exit_code == 2, result.stderr
     assert f"line {line}: " in result.stderr and message in result.stderr
     assert "1 of 2 records" in result.stderr
@@ -1074,7 +1070,7 @@ def test_input_no_request_can_carry_is_refused_with_its_line(
 def test_a_csv_quote_never_closed_is_refused_not_imported_as_a_fragment(tmp_path: Path) -> None:
     path = tmp_path / "seed.csv"
     path.write_text('id,first_name\nu1,Ada\nu2,"Bob\nu3,Cy\n', encoding="utf-8")
-    result = run(["users", "import", str(path), "-o", "table"], refuse_requests)
+    result = run(["users", "import", str(path), "-o", "table"])
     assert result.exit_code == 2
     assert "line 3: a quoted cell is never closed" in result.stderr
 
@@ -1296,7 +1292,7 @@ def test_ctrl_c_during_the_check_pass_says_nothing_was_sent(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(jobs, "check_all", interrupted)
-    result = run(["users", "import", str(path), "-o", "table"], refuse_requests)
+    result = run(["users", "import", str(path), "-o", "table"])
     assert result.exit_code == 130
     assert "Interrupted while checking the input; nothing was sent." in result.stderr
 
