@@ -496,3 +496,72 @@ def test_find_journal_reads_a_name_with_glob_characters_literally(here: Path) ->
 
 def test_glob_escape() -> None:
     assert ledger.glob_escape("a*b?c[d]e") == "a[*]b[?]c[[]d]e"
+
+
+# --- found by mutation testing: what the tests above still left open ------------------------
+
+
+def no_space(fd: int, data: bytes) -> int:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_write_that_failed_leaves_no_empty_file_behind(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = here / "seed.csv"
+    source.write_text("uid\nu1\n")
+    failures = ledger.open_failures(IMPORT, str(source), None, STAMP)
+    unknown = ledger.unknown_file(str(here / f"seed.csv.{STAMP}"))
+    monkeypatch.setattr(ledger.os, "write", no_space)
+    for records in (failures, unknown):
+        with pytest.raises(ledger.LedgerError):
+            records.add(Record(2, {"uid": "u1"}), "Bad", 400)
+    monkeypatch.undo()
+    assert failures.close() is None and unknown.close() is None
+    assert list(here.iterdir()) == [source]
+
+
+def test_failures_given_as_a_symlink_loop_are_not_taken_for_the_input(here: Path) -> None:
+    source = here / "seed.jsonl"
+    source.write_text('{"uid": "u1"}\n')
+    loop = here / "loop"
+    loop.symlink_to("loop")
+    assert not ledger._same_file(loop, source)
+    assert ledger.open_failures(IMPORT, str(source), loop, STAMP).close() is None
+    assert loop.is_symlink()  # nothing failed: left alone, not emptied as an input would be
+    failures = ledger.open_failures(IMPORT, str(source), loop, STAMP)
+    failures.add(Record(1, {"uid": "u1"}), "Bad", 400)
+    assert failures.close() == loop
+    assert [e["uid"] for e in lines_of(loop)] == ["u1"]
+
+
+def test_a_journal_already_gone_closes_quietly(here: Path) -> None:
+    journal = ledger.Journal(str(here / "run"), {})
+    journal.path.unlink()
+    journal.close(keep=False)
+    assert list(here.iterdir()) == []
+
+
+def test_a_journal_line_with_digits_that_are_not_ascii_is_ignored(here: Path) -> None:
+    path = here / "j.journal"
+    path.write_bytes("{}\nS \u0661 0000000a\nS 2 0000000b\nA \u0662\n".encode())
+    resumed = ledger.read_journal(path)
+    assert (resumed.sent, resumed.acked) == ({2: "0000000b"}, {})
+
+
+def test_find_journal_passes_over_a_journal_it_cannot_open(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = here / "seed.csv.20260101-000000.journal"
+    broken.symlink_to("gone")
+    mine = killed_journal(here / "seed.csv.20260102-000000.journal", "")
+    monkeypatch.setattr(Path, "glob", lambda self, pattern: iter([broken, mine]))
+    assert ledger.find_journal(IMPORT, str(here / "seed.csv")) == mine
+
+
+def test_find_journal_says_what_to_do_instead(here: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        ledger.find_journal(IMPORT, str(here / "seed.csv"))
+    assert caught.value.hint == (
+        "A run that ended, even by Ctrl-C, leaves a failures file instead: feed that one back."
+    )
