@@ -14,6 +14,7 @@ from typing import Any
 
 from engage_cli.errors import EngageError, UsageError
 from engage_cli.streams import Streams
+from engage_cli.strict import SURROGATE
 from engage_cli.tables import (
     DEFAULT_WIDTH,
     GENERIC,
@@ -42,7 +43,12 @@ def choose_format(flag: str | None, configured: str | None, stdout_isatty: bool)
 
 
 def dumps(value: Any, *, indent: int | None = 2) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=indent)
+    """JSON text, non-ASCII kept as it is; a lone surrogate (JSON may carry "\\udce9", no
+    UTF-8 stream can) is written as an escape, so the value stays exact and writable."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    if SURROGATE.search(text):
+        return json.dumps(value, ensure_ascii=True, indent=indent)
+    return text
 
 
 # --- JMESPath ---
@@ -250,6 +256,8 @@ class Output:
             value = "'" + value
         if self.streams.stdout_isatty:
             value = printable(value)  # exact in a file; never raw escapes on a terminal
+        elif SURROGATE.search(value):  # no UTF-8 form: shown as its escape, \udce9
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
         return value
 
     def _tables(self, pages: Iterator[list[Any]], rows: Rows) -> int:

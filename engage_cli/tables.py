@@ -20,8 +20,8 @@ COMFORTABLE = 20  # a column this wide reads well; wider ones give way to option
 
 # Characters a terminal acts on instead of showing: C0/C1 controls and DEL (escape
 # sequences, bells, carriage returns), line and paragraph separators, and the bidi
-# overrides that reorder what is shown.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# overrides that reorder what is shown; and lone surrogates, which no terminal can be sent.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

@@ -657,3 +657,33 @@ def test_a_carriage_return_stays_inside_its_cell() -> None:
     assert stdout.getvalue() == '"name","k\re"\n"a\rb","v"\nc,\n'  # only those rows quoted
     rows = list(csv.reader(io.StringIO(stdout.getvalue(), newline="")))
     assert rows == [["name", "k\re"], ["a\rb", "v"], ["c", ""]]
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv", "table"])
+def test_a_lone_surrogate_from_the_api_is_written_escaped_in_every_format(fmt: str) -> None:
+    """JSON may carry "\\udce9", which no UTF-8 stream can: it stays an escape, not a crash."""
+    body = b'{"data": [{"id": "x", "uid": "u1", "first_name": "Zo\\udce9 \xc3\xa9"}]}'
+    result = run(
+        ["users", "list", "-o", fmt], [reply(200, body, {"content-type": "application/json"})]
+    )
+    assert result.exit_code == 0, result.stderr
+    if fmt == "json":
+        assert json.loads(result.stdout)[0]["first_name"] == "Zo\udce9 é"
+    elif fmt == "ndjson":
+        assert json.loads(result.stdout)["first_name"] == "Zo\udce9 é"
+    else:
+        assert "Zo\\udce9 é" in result.stdout
+
+
+def test_a_column_is_typed_only_if_every_row_agrees_whichever_comes_first() -> None:
+    out, stdout, _ = output("csv")
+    pages = [[user("u1", meta={"n": "three"})], [user("u2", meta={"n": 3})]]
+    assert out.items(iter(pages), USERS) == 2
+    rows = list(csv.DictReader(io.StringIO(stdout.getvalue())))
+    assert [row["meta.n"] for row in rows] == ["three", "3"]
+
+
+def test_an_empty_csv_counts_nothing() -> None:
+    out, stdout, _ = output("csv")
+    assert out.items(iter([[], []]), USERS) == 0
+    assert stdout.getvalue() == ""
