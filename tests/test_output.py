@@ -687,3 +687,13 @@ def test_an_empty_csv_counts_nothing() -> None:
     out, stdout, _ = output("csv")
     assert out.items(iter([[], []]), USERS) == 0
     assert stdout.getvalue() == ""
+
+
+@pytest.mark.parametrize("expression", ["Plan=pro", "plan=a\nb", "meta.plan="])
+def test_a_query_that_looks_like_a_parameter_points_at_param(expression: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        compile_query(expression)
+    assert caught.value.hint == (
+        "A query parameter of `engage api` is --param K=V; E.g. --query '[].email' or "
+        "--query \"[?meta.plan=='pro'].uid\"."
+    )
