@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -93,7 +94,7 @@ def run(
     that may be called from many threads at once), or a whole `transport`."""
     script = Scripted(list(replies) if isinstance(replies, list) else [])
     if transport is None:
-        transport = httpx.MockTransport(replies if callable(replies) else script)
+        transport = httpx.MockTransport(_recorded(replies, script) if callable(replies) else script)
     environ = dict(os.environ)
     if credentials:
         environ.update(
@@ -127,6 +128,19 @@ def run(
             f"{result.stderr}"
         )
     return Run(result.exit_code, result.stdout, result.stderr, script.sent, script)
+
+
+def _recorded(handler: Handler, script: Scripted) -> Handler:
+    """The handler, with every request it gets in `Run.sent` too (from any thread)."""
+    lock = threading.Lock()
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        request.read()
+        with lock:
+            script.sent.append(request)
+        return handler(request)
+
+    return recording
 
 
 class _Live(io.TextIOBase):
