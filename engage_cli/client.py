@@ -186,7 +186,7 @@ def error_for_exception(request: APIRequest, exc: Exception) -> EngageError:
     where = f"{request.method} {request.path}"
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     return NetworkError(
-        f"The request {kind} ({where}): {exc or type(exc).__name__}", retryable=True
+        f"The request {kind} ({where}): {str(exc) or type(exc).__name__}", retryable=True
     )
 
 

@@ -33,7 +33,9 @@ from engage_cli.errors import (
     ConfigError,
     EngageError,
     NotFoundError,
+    RedirectError,
     TemporaryError,
+    UnexpectedAnswer,
 )
 from engage_cli.streams import Streams
 from tests.harness import BASE, KEY, SECRET, Reply, reply, run
@@ -573,3 +575,124 @@ def test_a_reader_that_went_away_is_exit_0_and_quiet() -> None:
     result = CliRunner().invoke(app, ["users", "list", "-o", "ndjson"], obj=state, env=environ)
     assert result.exit_code == 0, (result.output, stderr.getvalue())
     assert stderr.getvalue() == ""
+
+
+# --- details mutation testing found unpinned: each test fails if one of them changes -------
+
+
+@pytest.mark.parametrize(
+    ("header", "now", "expected"),
+    [
+        ("Sun, 29 Nov 2026 08:00:05 -0000", NOW, 5.0),  # no zone given: read as UTC
+        ("Sun, 29 Nov 2026 09:00:05 +0100", NOW, 5.0),  # a zone given: kept
+        ("Sat, 01 Jan 2000 00:00:00 GMT", None, 0.0),  # against the real clock: long past
+    ],
+)
+def test_retry_after_dates_in_any_zone(header: str, now: datetime | None, expected: float) -> None:
+    assert c.retry_after(header, now=now) == expected
+
+
+def test_retry_delay_reads_a_date_against_the_clock_it_is_given() -> None:
+    headers = httpx.Headers({"Retry-After": "Sun, 29 Nov 2026 08:00:05 GMT"})
+    assert c.retry_delay(headers, now=NOW) == 5.0
+
+
+@pytest.mark.parametrize(
+    ("response", "text"),
+    [
+        (httpx.Response(400, json={"message": "nope"}), "nope"),
+        (httpx.Response(409, json={"error": {"message": "conflict"}}), "conflict"),
+        (httpx.Response(409, json={"error": {"code": "E1"}}), "{'code': 'E1'}"),
+        (httpx.Response(502, content=b"x" * 300), "x" * 200),
+        (httpx.Response(599), "no details"),
+    ],
+)
+def test_error_text_is_the_servers_message_only(response: httpx.Response, text: str) -> None:
+    assert c.error_text(response) == text
+
+
+def test_error_for_response_says_what_failed_where() -> None:
+    err = c.error_for_response(get_user("u1"), httpx.Response(401, json={"error": "Wrong."}))
+    assert err.message == "Authentication failed (401 on GET /users/u1): Wrong."
+    limited = c.error_for_response(get_user("u1"), httpx.Response(429))
+    assert limited.hint == "Wait a little, or send fewer requests a second."
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "ending"),
+    [
+        (300, {"Location": "/v2"}, "(300) to /v2; it was not followed, so nothing was done."),
+        (302, {}, "(302) without a Location; it was not followed, so nothing was done."),
+    ],
+)
+def test_every_3xx_is_a_redirect_error(status: int, headers: dict[str, str], ending: str) -> None:
+    err = c.error_for_response(get_user("u1"), httpx.Response(status, headers=headers))
+    assert isinstance(err, RedirectError)
+    assert err.message == f"The API redirected GET /users/u1 {ending}"
+    assert err.location == headers.get("Location")
+
+
+@pytest.mark.parametrize(
+    ("exc", "message"),
+    [
+        (httpx.ReadTimeout("slow"), "The request timed out (GET /users/u1): slow"),
+        (httpx.ConnectError(""), "The request failed (GET /users/u1): ConnectError"),
+    ],
+)
+def test_error_for_exception_names_the_request_and_the_failure(
+    exc: Exception, message: str
+) -> None:
+    err = c.error_for_exception(get_user("u1"), exc)
+    assert err.message == message
+    assert err.retryable is True
+
+
+def test_a_wait_past_the_cap_keeps_the_status_message_and_adds_the_wait() -> None:
+    handler, _ = sequence(httpx.Response(429, headers={"Retry-After": "90"}))
+    client, _ = make_client(handler)
+    with pytest.raises(TemporaryError) as caught:
+        client.send(get_user("u1"))
+    assert caught.value.message == (
+        "Rate limited by the API (429 on GET /users/u1) and the retries ran out."
+        " It asked to wait 90 s, longer than the 60 s we wait."
+    )
+
+
+def test_bodies_are_sent_as_compact_utf8_json() -> None:
+    handler, sent = sequence(httpx.Response(200, json={}))
+    client, _ = make_client(handler)
+    client.send(update_user("u1", {"first_name": "Zoë"}))
+    assert sent[0].content == '{"first_name":"Zoë"}'.encode()
+    assert sent[0].headers["Content-Type"] == "application/json"
+
+
+def test_only_a_request_with_a_body_says_it_sends_json() -> None:
+    handler, sent = sequence(httpx.Response(200, json={}))
+    client, _ = make_client(handler)
+    client.send(get_user("u1"))
+    assert "Content-Type" not in sent[0].headers
+    assert "Content-Type" not in client.shown_headers(get_user("u1"))
+    assert client.shown_headers(update_user("u1", {"first_name": "A"}))["Content-Type"] == (
+        "application/json"
+    )
+
+
+def test_the_shown_url_carries_the_query() -> None:
+    client, _ = make_client(sequence()[0])
+    assert client.url(list_users(limit=5)) == "https://api.test/v1/users?limit=5"
+
+
+def test_paginate_refuses_an_answer_that_is_a_bare_list() -> None:
+    handler, _ = sequence(httpx.Response(200, json=[{"id": "1"}]))
+    client, _ = make_client(handler)
+    with pytest.raises(UnexpectedAnswer, match="no `data` array"):
+        list(client.paginate(list_users()))
+
+
+def test_debug_says_which_attempt_comes_next() -> None:
+    handler, _ = sequence(httpx.Response(503), httpx.Response(200, json={}))
+    lines: list[str] = []
+    client, _ = make_client(handler)
+    client._log = lines.append
+    client.send(get_user("u1"))
+    assert "  retrying in 0.50s after 503 (attempt 2)" in lines
