@@ -320,7 +320,7 @@ LIMITS = {"timeout": (0.1, 3600.0), "retries": (0, 10)}
 
 def _number(setting: Setting, kind: type[float] | type[int], name: str) -> float | int:
     try:
-        value = kind(setting.value) if setting.value is not None else kind(DEFAULTS[name] or 0)
+        value = kind(str(setting.value))  # resolve_settings always finds one: a default
     except ValueError:
         raise ConfigError(
             f"{name} must be a number, got {setting.value!r} ({setting.source})."

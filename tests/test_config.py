@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from engage_cli.config import ConfigFile, mask, resolve_settings
-from engage_cli.errors import ConfigError
+from engage_cli.config import (
+    ConfigFile,
+    check_base_url,
+    check_setting,
+    mask,
+    resolve_settings,
+    shown,
+)
+from engage_cli.errors import ConfigError, UsageError
 from tests.harness import reply, run
 
 
@@ -246,3 +253,90 @@ def test_timeouts_from_a_profile_obey_the_flags_bounds(tmp_path: Path, value: st
     config = config_with(tmp_path, main={"timeout": value})
     with pytest.raises(ConfigError, match="timeout must be between"):
         _ = resolve_settings({}, {}, config).timeout
+
+
+# --- what each refusal says (found by mutation testing: every wording below could change
+# --- unnoticed, and these are the sentences a user reads) ----------------------------------
+
+
+def test_mask_shows_the_last_four_from_twelve_characters_on() -> None:
+    assert mask("abcdefghijk") == "****"
+    assert mask("abcdefghijkl") == "****ijkl"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("api_key", "k-0123456789ab", "****89ab"),
+        ("api_secret", "short", "****"),
+        ("base_url", "HTTPS://u:pw@proxy.test/v1", "HTTPS://u:****@proxy.test/v1"),
+        ("base_url", "u:pw@proxy.test/v1", "u:****@proxy.test/v1"),
+        ("output", "json", "json"),
+        ("output", "x@y", "x@y"),  # only a base URL is read as a URL
+        ("timeout", "", ""),
+    ],
+)
+def test_shown_masks_credentials_and_a_base_urls_password(
+    key: str, value: str, expected: str
+) -> None:
+    assert shown(key, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "stored"),
+    [
+        ("output", "ndjson", "ndjson"),
+        ("timeout", " 2.5 ", "2.5"),
+        ("timeout", "3600", "3600.0"),
+        ("retries", "10", "10"),
+        ("retries", "0", "0"),
+        ("base_url", "http://127.0.0.1:8025/v1", "http://127.0.0.1:8025/v1"),
+    ],
+)
+def test_check_setting_returns_the_value_as_stored(key: str, value: str, stored: str) -> None:
+    assert check_setting(key, value) == stored
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("output", "xml", "output must be one of table, json, ndjson, csv, not 'xml'"),
+        ("timeout", "soon", "timeout must be a number, not 'soon'"),
+        ("timeout", "3601", "timeout must be between 0.1 and 3600, not '3601'"),
+        ("retries", "11", "retries must be between 0 and 10, not '11'"),
+        ("colour", "red", "unknown setting 'colour'; the settings are output, timeout, retries, "),
+    ],
+)
+def test_check_setting_says_what_the_key_accepts(key: str, value: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        check_setting(key, value)
+    assert str(caught.value).startswith(message)
+
+
+def test_a_base_url_refusal_names_its_source_and_how_to_write_one() -> None:
+    with pytest.raises(UsageError) as from_flag:
+        check_base_url("ftp://api.test/v1", "flag")
+    assert "(from --base-url)" in from_flag.value.message
+    assert from_flag.value.hint == (
+        "Give it as http(s)://host[:port]/path, e.g. https://api.engage.so/v1."
+    )
+    with pytest.raises(UsageError) as from_set:
+        check_setting("base_url", "ftp://api.test/v1")
+    assert "(from config set)" in from_set.value.message
+    with pytest.raises(UsageError) as from_env:
+        check_base_url("ftp://api.test/v1", "env ENGAGE_BASE_URL")
+    assert "(from env ENGAGE_BASE_URL)" in from_env.value.message
+
+
+@pytest.mark.parametrize(("key", "value"), [("timeout", "3600"), ("retries", "10")])
+def test_the_upper_bounds_are_allowed_from_a_profile(tmp_path: Path, key: str, value: str) -> None:
+    settings = resolve_settings({}, {}, config_with(tmp_path, main={key: value}))
+    assert getattr(settings, key) == float(value)
+
+
+def test_an_unreadable_file_says_how_to_recover(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("this is = = not toml")
+    with pytest.raises(ConfigError) as caught:
+        ConfigFile.load(path)
+    assert caught.value.hint == "Fix or remove the file, then run `engage auth login`."

@@ -14,6 +14,7 @@ import pytest
 
 from engage_cli import config as config_module
 from engage_cli.config import ConfigFile
+from engage_cli.errors import UsageError
 from tests.e2e.conftest import engage_binary
 from tests.harness import run
 
@@ -201,3 +202,85 @@ def test_save_keeps_mode_0600_whatever_the_umask(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "x" / "config.toml").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "x").stat().st_mode) == 0o700
+
+
+def test_a_value_that_is_not_text_is_refused_before_writing(tmp_path: Path) -> None:
+    config = ConfigFile(tmp_path / "config.toml", "p", {"p": {"api_key": "key-\udcff-0123"}})
+    with pytest.raises(UsageError) as caught:
+        config.save()
+    assert caught.value.message == (
+        "A value to save is not valid text (it holds bytes that are not UTF-8)."
+    )
+    assert caught.value.hint == "Check the profile name, key, secret and base URL you gave."
+    assert not config.path.exists()
+
+
+def test_an_unwritable_place_names_the_file_the_reason_and_what_to_check(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    config = ConfigFile(blocker / "engage" / "config.toml", "p", {"p": {"api_key": "k"}})
+    with pytest.raises(config_module.ConfigError) as caught:
+        config.save()
+    assert caught.value.message == (f"Cannot write the config file {config.path}: Not a directory.")
+    assert caught.value.hint == "Check ENGAGE_CONFIG_DIR, or the permissions of that directory."
+
+
+def test_the_file_starts_with_a_comment_saying_what_writes_it(tmp_path: Path) -> None:
+    config = ConfigFile(tmp_path / "config.toml", "p", {"p": {"api_key": "k"}})
+    config.save()
+    assert config.path.read_text().splitlines()[0] == (
+        "# engage-cli configuration: written by `engage auth login`, `config set` ..."
+    )
+
+
+def test_a_directory_made_by_a_parallel_writer_midway_is_no_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = tmp_path / "a"
+    real_mkdir = Path.mkdir
+
+    def racing_mkdir(self: Path, mode: int = 0o777, *args: object, **kwargs: object) -> None:
+        if self == top and not self.exists():
+            real_mkdir(self, 0o700)  # the other writer got there first
+        real_mkdir(self, mode, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", racing_mkdir)
+    config = ConfigFile(top / "b" / "c" / "config.toml", "p", {"p": {"api_key": "k"}})
+    config.save()
+    assert ConfigFile.load(config.path).profiles == {"p": {"api_key": "k"}}
+    assert stat.S_IMODE((top / "b" / "c").stat().st_mode) == 0o700
+
+
+def test_a_writer_gives_up_after_101_names_that_are_all_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".config.toml.taken.tmp").write_text("")
+    tried: list[str] = []
+
+    def names() -> Iterator[str]:
+        while True:
+            tried.append("taken")
+            yield "taken"
+
+    monkeypatch.setattr(config_module, "_temp_names", names)
+    config = ConfigFile(tmp_path / "config.toml", "p", {"p": {"api_key": "k"}})
+    with pytest.raises(config_module.ConfigError, match="File exists"):
+        config.save()
+    assert len(tried) == 101
+    assert not config.path.exists()
+
+
+def test_a_failed_clean_up_does_not_hide_why_the_write_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cannot_rename(src: object, dst: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    def cannot_unlink(path: object) -> None:
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(config_module.os, "replace", cannot_rename)
+    monkeypatch.setattr(config_module.os, "unlink", cannot_unlink)
+    config = ConfigFile(tmp_path / "config.toml", "p", {"p": {"api_key": "k"}})
+    with pytest.raises(config_module.ConfigError, match="Invalid cross-device link"):
+        config.save()
