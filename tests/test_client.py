@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import http.server
 import io
 import json
+import re
 import shutil
 import ssl
 import subprocess
@@ -22,6 +24,7 @@ from engage_cli.app import app
 from engage_cli.context import State
 from engage_cli.endpoints import (
     APIRequest,
+    EncodedJSON,
     add_event,
     delete_user,
     get_user,
@@ -32,6 +35,7 @@ from engage_cli.errors import (
     APIRefusedError,
     ConfigError,
     EngageError,
+    MissingCredentials,
     NotFoundError,
     RedirectError,
     TemporaryError,
@@ -696,3 +700,153 @@ def test_debug_says_which_attempt_comes_next() -> None:
     client._log = lines.append
     client.send(get_user("u1"))
     assert "  retrying in 0.50s after 503 (attempt 2)" in lines
+
+
+def logging_client(
+    *responses: httpx.Response | Exception, retries: int = 3
+) -> tuple[c.EngageClient, Clock, list[httpx.Request], list[str]]:
+    handler, sent = sequence(*responses)
+    client, clock = make_client(handler, retries=retries)
+    lines: list[str] = []
+    client._log = lines.append
+    return client, clock, sent, lines
+
+
+def test_a_429_in_a_bulk_run_is_handed_to_it_and_uses_no_retry() -> None:
+    client, clock, sent, lines = logging_client(
+        httpx.Response(429, headers={"Retry-After": "90"}),
+        httpx.Response(429),
+        httpx.Response(429, headers={"retry-after-ms": "2000"}),
+        httpx.Response(200, json={"ok": True}),
+        retries=0,
+    )
+    handed: list[float | None] = []
+    client.on_rate_limit = handed.append
+    assert client.send(get_user("u1")) == {"ok": True}
+    assert handed == [c.RETRY_AFTER_CAP, None, 2.0]  # capped: the run decides how to pace
+    assert len(sent) == 4 and clock.slept == []
+    assert lines.count("  rate limited: waiting for the run's next slot") == 3
+
+
+def test_a_bulk_run_hands_over_at_most_max_rate_limited_429s() -> None:
+    client, _, sent, _ = logging_client(
+        *[httpx.Response(429)] * (c.MAX_RATE_LIMITED + 1), retries=0
+    )
+    handed: list[float | None] = []
+    client.on_rate_limit = handed.append
+    with pytest.raises(TemporaryError, match="Rate limited"):
+        client.send(get_user("u1"))
+    assert len(handed) == c.MAX_RATE_LIMITED
+    assert len(sent) == c.MAX_RATE_LIMITED + 1
+
+
+def test_a_connection_failure_is_retried_and_logged() -> None:
+    client, clock, sent, lines = logging_client(
+        httpx.ConnectError("refused"), httpx.Response(200, json={}), retries=1
+    )
+    client.send(APIRequest("POST", "/users", body={"id": "u1"}))  # not repeatable, yet retried
+    assert len(sent) == 2 and clock.slept == [0.5]
+    assert "< ConnectError: refused" in lines
+    assert "  retrying in 0.50s after ConnectError (attempt 2)" in lines
+
+
+def test_only_a_429_pauses_the_other_requests() -> None:
+    client, clock, _, _ = logging_client(
+        httpx.Response(503, headers={"Retry-After": "30"}),
+        httpx.Response(200, json={}),
+        httpx.Response(200, json={}),
+    )
+    client.send(get_user("u1"))
+    assert clock.slept == [30.0]
+    client.send(get_user("u2"))
+    assert clock.slept == [30.0]  # the second request did not wait
+
+
+def test_a_wait_of_exactly_the_cap_is_honoured() -> None:
+    client, clock, sent, _ = logging_client(
+        httpx.Response(429, headers={"Retry-After": "60"}), httpx.Response(200, json={})
+    )
+    client.send(get_user("u1"))
+    assert len(sent) == 2 and clock.slept[0] == c.RETRY_AFTER_CAP
+
+
+def test_debug_logs_each_exchange_and_redirect() -> None:
+    client, _, _, lines = logging_client(
+        httpx.Response(307, headers={"Location": "/v2/users/u1"}), httpx.Response(200, json={})
+    )
+    client.send(update_user("u1", {"first_name": "Zoë"}))
+    assert lines[:5] == [
+        "> PUT https://api.test/v1/users/u1",
+        f"> User-Agent: {c.USER_AGENT}",
+        "> Accept: application/json",
+        "> Authorization: Basic ****",
+        "> Content-Type: application/json",
+    ]
+    assert lines[5] == '> {"first_name":"Zoë"}'
+    assert re.fullmatch(r"< 307 Temporary Redirect \(\d+ ms\)", lines[6])
+    assert lines[7] == "  following the redirect to https://api.test/v2/users/u1"
+    assert lines[8] == "> PUT https://api.test/v2/users/u1"
+
+
+def test_a_redirect_loop_error_names_the_last_hop() -> None:
+    client, _, _, _ = logging_client(
+        *[httpx.Response(307, headers={"Location": "/v1/users/u1"})] * (c.MAX_REDIRECTS + 1)
+    )
+    with pytest.raises(RedirectError) as caught:
+        client.send(get_user("u1"))
+    assert caught.value.message == (
+        f"The API redirected GET /users/u1 more than {c.MAX_REDIRECTS} times; "
+        "the last hop was to https://api.test/v1/users/u1."
+    )
+    assert caught.value.status == 307
+    assert caught.value.location == "https://api.test/v1/users/u1"
+
+
+def test_every_request_says_who_sends_it_and_what_it_accepts() -> None:
+    handler, sent = sequence(httpx.Response(200, json={}))
+    client = c.EngageClient(
+        base_url="https://api.test/v1/",
+        api_key="k",
+        api_secret=None,
+        transport=httpx.MockTransport(handler),
+    )
+    client.send(APIRequest("GET", "/users", needs_secret=False))
+    assert str(sent[0].url) == "https://api.test/v1/users"  # the trailing / is not doubled
+    assert sent[0].headers["User-Agent"] == c.USER_AGENT
+    assert c.USER_AGENT.startswith(f"engage-cli/{c.__version__} python/")
+    assert sent[0].headers["Accept"] == "application/json"
+    assert sent[0].headers["Authorization"] == "Basic " + base64.b64encode(b"k:").decode()
+
+
+def test_missing_credentials_say_which_one() -> None:
+    client, _ = make_client(sequence()[0], secret=None)
+    with pytest.raises(MissingCredentials) as no_secret:
+        client.send(get_user("u1"))
+    assert no_secret.value.message == (
+        "GET /users/u1 needs the API secret, and only an API key is configured."
+    )
+    assert no_secret.value.missing == "api_secret"
+    client.api_key = None
+    with pytest.raises(MissingCredentials) as no_key:
+        client.send(get_user("u1"))
+    assert no_key.value.message == "No API key is configured."
+    assert no_key.value.missing == "api_key"
+
+
+def test_a_body_already_encoded_is_sent_as_is() -> None:
+    handler, sent = sequence(httpx.Response(200, json={}))
+    client, _ = make_client(handler)
+    encoded = EncodedJSON(b'[{"id": "u1"},{"id":"u2"}]')
+    client.send(APIRequest("POST", "/users/batch", body=encoded))
+    assert sent[0].content == bytes(encoded)
+    assert sent[0].headers["Content-Type"] == "application/json"
+
+
+def test_a_bulk_run_is_told_of_every_retry_and_why() -> None:
+    client, _, _, _ = logging_client(
+        httpx.ConnectError("refused"), httpx.Response(503), httpx.Response(200, json={})
+    )
+    told: list[str] = []
+    client.on_retry = told.append
+    client.send(get_user("u1"))
+    assert told == ["ConnectError", "503"]

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import stat
+import sys
 from pathlib import Path
 
 import pytest
 
+from engage_cli import config as config_module
 from engage_cli.config import (
+    DEFAULT_BASE_URL,
     ConfigFile,
+    Setting,
     check_base_url,
     check_setting,
+    choose_profile,
     mask,
     resolve_settings,
     shown,
@@ -340,3 +345,109 @@ def test_an_unreadable_file_says_how_to_recover(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         ConfigFile.load(path)
     assert caught.value.hint == "Fix or remove the file, then run `engage auth login`."
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="platformdirs reads XDG_CONFIG_HOME on Linux")
+def test_the_config_dir_is_the_platforms_unless_engage_config_dir_says(
+    isolated_home: Path,
+) -> None:
+    platform_dir = isolated_home / ".config" / "engage"  # XDG_CONFIG_HOME/engage
+    assert config_module.config_dir({}) == platform_dir
+    assert config_module.config_dir({"ENGAGE_CONFIG_DIR": ""}) == platform_dir
+    assert config_module.config_dir({"ENGAGE_CONFIG_DIR": "~/e"}) == isolated_home / "e"
+
+
+def test_a_config_place_open_to_others_is_warned_about_before_any_file_exists(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "open"
+    directory.mkdir()
+    directory.chmod(0o777)
+    try:
+        warnings = ConfigFile.load(directory / "config.toml").warnings
+    finally:
+        directory.chmod(0o700)
+    assert len(warnings) == 1 and "writable by every user" in warnings[0]
+
+
+def test_a_config_path_that_cannot_be_read_says_why(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").mkdir()
+    with pytest.raises(ConfigError) as caught:
+        ConfigFile.load(tmp_path / "config.toml")
+    assert caught.value.message == (
+        f"Cannot read the config file {tmp_path / 'config.toml'}: Is a directory"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "default_profile", "expected"),
+    [
+        ("a", {"ENGAGE_PROFILE": "b"}, "c", Setting("a", "flag")),
+        (None, {"ENGAGE_PROFILE": "b"}, "c", Setting("b", "env ENGAGE_PROFILE")),
+        (None, {"ENGAGE_PROFILE": ""}, "c", Setting("c", "config default_profile")),
+        (None, {}, None, Setting("default", "default")),
+    ],
+)
+def test_choose_profile_says_where_the_choice_came_from(
+    tmp_path: Path, flag: str | None, env: dict[str, str], default_profile: str | None,
+    expected: Setting,
+) -> None:  # fmt: skip
+    config = ConfigFile(tmp_path / "config.toml", default_profile)
+    assert choose_profile(flag, env, config) == expected
+
+
+def test_unset_settings_fall_back_to_the_defaults_and_say_so(tmp_path: Path) -> None:
+    values = resolve_settings({}, {}, ConfigFile(tmp_path / "none.toml")).values
+    assert values["base_url"] == Setting(DEFAULT_BASE_URL, "default")
+    assert values["timeout"] == Setting("30.0", "default")
+    assert values["api_key"] == Setting(None, "unset")
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("", "is empty."),
+        ("http://api test/v1", "holds spaces or control characters."),
+        ("ftp://api.test/v1", "is not an http:// or https:// URL."),
+        ("https:///v1", "names no host."),
+        ("https://api.test/v1?x=1", "has a query or a fragment; give the path alone."),
+    ],
+)
+def test_a_refused_base_url_says_why(url: str, why: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        check_base_url(url, "flag")
+    assert caught.value.message == f"The base URL {url!r} (from --base-url) {why}"
+
+
+def test_a_config_file_that_is_not_toml_says_where(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("this is = = not toml")
+    with pytest.raises(ConfigError) as caught:
+        ConfigFile.load(path)
+    assert caught.value.message.startswith(f"Cannot read the config file {path}: ")
+    assert "(at line 1, column " in caught.value.message
+
+
+def test_a_read_failure_without_an_errno_still_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fails(self: Path) -> bytes:
+        raise OSError("the disk is on fire")
+
+    monkeypatch.setattr(Path, "read_bytes", fails)
+    with pytest.raises(ConfigError, match=r"config.toml: the disk is on fire$"):
+        ConfigFile.load(tmp_path / "config.toml")
+
+
+def test_profiles_that_are_not_a_table_say_how_to_recover(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("profiles = 3\n")
+    with pytest.raises(ConfigError) as caught:
+        ConfigFile.load(path)
+    assert caught.value.hint == "Fix or remove the file, then run `engage auth login`."
+
+
+def test_keys_a_profile_cannot_hold_are_dropped_on_reading(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[profiles.p]\napi_key = "k"\ncolour = "red"\n\n[profiles.q]\n')
+    assert ConfigFile.load(path).profiles == {"p": {"api_key": "k"}, "q": {}}
