@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -103,3 +104,28 @@ def test_repeated_rows_and_their_order_survive_the_spool(tmp_path: Path) -> None
     assert deleted == ["a", "b", "c"]
     summary = result.json()
     assert (summary["read"], summary["duplicates"], summary["landed"]) == (5, 2, 3)
+
+
+def test_ctrl_c_on_stdin_input_saves_every_record_not_landed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stdin cannot be read again; every record that did not land is still saved.
+    monkeypatch.chdir(tmp_path)
+    text = "uid,event,value:=\n" + "".join(f"u{i % 7},Paid,{i}\n" for i in range(200))
+    landed: list[int] = []
+    lock = threading.Lock()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        with lock:
+            landed.append(json.loads(request.read())["value"])
+            if len(landed) == 10:
+                signal.raise_signal(signal.SIGINT)
+        return httpx.Response(200, json={"status": "ok"})
+
+    args = ["events", "import", "-", "--format", "csv", "-c", "2", "-o", "json"]
+    result = run(args, answer, stdin=text)
+    assert result.exit_code == 130
+    (failures,) = tmp_path.glob("*.failed.jsonl")
+    saved = [json.loads(line)["value"] for line in failures.read_text().splitlines()]
+    assert sorted(landed + saved) == list(range(200))
+    assert result.json()["landed"] == len(landed) < 200
