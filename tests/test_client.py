@@ -850,3 +850,46 @@ def test_a_bulk_run_is_told_of_every_retry_and_why() -> None:
     client.on_retry = told.append
     client.send(get_user("u1"))
     assert told == ["ConnectError", "503"]
+
+
+def test_a_read_timeout_is_retried_only_where_repeating_is_harmless() -> None:
+    client, clock, sent, _ = logging_client(
+        httpx.ReadTimeout("slow"), httpx.Response(200, json={}), retries=1
+    )
+    client.send(get_user("u1"))
+    assert len(sent) == 2 and clock.slept == [0.5]
+
+
+def test_transport_retries_back_off_and_are_bounded() -> None:
+    client, clock, sent, _ = logging_client(*[httpx.ConnectError("refused")] * 3, retries=2)
+    with pytest.raises(TemporaryError, match="refused"):
+        client.send(get_user("u1"))
+    assert len(sent) == 3 and clock.slept == [0.5, 1.0]
+
+
+def test_debug_gives_each_exchanges_time_in_milliseconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter([100.0, 100.0, 102.0])  # the pause check, the send, the answer
+
+    class FakeTime:
+        @staticmethod
+        def monotonic() -> float:
+            return next(ticks)
+
+    monkeypatch.setattr(c, "time", FakeTime)
+    client, _, _, lines = logging_client(httpx.Response(200, json={}))
+    client.send(get_user("u1"))
+    assert "< 200 OK (2000 ms)" in lines
+
+
+def test_a_300_is_no_success() -> None:
+    client, _, sent, _ = logging_client(httpx.Response(300, headers={"Location": "/v2"}))
+    with pytest.raises(RedirectError):
+        client.send(get_user("u1"))
+    assert len(sent) == 1
+
+
+def test_a_request_without_a_body_sends_none() -> None:
+    client, _, sent, lines = logging_client(httpx.Response(200, json={}))
+    client.send(get_user("u1"))
+    assert sent[0].content == b""
+    assert not any(line.startswith("> {") or line == "> null" for line in lines)
