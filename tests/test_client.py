@@ -893,3 +893,32 @@ def test_a_request_without_a_body_sends_none() -> None:
     client.send(get_user("u1"))
     assert sent[0].content == b""
     assert not any(line.startswith("> {") or line == "> null" for line in lines)
+
+
+def test_a_library_client_defaults_to_30_s_and_3_retries() -> None:
+    handler, sent = sequence(*[httpx.Response(503)] * 4)
+    client = c.EngageClient(
+        base_url="https://api.test/v1",
+        api_key="k",
+        api_secret="s",
+        transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
+        sleep=Clock().sleep,
+    )
+    with pytest.raises(TemporaryError):
+        client.send(get_user("u1"))
+    assert len(sent) == 4
+    assert sent[0].extensions["timeout"]["read"] == 30.0
+
+
+@pytest.mark.parametrize(
+    ("base_url", "url"),
+    [
+        ("https://api.test/v1/", "https://api.test/v1/users/u1"),
+        ("https://api.test/v1//", "https://api.test/v1/users/u1"),
+        ("https://api.test/X/", "https://api.test/X/users/u1"),
+    ],
+)
+def test_trailing_slashes_of_the_base_url_are_dropped(base_url: str, url: str) -> None:
+    client = c.EngageClient(base_url=base_url, api_key="k", api_secret="s")
+    with client:
+        assert client.url(get_user("u1")) == url
