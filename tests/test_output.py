@@ -697,3 +697,9 @@ def test_a_query_that_looks_like_a_parameter_points_at_param(expression: str) ->
         "A query parameter of `engage api` is --param K=V; E.g. --query '[].email' or "
         "--query \"[?meta.plan=='pro'].uid\"."
     )
+
+
+def test_a_query_that_makes_one_object_of_a_list_shows_it_as_a_card() -> None:
+    out, stdout, _ = output("table", query="{count: length(@), first: [0].uid}")
+    assert out.items(iter([[{"uid": "u1"}], [{"uid": "u2"}]]), USERS) == 1
+    assert stdout.getvalue() == "count  2\nfirst  u1\n"
