@@ -272,6 +272,7 @@ _TYPE_MESSAGES = {
     "int_type": "must be a number",
     "bool_type": "must be true or false",
     "dict_type": "must be a JSON object",
+    "model_type": "must be a JSON object",  # not pydantic's "... instance of AccountMembership"
     "list_type": "must be an array",
     "extra_forbidden": "is not a field of this request",
     "missing": "is required",

@@ -65,6 +65,8 @@ def refusal(model: type[models._Strict], data: dict[str, Any]) -> str:
         (models.AccountsAdd, {"accounts": []}, "invalid accounts: accounts: must not be empty."),
         (models.AccountsAdd, {"accounts": [{"id": ""}]},
          "invalid accounts: accounts.0.id: must not be empty."),
+        (models.AccountsAdd, {"accounts": ["a1"]},
+         "invalid accounts: accounts.0: must be a JSON object."),
         (models.AccountRole, {"role": 5}, "invalid account role: role: must be a string."),
         (models.UserLists, {"lists": []}, "invalid lists: lists: must not be empty."),
         (models.ListCreate, {}, "invalid list: title: is required."),
