@@ -565,3 +565,15 @@ def test_find_journal_says_what_to_do_instead(here: Path) -> None:
     assert caught.value.hint == (
         "A run that ended, even by Ctrl-C, leaves a failures file instead: feed that one back."
     )
+
+
+def test_an_empty_claimed_file_already_gone_closes_quietly(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = ledger.RecordsFile(here / "f.jsonl", mode="claim")
+    monkeypatch.setattr(ledger.os, "write", no_space)
+    with pytest.raises(ledger.LedgerError):
+        records.add(Record(1, {"uid": "u1"}), "Bad", 400)
+    monkeypatch.undo()
+    (here / "f.jsonl").unlink()  # someone tidied up first
+    assert records.close() is None
