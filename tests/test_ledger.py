@@ -212,7 +212,8 @@ def test_a_retried_input_with_nothing_failed_is_emptied(here: Path) -> None:
 def test_a_fifo_gets_every_record(here: Path) -> None:
     fifo = here / "pipe"
     os.mkfifo(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    # Held open for reading and writing, so no open of the FIFO can block (even a mutant's).
+    reader = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
     try:
         records = ledger.RecordsFile(fifo, mode="claim")
         records.add(Record(1, {"uid": "u1"}), "Bad", 400)
