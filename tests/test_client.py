@@ -922,3 +922,18 @@ def test_trailing_slashes_of_the_base_url_are_dropped(base_url: str, url: str) -
     client = c.EngageClient(base_url=base_url, api_key="k", api_secret="s")
     with client:
         assert client.url(get_user("u1")) == url
+
+
+def test_a_pause_shorter_than_a_second_is_waited_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    class FrozenTime:  # the fake clock sleeps, so the real one must not move either
+        @staticmethod
+        def monotonic() -> float:
+            return 100.0
+
+    monkeypatch.setattr(c, "time", FrozenTime)
+    client, clock, sent, _ = logging_client(
+        httpx.Response(429, headers={"Retry-After": "0.5"}), httpx.Response(200, json={})
+    )
+    client.send(get_user("u1"))
+    assert clock.slept == [0.5, 0.5]  # the retry's own wait, then the client-wide pause
+    assert len(sent) == 2
