@@ -12,7 +12,9 @@ and point at it with --mutmut /tmp/mutvenv/bin/mutmut or MUTMUT=/tmp/mutvenv/bin
 The copy is the git checkout's tracked and untracked-not-ignored files, so uncommitted tests
 count. The default selection is every in-process test (no e2e; no test_imports, as mutmut has
 already imported rich in the test process); per mutant, mutmut runs only the tests that reached
-the mutated function. Score = (killed + timeout) / total, as mutmut's.
+the mutated function. For a module nearly every test reaches (client.py, config.py) that is
+hours, as each survivor runs them all: pass the module's own test files with --tests.
+Score = (killed + timeout) / total, as mutmut's.
 --keep leaves the copy in place (its path is printed) for `mutmut show NAME` / `mutmut run NAME`;
 mutmut's own progress goes to mutmut.log in the copy.
 """
