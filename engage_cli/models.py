@@ -306,9 +306,7 @@ def describe_errors(exc: ValidationError) -> list[str]:
             message = str(err["msg"]).removeprefix("Value error, ")
         else:
             message = _message(err)
-        field = ".".join(loc)
-        if message.startswith(f"{field}: "):
-            message = message[len(field) + 2 :]
+        field = ".".join(loc)  # none for a model's own check: its message names the field
         line = f"{field}: {message}" if field else message
         if line not in seen:
             seen.add(line)

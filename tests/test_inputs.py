@@ -267,6 +267,8 @@ def test_a_null_value_is_refused() -> None:
         ("a\ud800b", "argument 2 (a\\ud800b) holds a lone surrogate (\\ud800), which is not "
          "valid Unicode; give it as UTF-8 text."),
         ("plain", "argument 2 (plain) holds text that is not UTF-8; give it as UTF-8 text."),
+        ("\ud800" + "x" * 70, f"argument 2 (\\ud800{'x' * 59}) holds a lone surrogate "
+         "(\\ud800), which is not valid Unicode; give it as UTF-8 text."),
         ("é" * 70 + "\udcff", f"argument 2 ({'é' * 60}) holds a byte that is not UTF-8 "
          "(0xff); give it as UTF-8 text."),
     ],
