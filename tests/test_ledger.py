@@ -73,6 +73,14 @@ def test_failures_plan(job: jobs.Job, source: str, expected: tuple[str, str, boo
 
 
 def test_claim_takes_the_name_then_the_next_free_one(here: Path) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        _claim_three(here)
+    finally:
+        os.umask(old_umask)
+
+
+def _claim_three(here: Path) -> None:
     stem = str(here / "run")
     first, fd1 = ledger.claim(stem, ".x")
     second, fd2 = ledger.claim(stem, ".x")
@@ -82,7 +90,7 @@ def test_claim_takes_the_name_then_the_next_free_one(here: Path) -> None:
         os.close(fd)
     assert [p.name for p in (first, second, third)] == ["run.x", "run-2.x", "run-3.x"]
     assert first.read_bytes() == b"mine"
-    assert stat.S_IMODE(first.stat().st_mode) & 0o644 == 0o644  # readable by the user's tools
+    assert stat.S_IMODE(first.stat().st_mode) == 0o644  # umask 022: readable, not executable
 
 
 def test_claim_never_opens_a_file_that_exists(here: Path) -> None:
@@ -256,7 +264,9 @@ def test_a_place_that_cannot_be_written_is_refused_before_any_record(here: Path,
     with pytest.raises(UsageError) as caught:
         ledger.RecordsFile(here / "missing" / "f.jsonl", mode=mode)
     assert caught.value.message.startswith(f"Cannot write the failures file {here}/missing")
-    assert caught.value.message.endswith(": No such file or directory.") or mode == "claim"
+    assert caught.value.message.endswith(
+        ": Permission denied." if mode == "claim" else ": No such file or directory."
+    )
     assert caught.value.hint == ledger.FAILURES_HINT
 
 

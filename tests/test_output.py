@@ -608,10 +608,10 @@ def test_info_is_for_a_person_warnings_always() -> None:
 
 
 def test_errors_as_text_in_red_on_a_terminal_and_as_json_in_machine_formats() -> None:
-    err = UsageError("Bad\x1b thing.", hint="Try\nthis.")
+    err = UsageError("Bad\x1b\nthing.", hint="Try\nthis.")
     out, stdout, stderr = output("table")
     out.error(err)
-    assert stderr.getvalue() == "Error: Bad\\x1b thing.\nHint: Try\nthis.\n"
+    assert stderr.getvalue() == "Error: Bad\\x1b\nthing.\nHint: Try\nthis.\n"
     out, _, stderr = output("table", stderr_tty=True)
     out.error(UsageError("Bad."))
     assert stderr.getvalue() == "\x1b[31mError: Bad.\x1b[0m\n"
@@ -669,6 +669,7 @@ def test_a_lone_surrogate_from_the_api_is_written_escaped_in_every_format(fmt: s
     assert result.exit_code == 0, result.stderr
     if fmt == "json":
         assert json.loads(result.stdout)[0]["first_name"] == "Zo\udce9 é"
+        assert result.stdout.startswith('[\n  {\n    "id": "x",\n')  # indented as ever
     elif fmt == "ndjson":
         assert json.loads(result.stdout)["first_name"] == "Zo\udce9 é"
     else:
