@@ -704,3 +704,9 @@ def test_a_query_that_makes_one_object_of_a_list_shows_it_as_a_card() -> None:
     out, stdout, _ = output("table", query="{count: length(@), first: [0].uid}")
     assert out.items(iter([[{"uid": "u1"}], [{"uid": "u2"}]]), USERS) == 1
     assert stdout.getvalue() == "count  2\nfirst  u1\n"
+
+
+def test_csv_is_exact_unless_asked_to_be_safe() -> None:
+    stdout = io.StringIO()
+    Output(Streams(io.StringIO(), stdout, io.StringIO()), "csv").items(iter([[{"f": "=1"}]]))
+    assert stdout.getvalue() == "f\n=1\n"
