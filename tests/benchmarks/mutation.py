@@ -33,7 +33,14 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_TESTS = "tests --ignore=tests/e2e --ignore=tests/benchmarks --ignore=tests/test_imports.py"
+# Left out: the end-to-end tests and test_imports (see above), and the one test that hands
+# the real /dev/full to the failures file: a mutant of the ledger may rename a file over it,
+# and mutation runs as root here (it happened once, to /dev/null and /dev/full).
+DEFAULT_TESTS = (
+    "tests --ignore=tests/e2e --ignore=tests/benchmarks --ignore=tests/test_imports.py "
+    "--deselect tests/test_bulk.py::"
+    "test_a_failures_file_that_cannot_be_written_stops_and_names_what_is_unsaved"
+)
 
 
 def find_mutmut(given: str | None) -> str:
