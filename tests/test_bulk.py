@@ -1216,11 +1216,11 @@ def test_the_pacer_pauses_everyone_then_adapts_under_what_the_server_took() -> N
     pacer.throttled(1.0)  # more 429s from the same burst do not lower it again
     assert pacer.rate == pytest.approx(rate)
     now[0] += 2
-    pacer.throttled(None)  # a 429 at the new rate: lower again, under what it took
-    assert pacer.rate == pytest.approx(rate * pacing.RATE_BETA)
+    pacer.throttled(None)  # a 429 at the rate the last one set: that estimate was too high
+    assert pacer.rate == pytest.approx(rate * pacing.RATE_CUT)
     now[0] += pacing.RATE_CALM + 1
     pacer.answered()  # calm for a while: grow again, slowly this near the last 429
-    assert pacer.rate == pytest.approx(rate * pacing.RATE_BETA * (1 + pacing.RATE_PROBE))
+    assert pacer.rate == pytest.approx(rate * pacing.RATE_CUT * (1 + pacing.RATE_PROBE))
 
 
 def test_batch_sends_chunks_under_100_kb_and_says_they_are_queued(tmp_path: Path) -> None:

@@ -124,7 +124,9 @@ def test_the_adaptive_rate_probes_slowly_under_the_last_limit_then_faster() -> N
     # ... and a limit that was lowered then raised again is found within minutes.
     assert rates[-1] > 2.5 * rates[0]  # in 80 s
     now[0] += 1
-    pacer.throttled(None)
+    grown = pacer.rate
+    pacer.throttled(None)  # a rate that had grown: just under it (not cut, as a failed guess)
+    assert pacer.rate == pytest.approx(grown * pacing.RATE_BETA)
     now[0] += pacing.RATE_CALM
     before = pacer.rate
     pacer.answered()

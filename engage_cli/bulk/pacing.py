@@ -15,7 +15,8 @@ from typing import Any
 
 from engage_cli.errors import Interrupted
 
-RATE_BETA = 0.97  # after a 429: this share of the rate the server was taking
+RATE_BETA = 0.97  # after a 429: this share of the rate the server was taking ...
+RATE_CUT = 0.85  # ... or at most this share of the rate, if that rate drew a 429 already
 RATE_MIN = 1.0  # requests a second, the slowest an adaptive rate goes
 # After each RATE_CALM seconds without a 429 the rate grows: by 1% first (it is just under
 # the limit that said 429), then 2%, 4% ... up to 25% a step, so that a steady limit draws a
@@ -46,6 +47,7 @@ class Pacer:
         self._answers: deque[float] = deque()  # times of the answers of the last second
         self._adjusted = float("-inf")
         self._calm_steps = 0  # growth steps since the last 429
+        self._held = False  # the rate was set by a 429 and has not grown since
         self._lock = threading.Lock()
 
     def wait(self, stop: threading.Event) -> bool:
@@ -69,6 +71,7 @@ class Pacer:
                 self._answers.popleft()
             if self.rate and now - self._adjusted >= RATE_CALM and self.rate != self.limit:
                 self._calm_steps += 1
+                self._held = False
                 step = min(RATE_GROWTH_MAX, RATE_PROBE * 2 ** (self._calm_steps - 1))
                 grown = self.rate * (1 + step)
                 self.rate = min(grown, self.limit) if self.limit else grown
@@ -76,7 +79,9 @@ class Pacer:
 
     def throttled(self, pause: float | None) -> None:
         """A 429: every worker waits `pause` (Retry-After); the rate drops under what the
-        server took in the last second, once per second however many 429s arrive."""
+        server took in the last second, once per second however many 429s arrive. A count
+        of one second can straddle two of the server's windows and overestimate its limit:
+        a rate set by a 429 that draws another is cut by RATE_CUT at least."""
         with self._lock:
             now = self._clock()
             self._next = max(self._next, now + (pause or 0.0))
@@ -87,8 +92,12 @@ class Pacer:
             taken = float(len(self._answers)) or (self.rate or RATE_MIN)
             if self.rate:
                 taken = min(taken, self.rate)
+            rate = RATE_BETA * taken
+            if self._held and self.rate:
+                rate = min(rate, RATE_CUT * self.rate)
             self._calm_steps = 0
-            self.rate = max(RATE_MIN, RATE_BETA * taken)
+            self._held = True
+            self.rate = max(RATE_MIN, rate)
             self._adjusted = now
 
 
