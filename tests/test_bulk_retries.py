@@ -131,3 +131,10 @@ def test_the_adaptive_rate_probes_slowly_under_the_last_limit_then_faster() -> N
     before = pacer.rate
     pacer.answered()
     assert pacer.rate == pytest.approx(before * (1 + pacing.RATE_PROBE))  # a 429 starts over
+
+
+def test_the_help_states_the_defaults_the_run_uses() -> None:
+    text = " ".join(run(["users", "import", "--help"]).stdout.split())
+    assert f"(default {running.DEFAULT_CONCURRENCY})" in text
+    assert f"(default {running.DEFAULT_MAX_ERRORS})" in text
+    assert f"up to {running.BULK_RETRIES + 1} times" in text

@@ -107,14 +107,15 @@ ResumeOpt = Annotated[
     ),
 ]
 MaxErrorsOpt = Annotated[
-    int,
+    Optional[int],
     typer.Option(
         "--max-errors",
         min=1,
         metavar="N",
         help="Stop (exit 6) when the last N requests (retries included) all failed with 5xx "
-        "or network errors; every unsent record goes to the failures file. Short of that, a "
-        "bulk run tries each request up to 9 times unless --retries says otherwise.",
+        "or network errors (default 20); every unsent record goes to the failures file. Short "
+        "of that, a bulk run tries each request up to 9 times unless --retries says otherwise.",
+        show_default=False,
     ),
 ]
 AllowEmptyOpt = Annotated[
@@ -137,7 +138,7 @@ class BulkOptions:
     output: str | None = None
     batch: bool = False
     resume: bool = False
-    max_errors: int = 20
+    max_errors: int | None = None
     allow_empty: bool = False
 
     @property
@@ -164,7 +165,7 @@ def import_users(
     stream: StreamOpt = False,
     batch: BatchOpt = False,
     resume: ResumeOpt = False,
-    max_errors: MaxErrorsOpt = 20,
+    max_errors: MaxErrorsOpt = None,
     allow_empty: AllowEmptyOpt = False,
     dry_run: BulkDryRunOpt = False,
     output: OutputOpt = None,
@@ -201,7 +202,7 @@ def import_events(
     stream: StreamOpt = False,
     batch: BatchOpt = False,
     resume: ResumeOpt = False,
-    max_errors: MaxErrorsOpt = 20,
+    max_errors: MaxErrorsOpt = None,
     allow_empty: AllowEmptyOpt = False,
     dry_run: BulkDryRunOpt = False,
     output: OutputOpt = None,

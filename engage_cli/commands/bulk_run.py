@@ -218,7 +218,7 @@ def _send(
                 resumed=resumed,
                 concurrency=workers,
                 rate=options.rate,
-                max_errors=options.max_errors,
+                max_errors=options.max_errors or running.DEFAULT_MAX_ERRORS,
                 batch=options.batch,
                 progress=bar.update if bar else None,
                 stop=stop,
