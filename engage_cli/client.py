@@ -239,7 +239,7 @@ class EngageClient:
         self.on_rate_limit: Callable[[float | None], None] | None = None
         # Set by a bulk run: told of every failed attempt about to be retried (and why), so
         # that failures in a row across all its requests can say the API is down.
-        self.on_retry: Callable[[str], None] | None = None
+        self.on_retry: Callable[[str, int | None], None] | None = None
         limits = httpx.Limits(
             max_connections=min(max_connections, MAX_POOL_CONNECTIONS),
             max_keepalive_connections=min(max_connections, MAX_POOL_CONNECTIONS),
@@ -346,7 +346,7 @@ class EngageClient:
                     raise error_for_long_wait(request, response, delay)
                 if response.status_code == 429 and delay is not None:
                     self._pause_all(delay)
-                self._retry_wait(attempt, delay, str(response.status_code))
+                self._retry_wait(attempt, delay, str(response.status_code), response.status_code)
                 attempt += 1
                 continue
             if target is not None:
@@ -404,11 +404,13 @@ class EngageClient:
                 f"not JSON ({response.status_code}): {error_text(response)}"
             ) from exc
 
-    def _retry_wait(self, attempt: int, delay: float | None, why: str) -> None:
+    def _retry_wait(
+        self, attempt: int, delay: float | None, why: str, status: int | None = None
+    ) -> None:
         wait = delay if delay is not None else backoff(attempt, self._rand)
         self._debug(f"  retrying in {wait:.2f}s after {why} (attempt {attempt + 2})")
         if self.on_retry is not None:
-            self.on_retry(why)
+            self.on_retry(why, status)
         self._sleep(wait)
 
     def _pause_all(self, seconds: float) -> None:

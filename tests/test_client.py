@@ -846,10 +846,10 @@ def test_a_bulk_run_is_told_of_every_retry_and_why() -> None:
     client, _, _, _ = logging_client(
         httpx.ConnectError("refused"), httpx.Response(503), httpx.Response(200, json={})
     )
-    told: list[str] = []
-    client.on_retry = told.append
+    told: list[tuple[str, int | None]] = []
+    client.on_retry = lambda why, status: told.append((why, status))
     client.send(get_user("u1"))
-    assert told == ["ConnectError", "503"]
+    assert told == [("ConnectError", None), ("503", 503)]
 
 
 def test_a_read_timeout_is_retried_only_where_repeating_is_harmless() -> None:

@@ -41,7 +41,7 @@ ENVELOPE = len(b'{"data":[]}')
 
 class Sender(Protocol):
     on_rate_limit: Callable[[float | None], None] | None
-    on_retry: Callable[[str], None] | None
+    on_retry: Callable[[str, int | None], None] | None
 
     def send(self, request: APIRequest) -> Any: ...
 
@@ -323,10 +323,10 @@ class Runner:
             with self._lock:
                 self._errors_in_a_row = 0
 
-    def _retrying(self, why: str) -> None:
+    def _retrying(self, why: str, status: int | None) -> None:
         """The client is about to retry a failed attempt (a 5xx or a network error)."""
         self._count("retries")
-        self._failed_attempt(why, int(why) if why.isdigit() else None)
+        self._failed_attempt(why, status)
 
     def _failed_attempt(self, why: str, status: int | None) -> None:
         with self._lock:
