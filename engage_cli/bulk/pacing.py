@@ -47,7 +47,6 @@ class Pacer:
         self._answers: deque[float] = deque()  # times of the answers of the last second
         self._adjusted = float("-inf")
         self._calm_steps = 0  # growth steps since the last 429
-        self._held = False  # the rate was set by a 429 and has not grown since
         self._lock = threading.Lock()
 
     def wait(self, stop: threading.Event) -> bool:
@@ -71,7 +70,6 @@ class Pacer:
                 self._answers.popleft()
             if self.rate and now - self._adjusted >= RATE_CALM and self.rate != self.limit:
                 self._calm_steps += 1
-                self._held = False
                 step = min(RATE_GROWTH_MAX, RATE_PROBE * 2 ** (self._calm_steps - 1))
                 grown = self.rate * (1 + step)
                 self.rate = min(grown, self.limit) if self.limit else grown
@@ -93,10 +91,10 @@ class Pacer:
             if self.rate:
                 taken = min(taken, self.rate)
             rate = RATE_BETA * taken
-            if self._held and self.rate:
+            set_by_a_429 = self._adjusted > float("-inf") and self._calm_steps == 0
+            if set_by_a_429 and self.rate:  # and it has not grown since
                 rate = min(rate, RATE_CUT * self.rate)
             self._calm_steps = 0
-            self._held = True
             self.rate = max(RATE_MIN, rate)
             self._adjusted = now
 
