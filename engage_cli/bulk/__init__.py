@@ -2,9 +2,11 @@
 
 1. `readers`: read a record from CSV, JSON Lines or JSON, with its line number;
 2. `jobs`: validate it and build its request (every record is checked before any is sent);
-3. `runner`: send it, concurrently and paced, with Ctrl-C and faults handled;
-4. `ledger`: account for it when it did not land (failures file);
-5. `progress`: show the run while it goes and summarise it at the end.
+3. `spool`: keep what was checked for the send pass, so the input is read once;
+4. `runner`: send it, concurrently, with faults handled; `pacing`: the shared rate, and
+   Ctrl-C turned into a stop;
+5. `ledger`: account for it when it did not land (failures, unknown, journal files);
+6. `progress`: show the run while it goes and summarise it at the end.
 
 The commands in `engage_cli/commands/bulk.py` are thin adapters over these modules.
 """

@@ -21,7 +21,6 @@ from engage_cli.endpoints import APIRequest
 class Spool:
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
-        self.count = 0
         try:
             self._file = tempfile.TemporaryFile(prefix="engage-bulk-", suffix=".jsonl")  # noqa: SIM115 (kept open between the passes; close() ends it)
         except OSError:
@@ -48,8 +47,6 @@ class Spool:
             self._file.write(_encode(entry))
         except OSError:
             self.close()
-            return
-        self.count += 1
 
     def items(self) -> Iterator[tuple[Record, APIRequest]]:
         """The records in the order they were read, each with its request."""
