@@ -1,0 +1,298 @@
+"""`engage seed plan | apply | down`: make an account hold exactly what a seed file declares
+(its lists, accounts and users, their memberships, and the events of new users).
+
+The work is in `engage_cli.seed` (the file, what the account holds, the plan, apply through the
+bulk driver); these commands parse options, ask before deleting, and print."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from engage_cli.commands._common import DryRunOpt, OutputOpt, YesOpt, fmt, state_of
+
+if TYPE_CHECKING:
+    from engage_cli.context import State
+    from engage_cli.output import Output
+    from engage_cli.seed.apply import Applied
+    from engage_cli.seed.file import Seed
+    from engage_cli.seed.plan import Plan
+    from engage_cli.seed.state import Holdings
+
+app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
+
+FileArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="FILE",
+        help="The seed file: YAML (.yaml, .yml) or JSON (.json); - reads YAML from stdin.",
+    ),
+]
+PruneOpt = Annotated[
+    bool,
+    typer.Option(
+        "--prune",
+        help="Also delete the users and accounts marked meta.seed: NAME that the file no "
+        "longer declares.",
+    ),
+]
+ConcurrencyOpt = Annotated[
+    Optional[int],
+    typer.Option("--concurrency", "-c", min=1, max=64, help="Requests in flight (default 8)."),
+]
+FAILURES_SHOWN = 20  # failed actions named in the error; the rest are counted
+DONE = {  # an action, as the summary counts it when it landed
+    "create": "created",
+    "update": "updated",
+    "delete": "deleted",
+    "archive": "archived",
+    "join_lists": "joined lists",
+    "leave_lists": "left lists",
+    "join_accounts": "joined accounts",
+    "set_role": "changed roles",
+    "leave_account": "left accounts",
+    "send_event": "events sent",
+}
+
+
+def _prepare(
+    ctx: typer.Context, file: str, output: object, *, prune: bool, concurrency: int | None
+) -> tuple[State, Output, Seed, Holdings]:
+    """The state, the output, the seed (exit 2 on a bad file, before any request) and what
+    the account holds."""
+    from engage_cli.bulk.runner import DEFAULT_CONCURRENCY
+    from engage_cli.seed import file as seed_file
+    from engage_cli.seed import state as holdings
+
+    state = state_of(ctx)
+    out = state.choose_output(fmt(output))  # type: ignore[arg-type]
+    seed = seed_file.load(file, state.streams.stdin, state.streams.environ)
+    workers = concurrency or DEFAULT_CONCURRENCY
+    held = holdings.read(
+        lambda: state.client(max_connections=workers), seed, prune=prune, concurrency=workers
+    )
+    for title in held.duplicate_titles:
+        out.warn(f"two lists are titled {title!r}; the seed uses the older one.")
+    out.info(f"Read the account: {held.how}.")
+    return state, out, seed, held
+
+
+@app.command("plan")
+def plan_(
+    ctx: typer.Context,
+    file: FileArg,
+    prune: PruneOpt = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 8 when the account differs from the file.")
+    ] = False,
+    concurrency: ConcurrencyOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """Show what `seed apply` would change: + create, ~ update (old -> new), - delete,
+    memberships and events; `-o json` gives {seed, actions, summary}. Sends no write.
+
+    Example: RUN_ID=ci engage seed plan examples/seed.yaml --check
+    """
+    from engage_cli.seed.plan import plan_apply
+
+    _, out, seed, held = _prepare(ctx, file, output, prune=prune, concurrency=concurrency)
+    plan = plan_apply(seed, held, prune=prune)
+    _show_plan(out, plan)
+    if check and plan.actions:
+        from engage_cli.errors import Drift
+
+        raise Drift(
+            f"The account differs from seed {seed.name}: {len(plan.actions)} actions to apply.",
+            hint=f"engage seed apply {file}",
+        )
+
+
+def _show_plan(out: Output, plan: Plan) -> None:
+    if out.format == "table":
+        from engage_cli.seed.render import lines
+
+        out.write("".join(line + "\n" for line in lines(plan, out.color)))
+    else:
+        out.object(plan.to_dict())
+
+
+@app.command("apply")
+def apply_(
+    ctx: typer.Context,
+    file: FileArg,
+    prune: PruneOpt = False,
+    yes: YesOpt = False,
+    concurrency: ConcurrencyOpt = None,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = None,
+) -> None:
+    """Make the account hold what the file declares: create what is missing, update only the
+    declared fields, join (and, for the seed's own lists and accounts, leave) memberships,
+    send a new user's events once. Nothing changed: nothing sent. With --prune, deletions
+    ask on a terminal and need --yes elsewhere.
+
+    Example: RUN_ID=ci engage seed apply examples/seed.yaml --yes
+    """
+    from engage_cli.seed.plan import plan_apply
+
+    state, out, seed, held = _prepare(ctx, file, output, prune=prune, concurrency=concurrency)
+    plan = plan_apply(seed, held, prune=prune)
+    deletes = sum(1 for a in plan.actions if a.action == "delete")
+    if deletes and not yes and not dry_run:
+        from engage_cli.commands._common import confirm_or_refuse
+
+        confirm_or_refuse(
+            state,
+            f"Delete {deletes} users and accounts marked as seed {seed.name}'s that the file "
+            "no longer declares?",
+        )
+    _run(state, out, seed, held, plan, concurrency, dry_run, file, "seed apply")
+
+
+@app.command("down")
+def down(
+    ctx: typer.Context,
+    file: FileArg,
+    yes: YesOpt = False,
+    concurrency: ConcurrencyOpt = None,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = None,
+) -> None:
+    """Delete every user and account the file declares (repeats expanded) that carries this
+    seed's mark, and archive its lists. What is gone already is done; asks first on a
+    terminal, --yes elsewhere.
+
+    Example: RUN_ID=ci engage seed down examples/seed.yaml --yes
+    """
+    from engage_cli.seed.plan import plan_down
+
+    state, out, seed, held = _prepare(ctx, file, output, prune=False, concurrency=concurrency)
+    plan = plan_down(seed, held)
+    if plan.skipped:
+        shown = ", ".join(repr(uid) for uid in plan.skipped[:FAILURES_SHOWN])
+        out.warn(
+            f"not deleted, as they do not carry meta.seed: {seed.name}: {shown}"
+            + (f" and {len(plan.skipped) - FAILURES_SHOWN} more" if len(plan.skipped) > 20 else "")
+        )
+    if plan.actions and not yes and not dry_run:
+        from engage_cli.commands._common import confirm_or_refuse
+
+        users = sum(1 for a in plan.actions if a.action == "delete")
+        lists = len(plan.actions) - users
+        confirm_or_refuse(
+            state, f"Delete {users} users and accounts and archive {lists} lists of {seed.name}?"
+        )
+    _run(state, out, seed, held, plan, concurrency, dry_run, file, "seed down")
+
+
+def _run(
+    state: State,
+    out: Output,
+    seed: Seed,
+    held: Holdings,
+    plan: Plan,
+    concurrency: int | None,
+    dry_run: bool,
+    file: str,
+    command: str,
+) -> None:
+    from engage_cli.commands._bulk_report import TerminalReporter
+    from engage_cli.seed.apply import apply
+
+    list_ids = {
+        key: (
+            str(held.lists[item.fields["title"]]["id"])
+            if item.fields["title"] in held.lists
+            else None
+        )
+        for key, item in seed.lists.items()
+    }
+    titles = {key: item.fields["title"] for key, item in seed.lists.items()}
+    with TerminalReporter(state, out, command) as reporter:
+        applied = apply(
+            plan,
+            list_ids,
+            titles,
+            state.client,
+            reporter,
+            concurrency=concurrency,
+            dry_run=dry_run,
+        )
+    _report(state, out, plan, applied, dry_run, command)
+    _raise_for(applied, file, command)
+
+
+def _report(
+    state: State, out: Output, plan: Plan, applied: Applied, dry_run: bool, command: str
+) -> None:
+    from engage_cli.seed.plan import ACTIONS
+
+    landed = dict.fromkeys(ACTIONS, 0)
+    for action in applied.landed:
+        landed[action.action] += 1
+    if out.format != "table":
+        report = {
+            "seed": plan.seed,
+            "dry_run": dry_run,
+            "landed": landed,
+            "failed": [failure.to_dict() for failure in applied.failures],
+            "requests": applied.would_send if dry_run else applied.requests,
+            "retries": applied.retries,
+            "rate_limited": applied.rate_limited,
+            "elapsed": round(applied.elapsed, 3),
+        }
+        out.object(report)
+        return
+    stderr = state.streams.stderr
+    from engage_cli.seed.render import text
+
+    if dry_run:
+        line = (
+            f"{command} (dry run): {applied.would_send:,} requests would be sent; nothing was sent."
+        )
+    elif not plan.actions:
+        line = f"{command} {text(plan.seed)}: nothing to do; nothing was sent."
+    else:
+        done = ", ".join(f"{n:,} {DONE[name]}" for name, n in landed.items() if n)
+        line = (
+            f"{command} {text(plan.seed)}: {done or 'nothing landed'}; "
+            f"{len(applied.failures):,} did not land; {applied.requests:,} requests in "
+            f"{applied.elapsed:.1f}s."
+        )
+    stderr.write(line + "\n")
+    stderr.flush()
+
+
+def _raise_for(applied: Applied, file: str, command: str) -> None:
+    from engage_cli.errors import Interrupted, PartialFailure
+
+    stopped = applied.stopped
+    if stopped is not None:
+        error = stopped.fatal or stopped.down
+        if error is not None:
+            raise error
+        if stopped.ledger_error is not None:
+            raise PartialFailure(f"Stopped: {stopped.ledger_error.reason}.")
+        raise Interrupted(f"Interrupted: run {command} {file} again to finish.")
+    if not applied.failures:
+        return
+    from engage_cli.seed.apply import names
+
+    shown = names(applied.failures[:FAILURES_SHOWN])
+    more = len(applied.failures) - FAILURES_SHOWN
+    listing = "\n".join(f"  {line}" for line in shown) + (
+        f"\n  ... and {more} more" if more > 0 else ""
+    )
+    hint = f"Run `engage {command} {file}` again to finish the rest."
+    if any(f.action.action == "send_event" and f.outcome != "skipped" for f in applied.failures):
+        # Events go with a create only, and that user now exists: apply will not send them.
+        hint += (
+            " Events are sent only when apply creates their user: send the ones listed with "
+            "`engage events add` (one sent without an answer may have been recorded)."
+        )
+    raise PartialFailure(
+        f"{len(applied.failures)} of {len(applied.failures) + len(applied.landed)} actions did "
+        f"not land:\n{listing}",
+        hint=hint,
+    )
