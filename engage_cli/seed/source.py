@@ -39,10 +39,9 @@ class Places:
         """`seed.yaml, line 12 (users[3].email)`; for JSON `seed.json, users[3].email`."""
         parts = tuple(path)
         where = dotted(parts)
-        line = None
-        while parts and line is None:  # a value the file does not hold: its parent's line
-            line = self.lines.get(parts)
-            parts = parts[:-1]
+        # A value the file does not hold (a missing field) is at its parent's line.
+        lines = (self.lines.get(parts[:n]) for n in range(len(parts), -1, -1))
+        line = next((found for found in lines if found is not None), None)
         if line is None:
             return f"{self.label}, {where}" if where else self.label
         return f"{self.label}, line {line}" + (f" ({where})" if where else "")
