@@ -86,8 +86,10 @@ def test_a_json_file_and_stdin_read_the_same() -> None:
 # (what is wrong, file name, text, the place the message names, words of the problem)
 BAD = [
     ("YAML syntax", "s.yaml", "name: s\nusers: [\n", "s.yaml, line 3", "not valid YAML"),
-    ("JSON syntax", "s.json", '{"name": "s",\n "users": [}', "s.json, line 2 column", "not valid JSON"),
-    ("unknown top-level key", "s.yaml", "name: s\nuser: []\n", "line 2 (user)", "'user' is not a field"),
+    ("JSON syntax", "s.json", '{"name": "s",\n "users": [}', "s.json, line 2 column",
+     "not valid JSON"),
+    ("unknown top-level key", "s.yaml", "name: s\nuser: []\n", "line 2 (user)",
+     "'user' is not a field"),
     ("unknown field", "s.yaml", "name: s\nusers:\n  - id: u1\n    frist_name: A\n",
      "line 4 (users[0].frist_name)", "'frist_name' is not a field of a user"),
     ("unknown list field", "s.yaml", "name: s\nlists:\n  a: {title: A, colour: red}\n",
@@ -97,7 +99,8 @@ BAD = [
     ("undeclared account", "s.yaml", "name: s\nusers:\n  - id: u1\n    accounts: [{id: acme}]\n",
      "line 4 (users[0].accounts[0].id)", "'acme' is not an account of this file"),
     ("duplicate id after expansion", "s.yaml", "name: s\nusers:\n  - id: load-2\n"
-     "  - {id: 'load-${n}', repeat: 3}\n", "line 4 (users[1].id)", "'load-2' (repeat n=2) is declared twice"),
+     "  - {id: 'load-${n}', repeat: 3}\n", "line 4 (users[1].id)",
+     "'load-2' (repeat n=2) is declared twice"),
     ("repeat without ${n}", "s.yaml", "name: s\nusers:\n  - {id: u1, repeat: 3}\n",
      "line 3 (users[0].id)", "needs ${n} in its id"),
     ("${n} outside repeat", "s.yaml", "name: s\nusers:\n  - {id: 'u${n}'}\n",
@@ -111,7 +114,8 @@ BAD = [
      "s.json, users[3].email", "is not an email address"),
     ("model refuses a meta value", "s.yaml", "name: s\nusers:\n  - id: u1\n    meta: {a: [1]}\n",
      "line 4 (users[0].meta)", "must be a string, number or boolean"),
-    ("bad uid", "s.yaml", "name: s\nusers:\n  - id: 'a b'\n", "line 3 (users[0].id)", "may only contain"),
+    ("bad uid", "s.yaml", "name: s\nusers:\n  - id: 'a b'\n", "line 3 (users[0].id)",
+     "may only contain"),
     ("bad event", "s.yaml", "name: s\nusers:\n  - id: u1\n    events: [{value: 3}]\n",
      "line 4 (users[0].events[0])", "event: is required"),
     ("missing name", "s.yaml", "users: []\n", "s.yaml, line 1", "name is required"),
