@@ -92,7 +92,7 @@ def plan_(
     """Show what `seed apply` would change: + create, ~ update (old -> new), - delete,
     memberships and events; `-o json` gives {seed, actions, summary}. Sends no write.
 
-    Example: RUN_ID=ci engage seed plan examples/seed.yaml --check
+    Example: RUN_ID=ci engage seed plan examples/seed.yaml
     """
     from engage_cli.seed.plan import plan_apply
 
