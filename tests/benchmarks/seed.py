@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bulk import ENGAGE, run_engage, sandbox_server  # noqa: E402  (the sibling's helpers)
+from bulk import ENGAGE, run_engage, sandbox_server  # the sibling benchmark's helpers
 
 SEED = """\
 name: bench
