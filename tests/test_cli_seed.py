@@ -226,3 +226,32 @@ def test_seed_from_stdin(sandbox: Recording) -> None:
     result = run(["seed", "apply", "-"], transport=sandbox, stdin=text)
     assert result.exit_code == 0, result.stderr
     assert get(sandbox, "p1")["meta"] == {"seed": "piped"}
+
+
+def test_a_list_not_created_is_reported_and_joined_by_the_next_apply(sandbox: Recording) -> None:
+    posts: list[str] = []
+
+    def first_list_create(method: str, path: str) -> bool:
+        if (method, path) == ("POST", "/lists"):
+            posts.append(path)
+            return len(posts) == 1  # news: the file's first list
+        return False
+
+    sandbox.refuse = first_list_create
+    first = seed(sandbox, "apply", str(EXAMPLE))
+    assert first.exit_code == 7, first.stderr
+    assert "create list news: The API refused" in first.stderr
+    assert "create user u144: not joined to list news: it was not created" in first.stderr
+    ada = get(sandbox, "u144")
+    assert ada is not None and len(ada["lists"]) == 1  # beta only; no made-up id sent
+    assert events(sandbox, "u144") == ["Signup", "Paid"]  # its create landed: events went
+    sandbox.refuse = lambda method, path: False
+    second = seed(sandbox, "apply", str(EXAMPLE))
+    assert second.exit_code == 0, second.stderr
+    assert sorted(sandbox.writes()) == [
+        ("POST", "/lists"),
+        ("POST", "/users/u144/lists"),
+        ("POST", "/users/u145/lists"),
+    ]
+    assert len(get(sandbox, "u144")["lists"]) == 2
+    assert events(sandbox, "u144") == ["Signup", "Paid"]

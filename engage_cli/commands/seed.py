@@ -200,20 +200,11 @@ def _run(
     from engage_cli.commands._bulk_report import TerminalReporter
     from engage_cli.seed.apply import apply
 
-    list_ids = {
-        key: (
-            str(held.lists[item.fields["title"]]["id"])
-            if item.fields["title"] in held.lists
-            else None
-        )
-        for key, item in seed.lists.items()
-    }
-    titles = {key: item.fields["title"] for key, item in seed.lists.items()}
     with TerminalReporter(state, out, command) as reporter:
         applied = apply(
             plan,
-            list_ids,
-            titles,
+            seed,
+            held,
             state.client,
             reporter,
             concurrency=concurrency,

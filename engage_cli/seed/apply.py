@@ -25,8 +25,9 @@ from engage_cli.bulk import run as driver
 from engage_cli.bulk.jobs import Job
 from engage_cli.bulk.readers import USER_CSV, Record
 from engage_cli.endpoints import APIRequest
-from engage_cli.seed.plan import Action, Plan
-from engage_cli.seed.state import resolve_list_ids
+from engage_cli.seed.file import Seed
+from engage_cli.seed.plan import Action, Plan, list_ids
+from engage_cli.seed.state import Holdings, resolve_list_ids
 
 if TYPE_CHECKING:
     from engage_cli.bulk.runner import Tally
@@ -159,21 +160,20 @@ class _Hearing:
 
 def apply(
     plan: Plan,
-    list_ids: dict[str, str | None],
-    titles: dict[str, str],
+    seed: Seed,
+    holdings: Holdings,
     connect: driver.Connect,
     reporter: driver.Reporter,
     *,
     concurrency: int | None = None,
     dry_run: bool = False,
 ) -> Applied:
-    """Send the plan's actions in their phases. `list_ids` are the seed's lists known now
-    (key -> id, None: to be created) and `titles` their titles (key -> title)."""
+    """Send the plan's actions in their phases (the plan of `seed` against `holdings`)."""
     applied = Applied()
     started = time.monotonic()
     hearing = _Hearing(reporter)
     dropped: set[str] = set()  # users whose create, update or delete did not land
-    ids = dict(list_ids)
+    ids = list_ids(seed, holdings)  # key -> the list's id; None: not created (yet)
     with tempfile.TemporaryDirectory(prefix="engage-seed-") as workdir:
         # The driver's failures, unknown and journal files: the report names what did not
         # land, and applying again finishes it, so they are not kept.
@@ -183,7 +183,10 @@ def apply(
             """One driver run; False if it stopped (the later phases are not sent)."""
             if not actions or applied.stopped is not None:
                 return applied.stopped is None
-            records = [Record(n, _record(a, ids)) for n, a in enumerate(actions, 1)]
+            actions = _with_lists(actions, ids, applied, dry_run)
+            if not actions:
+                return True
+            records = [Record(n, _record(a, ids, dry_run)) for n, a in enumerate(actions, 1)]
             hearing.outcomes.clear()
             run = driver.BulkRun(
                 _job(done),
@@ -195,7 +198,7 @@ def apply(
             result = driver.run(run, connect, hearing)
             _account(applied, actions, hearing.outcomes, result, dry_run)
             for failure in applied.failures:
-                if failure.action.kind != "list":
+                if failure.action.kind != "list" and failure.outcome != "skipped":
                     dropped.add(failure.action.id)
             stopped = (
                 result.fatal or result.down or result.ledger_error or (result.summary.interrupted)
@@ -209,7 +212,7 @@ def apply(
         send([a for a in lists if a.action != "archive"])
         if any(a.action == "create" for a in lists) and not dry_run and applied.stopped is None:
             now = resolve_list_ids(lambda: connect())
-            ids.update({key: now.get(title) for key, title in titles.items()})
+            ids.update({key: now.get(item.fields["title"]) for key, item in seed.lists.items()})
         writes = [a for a in phase[2] if a.action != "delete"]
         send(writes)
         send([a for a in phase[2] if a.action == "delete"], GONE)
@@ -226,11 +229,36 @@ def apply(
     return applied
 
 
-def _record(action: Action, ids: dict[str, str | None]) -> dict[str, Any]:
+def _with_lists(
+    actions: list[Action], ids: dict[str, str | None], applied: Applied, dry_run: bool
+) -> list[Action]:
+    """The actions to send, given the lists that exist: a list whose create did not land
+    cannot be joined; that part is reported (apply again joins it) and the rest is sent."""
+    if dry_run:
+        return actions
+    kept = []
+    for action in actions:
+        keys = action.detail.get("lists") or []
+        missing = [key for key in keys if ids.get(key) is None]
+        if missing:
+            why = f"not joined to list {', '.join(missing)}: it was not created; apply again"
+            applied.failures.append(Failure(action, "skipped", why))
+            if action.action != "create" and len(missing) == len(keys):
+                continue
+        kept.append(action)
+    return kept
+
+
+def _record(action: Action, ids: dict[str, str | None], dry_run: bool) -> dict[str, Any]:
     data = action.to_dict()
     keys = data.get("lists")
     if keys:
-        data["list_ids"] = [ids.get(key) or f"(the id of new list {key})" for key in keys]
+        # A dry run names the lists it would create; a run sends the ids of those that exist.
+        found = [(key, ids.get(key)) for key in keys]
+        if dry_run:
+            data["list_ids"] = [i or f"(the id of new list {key})" for key, i in found]
+        else:
+            data["list_ids"] = [i for _, i in found if i is not None]
     return data
 
 

@@ -197,6 +197,7 @@ class _Entries:
         self.environ = environ
         self.lists = lists
         self.users: list[SeedUser] = []
+        self.accounts: set[str] = set()  # the uids of the accounts read so far
         self.seen: dict[str, str] = {}  # uid -> the place that declared it
 
     def section(self, name: str, given: Any) -> None:
@@ -253,6 +254,8 @@ class _Entries:
                 (*path, "id"), f"the id {uid!r}{note} is declared twice (also {self.seen[uid]})."
             )
         self.seen[uid] = places.at(path) + note
+        if is_account:
+            self.accounts.add(uid)
         self.users.append(
             SeedUser(
                 uid,
@@ -284,7 +287,7 @@ class _Entries:
             self.places.fail(
                 path, "accounts is a list of {id, role} (ids of this file's accounts)."
             )
-        accounts = {user.uid for user in self.users if user.is_account}
+        accounts = self.accounts
         found: dict[str, str | None] = {}
         for index, item in enumerate(given):
             item_path = (*path, index)

@@ -81,13 +81,13 @@ def plan_apply(seed: Seed, holdings: Holdings, *, prune: bool = False) -> Plan:
     plan = Plan(seed.name, [])
     for item in seed.lists.values():
         _plan_list(plan, item, holdings)
-    list_ids = _list_ids(seed, holdings)
+    ids = list_ids(seed, holdings)
     for user in seed.users:
         current = holdings.users.get(user.uid)
         if current is None:
             _plan_create(plan, user, seed.name)
         else:
-            _plan_existing(plan, user, current, seed, list_ids)
+            _plan_existing(plan, user, current, seed, ids)
     if prune:
         if holdings.marked is None:
             raise ValueError("pruning needs the account listed")  # state.read lists for prune
@@ -115,7 +115,7 @@ def _plan_list(plan: Plan, item: SeedList, holdings: Holdings) -> None:
         plan.unchanged += 1
 
 
-def _list_ids(seed: Seed, holdings: Holdings) -> dict[str, str | None]:
+def list_ids(seed: Seed, holdings: Holdings) -> dict[str, str | None]:
     """Key -> the id of the seed's list on the server (None: not created yet)."""
     ids: dict[str, str | None] = {}
     for key, item in seed.lists.items():
@@ -155,13 +155,13 @@ def _plan_existing(
     user: SeedUser,
     current: dict[str, Any],
     seed: Seed,
-    list_ids: dict[str, str | None],
+    ids: dict[str, str | None],
 ) -> None:
     actions: list[Action] = []
     changes = user_changes(user, current, seed.name)
     if changes:
         actions.append(Action("update", user.kind, user.uid, {"changes": changes}))
-    joins, leaves = list_changes(user, current, list_ids)
+    joins, leaves = list_changes(user, current, ids)
     if joins:
         actions.append(Action("join_lists", user.kind, user.uid, {"lists": joins}))
     if leaves:
