@@ -6,11 +6,12 @@ bulk driver); these commands parse options, ask before deleting, and print."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from engage_cli.commands._common import DryRunOpt, OutputOpt, YesOpt, fmt, state_of
+from engage_cli.commands.bulk import ConcurrencyOpt  # the bulk commands' own option
 
 if TYPE_CHECKING:
     from engage_cli.context import State
@@ -36,10 +37,6 @@ PruneOpt = Annotated[
         help="Also delete the users and accounts marked meta.seed: NAME that the file no "
         "longer declares.",
     ),
-]
-ConcurrencyOpt = Annotated[
-    Optional[int],
-    typer.Option("--concurrency", "-c", min=1, max=64, help="Requests in flight (default 8)."),
 ]
 FAILURES_SHOWN = 20  # failed actions named in the error; the rest are counted
 DONE = {  # an action, as the summary counts it when it landed
@@ -89,8 +86,11 @@ def plan_(
     concurrency: ConcurrencyOpt = None,
     output: OutputOpt = None,
 ) -> None:
-    """Show what `seed apply` would change: + create, ~ update (old -> new), - delete,
-    memberships and events; `-o json` gives {seed, actions, summary}. Sends no write.
+    """Show what `seed apply` would change; send no write.
+
+    A diff on a terminal: + create, ~ update (old -> new per field), - delete, memberships
+    and events to send, and a summary line. `-o json` gives {seed, actions, summary}, the
+    actions being only changes. --check exits 8 when there is any.
 
     Example: RUN_ID=ci engage seed plan examples/seed.yaml
     """
@@ -127,10 +127,13 @@ def apply_(
     dry_run: DryRunOpt = False,
     output: OutputOpt = None,
 ) -> None:
-    """Make the account hold what the file declares: create what is missing, update only the
-    declared fields, join (and, for the seed's own lists and accounts, leave) memberships,
-    send a new user's events once. Nothing changed: nothing sent. With --prune, deletions
-    ask on a terminal and need --yes elsewhere.
+    """Make the account hold what the file declares; a second run sends nothing.
+
+    Creates what is missing, updates only the fields the file declares (other fields and meta
+    keys are left alone), joins the declared lists and accounts (and leaves the seed's own
+    ones the file does not give), and sends a new user's events once. Every user and account
+    written carries meta.seed: NAME. With --prune, deletions ask on a terminal and need
+    --yes elsewhere. Actions that fail exit 7, named; applying again finishes them.
 
     Example: RUN_ID=ci engage seed apply examples/seed.yaml --yes
     """
@@ -159,9 +162,11 @@ def down(
     dry_run: DryRunOpt = False,
     output: OutputOpt = None,
 ) -> None:
-    """Delete every user and account the file declares (repeats expanded) that carries this
-    seed's mark, and archive its lists. What is gone already is done; asks first on a
-    terminal, --yes elsewhere.
+    """Delete the file's users and accounts and archive its lists; twice is fine.
+
+    Every user and account the file declares (repeats expanded) that carries meta.seed: NAME
+    is deleted; one without the mark is left alone, with a warning. What is gone already is
+    done. Asks first on a terminal, and needs --yes elsewhere.
 
     Example: RUN_ID=ci engage seed down examples/seed.yaml --yes
     """
