@@ -255,3 +255,16 @@ def test_a_list_not_created_is_reported_and_joined_by_the_next_apply(sandbox: Re
     ]
     assert len(get(sandbox, "u144")["lists"]) == 2
     assert events(sandbox, "u144") == ["Signup", "Paid"]
+
+
+def test_a_failed_update_does_not_hold_back_the_users_memberships(sandbox: Recording) -> None:
+    assert seed(sandbox, "apply", str(EXAMPLE)).exit_code == 0
+    run(["users", "update", "u144", "--first-name", "Bob", "-o", "json"], transport=sandbox)
+    run(["users", "accounts", "remove", "u144", "acme", "-o", "json"], transport=sandbox)
+    assert get(sandbox, "u144")["accounts"] == []
+    sandbox.refuse = lambda method, path: (method, path) == ("PUT", "/users/u144")
+    result = seed(sandbox, "apply", str(EXAMPLE))
+    assert result.exit_code == 7, result.stderr
+    assert "update user u144: The API refused" in result.stderr
+    assert ("POST", "/users/u144/accounts") in sandbox.writes()  # the user exists: sent
+    assert get(sandbox, "u144")["accounts"] == [{"id": "acme", "role": "admin"}]

@@ -172,20 +172,20 @@ def apply(
     applied = Applied()
     started = time.monotonic()
     hearing = _Hearing(reporter)
-    dropped: set[str] = set()  # users whose create, update or delete did not land
+    dropped: set[str] = set()  # users and accounts whose create did not land
     ids = list_ids(seed, holdings)  # key -> the list's id; None: not created (yet)
     with tempfile.TemporaryDirectory(prefix="engage-seed-") as workdir:
         # The driver's failures, unknown and journal files: the report names what did not
         # land, and applying again finishes it, so they are not kept.
         stem = str(Path(workdir) / "seed")
 
-        def send(actions: list[Action], done: frozenset[int] = frozenset()) -> bool:
-            """One driver run; False if it stopped (the later phases are not sent)."""
-            if not actions or applied.stopped is not None:
-                return applied.stopped is None
+        def send(actions: list[Action], done: frozenset[int] = frozenset()) -> None:
+            """One driver run; once a run stopped, the later ones are not sent."""
+            if applied.stopped is not None:
+                return
             actions = _with_lists(actions, ids, applied, dry_run)
             if not actions:
-                return True
+                return
             records = [Record(n, _record(a, ids, dry_run)) for n, a in enumerate(actions, 1)]
             hearing.outcomes.clear()
             run = driver.BulkRun(
@@ -198,14 +198,15 @@ def apply(
             result = driver.run(run, connect, hearing)
             _account(applied, actions, hearing.outcomes, result, dry_run)
             for failure in applied.failures:
-                if failure.action.kind != "list" and failure.outcome != "skipped":
-                    dropped.add(failure.action.id)
-            stopped = (
-                result.fatal or result.down or result.ledger_error or (result.summary.interrupted)
-            )
-            if stopped:
+                action = failure.action
+                if (
+                    action.action == "create"
+                    and action.kind != "list"
+                    and failure.outcome != "skipped"
+                ):
+                    dropped.add(action.id)  # what needs it to exist is not sent
+            if result.fatal or result.down or result.ledger_error or result.summary.interrupted:
                 applied.stopped = result
-            return not stopped
 
         phase = {n: [a for a in plan.actions if a.phase == n] for n in (1, 2, 3)}
         lists = phase[1]
