@@ -170,3 +170,14 @@ def test_load_raises_usage_error_not_anything_else() -> None:
         load("name: s\nusers: {a: 1}\n")
     with pytest.raises(UsageError):
         load("name: s\n" + "a:\n" + "  " * 40 + "- x\n")
+
+
+def test_aliases_that_expand_beyond_reason_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engage_cli.seed import source
+
+    monkeypatch.setattr(source, "MAX_VALUES", 10_000)  # the same check, sooner
+    laughs = "name: s\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]\n" for n in range(1, 9)
+    )
+    with pytest.raises(UsageError, match="values once its aliases expand"):
+        load(laughs)

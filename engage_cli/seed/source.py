@@ -15,6 +15,9 @@ STDIN = "-"
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
 MAX_DEPTH = 32  # as the bulk readers: no seed field nests deeper than 4
+# Values once YAML aliases are expanded: a few aliases of aliases (a "billion laughs") would
+# otherwise grow into more than memory holds. A seed listing 100,000 users stays under.
+MAX_VALUES = 1_000_000
 
 PathParts = tuple[str | int, ...]
 
@@ -154,10 +157,14 @@ class _Builder:
     def __init__(self, loader: Any, places: Places) -> None:
         self.loader = loader
         self.places = places
+        self.values = 0
 
     def build(self, node: Any, path: PathParts) -> Any:
         import yaml
 
+        self.values += 1
+        if self.values > MAX_VALUES:
+            self.places.fail(path, f"more than {MAX_VALUES:,} values once its aliases expand.")
         if len(path) > MAX_DEPTH:
             self.places.fail(path, f"nested more than {MAX_DEPTH} levels deep.")
         self.places.lines.setdefault(path, node.start_mark.line + 1)
