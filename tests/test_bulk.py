@@ -1320,10 +1320,10 @@ def test_ctrl_c_during_the_check_pass_says_nothing_was_sent(
 
 
 def test_the_progress_bar_fits_80_columns_at_100_percent(tmp_path: Path) -> None:
-    from engage_cli.bulk import progress
+    from engage_cli.commands._bulk_report import TerminalProgress
 
     stream = io.StringIO()
-    bar = progress.TerminalProgress(stream, 123_456, "events import", color=False)
+    bar = TerminalProgress(stream, 123_456, "events import", color=False)
     tally = running.Tally(landed=123_000, failed=456, requests=123_456)
     bar.update(tally)
     bar.close()

@@ -142,7 +142,9 @@ class Reporter(Protocol):
         self, record: Record, outcome: str, message: str | None, status: int | None
     ) -> None:
         """One record's end: landed (message None), failed, unknown, not_sent or invalid
-        (with --stream), with the error's message and HTTP status. Called from workers."""
+        (with stream), with the error's message and HTTP status. Called from the workers.
+        Records skipped as duplicates, or landed by the run being resumed, are only counted
+        (in the summary)."""
 
     def sent(self) -> None:
         """The send pass ended (before the summary is built)."""
