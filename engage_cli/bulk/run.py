@@ -18,8 +18,9 @@ Contract
   `default_retries`.
 - `reporter` (a `Reporter`) hears the run as it goes: warnings about the input, each request a
   dry run would send, the start of the send pass, progress, the Ctrl-C stop, and every
-  record's outcome (landed, failed, unknown, not_sent, invalid) with its error. Its methods
-  must not raise.
+  record's outcome (landed, failed, unknown, not_sent, invalid) with its error. The record
+  an outcome names has the `line` and `data` it was given (it may be a copy: match on
+  `line`). Its methods must not raise.
 - `confirm(total)` runs after the check pass and before anything is sent, with the number of
   records that will be sent; it refuses by raising. Its time is not counted in the run's.
 
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BulkRun",
+    "Connect",
     "FileInput",
     "RecordsInput",
     "Reporter",
