@@ -153,10 +153,24 @@ class UserRows(Rows):
 
     CORE = ("uid", "name", "email", "created")
     EXTRA = ("number", "lists")
+    # What --columns may name besides meta.KEY: the derived columns, then the user object's
+    # fields (the reference's, and those Engage adds: accounts, archived ...).
+    COLUMNS = (
+        *CORE, *EXTRA, "first_name", "last_name", "created_at", "id", "devices", "segments",
+        "accounts", "is_account", "member_count", "archived", "last_interaction",
+        "uid_updateable",
+    )  # fmt: skip
     whole = frozenset({"uid", "created"})  # a cut uid is of no use to `users get`
 
     def __init__(self, columns: tuple[str, ...] | None = None) -> None:
         self.chosen = columns
+
+    @classmethod
+    def unknown_columns(cls, columns: tuple[str, ...]) -> list[str]:
+        """The names in `columns` that no user row has: neither a column nor meta.KEY."""
+        return [
+            c for c in columns if c not in cls.COLUMNS and not (c.startswith("meta.") and c[5:])
+        ]
 
     def table_row(self, item: Any) -> dict[str, str]:
         """Every field (for --columns), plus the derived `name` and short `created`."""

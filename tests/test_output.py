@@ -211,6 +211,24 @@ def test_meta_columns_when_there_is_room_and_columns_to_choose() -> None:
     assert lines[1].split()[:2] == ["u145", "enterprise"]
 
 
+@pytest.mark.parametrize(
+    ("columns", "named"),
+    [
+        ("uid,nosuch", "'nosuch'"),
+        ("uid,meta.", "'meta.'"),
+        ("Email,uid,x", "'Email', 'x'"),
+        (",", "','"),
+    ],
+)
+def test_an_unknown_column_is_refused_naming_those_there_are(columns: str, named: str) -> None:
+    result = on_terminal(["users", "list", "--columns", columns], [])
+    assert result.exit_code == 2
+    assert f"Error: --columns: no such column {named}." in result.stderr
+    assert "Hint: Choose from uid, name, email, created, number, lists, first_name" in result.stderr
+    assert "or meta.KEY." in result.stderr
+    assert result.sent == []
+
+
 def test_pages_line_up_under_one_header() -> None:
     replies = [
         reply(200, page(SHORT, more=True)),

@@ -247,7 +247,8 @@ def list_(
             "--columns",
             metavar="COL,...",
             help="The table's columns, e.g. uid,email,meta.plan (default: uid, name, email, "
-            "created, then number, lists and meta keys while they fit).",
+            "created, then number, lists and meta keys while they fit); an unknown one is "
+            "refused, listing those there are.",
         ),
     ] = None,
     output: OutputOpt = None,
@@ -271,7 +272,7 @@ def list_(
         raise UsageError(f"--email {email!r} is not an email address (something@something).")
     from engage_cli import endpoints
 
-    rows = UserRows(tuple(c.strip() for c in columns.split(",") if c.strip())) if columns else USERS
+    rows = _user_rows(columns)
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
     request = endpoints.list_users(limit, cursor_of(cursors), email, lists)
@@ -291,6 +292,21 @@ def list_(
         backward=previous_cursor is not None or before_id is not None,
         next_command=again,
     )
+
+
+def _user_rows(columns: str | None) -> UserRows:
+    """The table of `users list --columns`; a name no user row has is a typo (exit 2)."""
+    if columns is None:
+        return USERS
+    chosen = tuple(c.strip() for c in columns.split(",") if c.strip())
+    unknown = UserRows.unknown_columns(chosen)
+    if unknown or not chosen:
+        named = ", ".join(repr(c) for c in unknown) or repr(columns)
+        raise UsageError(
+            f"--columns: no such column {named}.",
+            hint=f"Choose from {', '.join(UserRows.COLUMNS)}, or meta.KEY.",
+        )
+    return UserRows(chosen)
 
 
 @app.command("delete")
