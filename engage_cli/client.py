@@ -194,7 +194,7 @@ def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: flo
     """The server asked for a longer pause than RETRY_AFTER_CAP: retrying earlier would only
     be refused again, so give up now and say how long it asked for."""
     err = error_for_response(request, response)
-    err.message += f" It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s we wait."
+    err.add_sentence(f"It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s we wait.")
     return err
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from engage_cli.config import mask_url
 from engage_cli.errors import (
     ConfigError,
+    CredentialsRefused,
     EngageError,
     MissingCredentials,
     NetworkError,
@@ -47,6 +48,8 @@ def _hint(err: EngageError, state: State) -> str | None:
     if isinstance(err, UnexpectedAnswer):
         return "Is --base-url pointing at the Engage API?"
     if isinstance(err, ConfigError) and err.status in (401, 403):
+        if isinstance(err, CredentialsRefused):
+            return None  # `auth login` says what to check about the credentials it was given
         return "Check the API key and secret: `engage auth status`."
     if isinstance(err, NetworkError):
         return "Check the network and --base-url, or raise --timeout."

@@ -773,12 +773,14 @@ def test_bad_credentials_stop_the_run_and_keep_every_record(tmp_path: Path) -> N
 
     def unauthorized(request: httpx.Request) -> httpx.Response:
         both_in_flight.wait()  # each worker's first request, at once
-        return httpx.Response(401, json={"error": "Wrong authentication credentials."})
+        # The real API's text has no full stop: the message must still read as sentences.
+        return httpx.Response(401, json={"error": "Wrong authentication credentials"})
 
     recorder = Recorder(unauthorized)
     result = run(["users", "import", str(path), "-c", "2", "-o", "table"], recorder)
     assert result.exit_code == 3
     assert "Authentication failed" in result.stderr
+    assert "Wrong authentication credentials. The records not landed are in" in result.stderr
     assert "engage auth status" in result.stderr  # the CLI's hint, before the resume line
     assert "resume with: engage users import" in result.stderr
     entries = failures_in(only(tmp_path, "seed.csv.*.failed.jsonl"))

@@ -662,6 +662,19 @@ def test_a_wait_past_the_cap_keeps_the_status_message_and_adds_the_wait() -> Non
     )
 
 
+def test_a_wait_past_the_cap_after_a_servers_text_without_a_full_stop() -> None:
+    handler, _ = sequence(
+        httpx.Response(503, headers={"Retry-After": "90"}, json={"error": "Maintenance"})
+    )
+    client, _ = make_client(handler)
+    with pytest.raises(TemporaryError) as caught:
+        client.send(get_user("u1"))
+    assert caught.value.message == (
+        "The API failed (503 on GET /users/u1): Maintenance. It asked to wait 90 s, longer "
+        "than the 60 s we wait."
+    )
+
+
 def test_bodies_are_sent_as_compact_utf8_json() -> None:
     handler, sent = sequence(httpx.Response(200, json={}))
     client, _ = make_client(handler)

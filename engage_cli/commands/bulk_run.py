@@ -299,7 +299,7 @@ def _raise_for_outcome(file: str, runner: Runner, summary: Summary, resume: str)
     stopped: EngageError | None = runner.fatal or runner.down
     if stopped is not None:
         if failures:
-            stopped.message += f" The records not landed are in {failures}{where}." + maybe
+            stopped.add_sentence(f"The records not landed are in {failures}{where}.{maybe}")
             stopped.hint = f"{stopped.hint or ''} Then resume with: {resume}".strip()
         raise stopped
     if summary.interrupted:
