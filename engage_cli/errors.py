@@ -117,6 +117,16 @@ class NetworkError(TemporaryError):
     """No answer: the connection failed, or the request timed out."""
 
 
+class ConnectFailed(NetworkError):
+    """No connection could be opened to `host`:`port` (refused, no such host): nothing
+    reached the server, and waiting longer would not help."""
+
+    def __init__(self, message: str, *, host: str, port: int) -> None:
+        super().__init__(message, retryable=True)
+        self.host = host
+        self.port = port
+
+
 class PartialFailure(EngageError):
     """A bulk run finished with some records failed; the rest landed."""
 
