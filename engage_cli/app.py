@@ -97,7 +97,7 @@ class LazyGroup(TyperGroup):
                 matches = get_close_matches(args[0], self.list_commands(ctx))
                 if matches:
                     suggestions = ", ".join(repr(match) for match in matches)
-                    exc.message = f"{message.rstrip('.')}. Did you mean {suggestions}?"  # type: ignore[attr-defined]
+                    exc.message = f"{message.rstrip('.')}. Did you mean {suggestions}?"
             raise
 
     def get_command(self, ctx: Any, name: str) -> Any:
@@ -223,7 +223,7 @@ class EngageCommand(TyperCommand):
                     hint="Leave -o out for this command.",
                 )
             args = ["--output", output, *args]
-        return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         own = [param for param in super().get_params(ctx) if param.name != "help"]
