@@ -964,6 +964,41 @@ def test_an_empty_input_is_refused_unless_allowed(tmp_path: Path, content: str) 
     assert streamed.exit_code == 2 and "holds no records" in streamed.stderr
 
 
+@pytest.mark.parametrize("content", ["", "id\n", "[]"])
+def test_delete_from_an_empty_file_is_refused_as_import_is(tmp_path: Path, content: str) -> None:
+    # Import and delete --from agree (issue 22): an empty input is most often the wrong file.
+    path = tmp_path / "seed.csv"
+    path.write_text(content)
+    for command in (["users", "import"], ["users", "delete", "--yes", "--from"]):
+        result = run([*command, str(path), "-o", "table"])
+        assert result.exit_code == 2, (command, result.stderr)
+        assert "holds no records" in result.stderr and "--allow-empty" in result.stderr
+        assert result.sent == []
+        allowed = run([*command, str(path), "--allow-empty", "-o", "json"])
+        assert allowed.exit_code == 0 and allowed.json()["read"] == 0
+
+
+def test_allow_empty_goes_with_from() -> None:
+    result = run(["users", "delete", "u1", "--yes", "--allow-empty"])
+    assert result.exit_code == 2
+    assert "--allow-empty go with --from FILE" in result.stderr
+
+
+@pytest.mark.parametrize("rate", ["nan", "inf", "-inf", "NaN", "-1", "0"])
+@pytest.mark.parametrize(
+    "command", [["users", "import"], ["events", "import"], ["users", "delete", "--yes", "--from"]]
+)
+def test_a_rate_that_is_not_a_positive_finite_number_is_refused(
+    tmp_path: Path, rate: str, command: list[str]
+) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id,uid,event\nu1,u1,Login\n")
+    result = run([*command, str(path), "--rate", rate, "-o", "table"])
+    assert result.exit_code == 2, result.stderr
+    assert "--rate" in result.stderr
+    assert result.sent == []
+
+
 def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> None:
     from engage_cli.client import EngageClient
 

@@ -4,6 +4,7 @@ commands' options and entry points. Each hands a `BulkOptions` to `bulk_run.run_
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -52,10 +53,24 @@ ConcurrencyOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _finite_rate(value: float | None) -> float | None:
+    # Click's range compares, and every comparison with nan is false: nan passes min=0.1.
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number of requests a second.")
+    return value
+
+
 RateOpt = Annotated[
     Optional[float],
     typer.Option(
-        "--rate", min=0.1, metavar="N", help="At most N requests a second.", show_default=False
+        "--rate",
+        min=0.1,
+        metavar="N",
+        callback=_finite_rate,
+        help="At most N requests a second (at least 0.1).",
+        show_default=False,
     ),
 ]
 FailuresOpt = Annotated[

@@ -333,13 +333,15 @@ def delete(
     concurrency: bulk.ConcurrencyOpt = None,
     rate: bulk.RateOpt = None,
     failures: bulk.DeleteFailuresOpt = None,
+    allow_empty: bulk.AllowEmptyOpt = False,
     output: OutputOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
     """Delete a user (DELETE /users/UID), or every user listed in a file with --from.
 
-    Asks first on a terminal; scripts pass --yes. --format, --concurrency, --rate and
-    --failures apply to --from, as for `engage users import`.
+    Asks first on a terminal; scripts pass --yes. --format, --concurrency, --rate,
+    --failures and --allow-empty apply to --from, as for `engage users import`: a file
+    with no uids is refused (exit 2) unless --allow-empty says it may be.
 
     Example: engage users delete u144 --yes; engage users delete --from seed.csv --yes
     """
@@ -357,12 +359,14 @@ def delete(
             failures,
             dry_run=dry_run,
             output=fmt(output),
-            allow_empty=True,  # a teardown with nothing left to delete is done
+            allow_empty=allow_empty,  # as import: an empty file is most often a wrong one
         )
         bulk.delete_users_from(ctx, options, yes=yes)
         return
-    if any(option is not None for option in (format, concurrency, rate, failures)):
-        raise UsageError("--format, --concurrency, --rate and --failures go with --from FILE.")
+    if any(option is not None for option in (format, concurrency, rate, failures)) or allow_empty:
+        raise UsageError(
+            "--format, --concurrency, --rate, --failures and --allow-empty go with --from FILE."
+        )
     assert uid is not None
     from engage_cli import endpoints
 
