@@ -105,6 +105,13 @@ def test_create_with_lists_and_number() -> None:
     assert result.script.body() == {"id": "u1", "number": "2348012345678", "lists": ["l1", "l2"]}
 
 
+@pytest.mark.parametrize("command", [["users", "create", "--id", "u1"], ["users", "update", "u1"]])
+def test_an_e164_number_is_sent_in_the_digits_engage_documents(command: list[str]) -> None:
+    result = run([*command, "--number", "+2348012345678", "-o", "json"], [reply(200, {})])
+    assert result.exit_code == 0, result.stderr
+    assert result.script.body()["number"] == "2348012345678"
+
+
 @pytest.mark.parametrize(
     ("args", "field"),
     [

@@ -54,7 +54,11 @@ LastNameOpt = Annotated[Optional[str], typer.Option("--last-name", help="Last na
 EmailOpt = Annotated[Optional[str], typer.Option("--email", help="Email address.")]
 NumberOpt = Annotated[
     Optional[str],
-    typer.Option("--number", help="Phone number in international format, digits only."),
+    typer.Option(
+        "--number",
+        help="Phone number in international format: digits, e.g. 2348012345678 (an E.164 "
+        "+2348012345678 is sent without its +, the form Engage documents).",
+    ),
 ]
 CreatedAtOpt = Annotated[
     Optional[str],
