@@ -92,7 +92,10 @@ def run_bulk(
         and runner.ledger_error is None
     )
     _print_summary(state, out, summary)
-    resume = _resume_command(state, job, summary.failures_file, options)
+    # A record too large for any batch fails the same way in a batch again: its retry goes
+    # one request a record, as its failure says.
+    batch = options.batch and not runner.too_large
+    resume = _resume_command(state, job, summary.failures_file, options, batch=batch)
     _raise_for_outcome(options.file, runner, summary, resume)
 
 
@@ -255,7 +258,9 @@ def _print_summary(state: State, out: Output, summary: Summary) -> None:
         out.object(summary.to_dict())
 
 
-def _resume_command(state: State, job: Job, failures: str | None, options: BulkOptions) -> str:
+def _resume_command(
+    state: State, job: Job, failures: str | None, options: BulkOptions, *, batch: bool
+) -> str:
     """The command that sends exactly what did not land, with this run's own options."""
     import shlex
 
@@ -275,7 +280,7 @@ def _resume_command(state: State, job: Job, failures: str | None, options: BulkO
         words += ["--concurrency", str(options.concurrency)]
     if options.rate is not None:
         words += ["--rate", f"{options.rate:g}"]
-    if options.batch:
+    if batch:
         words.append("--batch")
     return " ".join(words)
 
