@@ -158,6 +158,12 @@ class Output:
         if self.format == "table" or self.streams.stderr_isatty:
             self._talk(message)
 
+    def note(self, kind: str, fields: dict[str, Any]) -> None:
+        """Talk for a script (a pipe): one JSON object on stderr, keyed by its kind as an
+        error is by "error", so a reader tells them apart: {"next_page": {...}}."""
+        self.streams.stderr.write(dumps({kind: fields}, indent=None) + "\n")
+        self.streams.stderr.flush()
+
     def warn(self, message: str) -> None:
         self._talk(f"Warning: {message}")
 

@@ -255,8 +255,11 @@ def list_(
 ) -> None:
     """List users, one page or (with --all) every page, streamed as they arrive.
 
-    A page on a terminal ends with the command for the next one. --previous-cursor and
-    --before-id page backward.
+    One page ends, on a terminal, with the command for the next; in a pipe, stderr gets
+    that as one JSON line for scripts, {"next_page": {"cursor": C, "option":
+    "--next-cursor", "command": "engage ..."}} (none after the last page). The option is
+    --after-id where the server pages by id. --previous-cursor and --before-id page
+    backward.
 
     Example: engage users list --email akinyele@example.com; engage users list --all -o ndjson |
     jq -r .email
