@@ -283,9 +283,7 @@ class Output:
             ]
             if widths is None:
                 shown, optional = rows.table_columns(cells)
-                widths = fit_columns(
-                    shown, optional, cells, self.width, rows.whole, rows.minimum
-                )
+                widths = fit_columns(shown, optional, cells, self.width, rows.whole, rows.minimum)
                 lines = render_table(widths, cells, header=True)
                 if self.color:
                     lines[0] = f"\x1b[1m{lines[0]}\x1b[0m"

@@ -63,4 +63,3 @@ def following_page(page: Any, backward: bool) -> tuple[str, str] | None:
     if not cursor:
         return None
     return CURSOR_OPTIONS[cursor_param(page, backward)], cursor
-

@@ -189,4 +189,3 @@ def show_pages(
         out.info(f"More {noun}: {following['command']}{more}")
     else:
         out.note("next_page", following)
-
