@@ -571,6 +571,57 @@ def test_stdin_failures_go_to_the_current_directory_and_say_so(
     assert entry["uid"] == "u2" and entry["event"] == "B"
 
 
+def fifo_holding(path: Path, text: str) -> threading.Thread:
+    """A FIFO at `path` that a writer fills with `text` once a reader opens it."""
+    import os
+
+    os.mkfifo(path)
+
+    def write() -> None:
+        with open(path, "w", encoding="utf-8") as fifo:
+            fifo.write(text)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return writer
+
+
+@pytest.mark.parametrize("stream", [[], ["--stream"]])
+def test_a_fifo_is_read_once_like_stdin_and_its_files_go_to_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream: list[str]
+) -> None:
+    # `events import /dev/stdin` or `<(...)`: a pipe with a name, which can be read once
+    # (issue 22). The check pass and the send pass share one spooled copy.
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    fifo = tmp_path / "events.pipe"
+    writer = fifo_holding(fifo, "uid,event\nu1,A\nu2,B\n")
+    recorder = Recorder(refuse_uids("u2/events"))
+    result = run(["events", "import", str(fifo), *stream, "-o", "table"], recorder)
+    writer.join(timeout=10)
+    assert result.exit_code == 7, result.stderr
+    assert sorted(r.url.path for r in recorder.requests) == [
+        "/v1/users/u1/events", "/v1/users/u2/events",
+    ]  # fmt: skip
+    failures_path = only(work, "engage-import.*.failed.jsonl")  # not beside the FIFO
+    assert f"{failures_path.name} (in the current directory, as the input was {fifo})" in (
+        result.stderr
+    )
+    assert [e["uid"] for e in failures_in(failures_path)] == ["u2"]
+    assert not list(tmp_path.glob("events.pipe.*"))
+
+
+def test_delete_from_a_fifo_needs_yes_as_stdin_does(tmp_path: Path) -> None:
+    fifo = tmp_path / "uids.pipe"
+    writer = fifo_holding(fifo, "id\nu1\n")
+    result = run(["users", "delete", "--from", str(fifo)], tty=True)
+    writer.join(timeout=10)
+    assert result.exit_code == 2
+    assert f"{fifo} holds the uids, not an answer" in result.stderr
+    assert result.sent == []
+
+
 def test_stream_mode_sends_as_it_validates_and_keeps_invalid_records_as_failures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

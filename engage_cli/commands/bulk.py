@@ -30,7 +30,10 @@ class InputFormat(str, Enum):
 FileArg = Annotated[
     str,
     typer.Argument(
-        metavar="FILE|-", help="CSV, JSON Lines or a JSON array; - reads stdin.", show_default=False
+        metavar="FILE|-",
+        help="CSV, JSON Lines or a JSON array; - reads stdin, as /dev/stdin or a pipe does "
+        "(read once: spooled while it is checked).",
+        show_default=False,
     ),
 ]
 FormatOpt = Annotated[
@@ -253,9 +256,10 @@ def delete_users_from(ctx: typer.Context, options: BulkOptions, *, yes: bool) ->
     def confirm(count: int) -> None:
         if yes:
             return
-        if options.file == readers.STDIN:
+        if readers.is_stream(options.file):
+            where = "stdin" if options.file == readers.STDIN else options.file
             raise UsageError(
-                "Refusing to delete without --yes: stdin holds the uids, not an answer.",
+                f"Refusing to delete without --yes: {where} holds the uids, not an answer.",
                 hint="Pass --yes to confirm.",
             )
         from engage_cli.commands._common import confirm_or_refuse

@@ -289,10 +289,14 @@ def _raise_for_outcome(file: str, runner: Runner, summary: Summary, resume: str)
     """Exit 0 only when every record landed: 3 on bad credentials, 6 when the API is down,
     130 interrupted, 7 when some did not land (or may not have); each with the command that
     retries exactly what certainly did not. Records sent without an answer are never in it."""
-    from engage_cli.bulk.readers import STDIN
+    from engage_cli.bulk.readers import STDIN, is_stream
 
     failures = summary.failures_file
-    where = " (in the current directory, as the input was stdin)" if file == STDIN else ""
+    where = ""
+    if is_stream(file):
+        where = (
+            f" (in the current directory, as the input was {'stdin' if file == STDIN else file})"
+        )
     maybe = ""
     if summary.unknown:
         maybe = (
