@@ -354,17 +354,10 @@ def delete(
             hint="engage users delete u144 --yes, or engage users delete --from seed.csv --yes",
         )
     if from_file is not None:
-        options = bulk.BulkOptions(
-            from_file,
-            format.value if format is not None else None,
-            concurrency,
-            rate,
-            failures,
-            dry_run=dry_run,
-            output=fmt(output),
-            allow_empty=allow_empty,  # as import: an empty file is most often a wrong one
-        )
-        bulk.delete_users_from(ctx, options, yes=yes)
+        bulk.delete_users_from(
+            ctx, from_file, format, concurrency=concurrency, rate=rate, failures=failures,
+            dry_run=dry_run, output=output, yes=yes, allow_empty=allow_empty,
+        )  # fmt: skip
         return
     if any(option is not None for option in (format, concurrency, rate, failures)) or allow_empty:
         raise UsageError(
