@@ -174,6 +174,7 @@ class Result:
     ledger_error: LedgerError | None = None  # the failures file could not be written
     unsaved: list[Record] = field(default_factory=list)  # records saved nowhere
     unread_after: int | None = None  # the line after which the input was not read
+    too_large: int = 0  # records failed as too large for any batch: their retry has no --batch
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -229,7 +230,13 @@ def run(
         and runner.ledger_error is None
     )
     return Result(
-        summary, runner.fatal, runner.down, runner.ledger_error, runner.unsaved, runner.unread_after
+        summary,
+        runner.fatal,
+        runner.down,
+        runner.ledger_error,
+        runner.unsaved,
+        runner.unread_after,
+        runner.too_large,
     )
 
 

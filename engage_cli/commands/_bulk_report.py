@@ -141,8 +141,9 @@ def print_summary(state: State, out: Output, summary: Summary) -> None:
         out.object(summary.to_dict())
 
 
-def retry_command(state: State, plan: BulkRun, failures: str | None) -> str:
-    """The command that sends exactly what did not land, with this run's own options."""
+def retry_command(state: State, plan: BulkRun, failures: str | None, *, batch: bool) -> str:
+    """The command that sends exactly what did not land, with this run's own options
+    (`batch`: with --batch, unless a record was too large for any batch)."""
     import shlex
 
     from engage_cli.config import mask_url
@@ -161,6 +162,6 @@ def retry_command(state: State, plan: BulkRun, failures: str | None) -> str:
         words += ["--concurrency", str(plan.concurrency)]
     if plan.rate is not None:
         words += ["--rate", f"{plan.rate:g}"]
-    if plan.batch:
+    if batch:
         words.append("--batch")
     return " ".join(words)
