@@ -248,6 +248,10 @@ def sandbox_control(
     if name not in SANDBOX_CONTROL:
         raise ValueError(f"no sandbox control endpoint {name!r}")
     return APIRequest(
-        method, f"/__sandbox/{name}", params=params or {}, body=body, needs_secret=True,
+        method,
+        f"/__sandbox/{name}",
+        params=params or {},
+        body=body,
+        needs_secret=True,
         from_root=True,
     )

@@ -1,4 +1,5 @@
-"""`engage sandbox events | reset` in-process, over a store seeded directly."""
+"""`engage sandbox events | requests | batches | reset | export | import` in-process: on a store
+seeded directly (--sandbox, --db), and on a server at the base URL (a SandboxTransport)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def seed() -> Path:
 
 def test_events_lists_what_was_recorded_oldest_first() -> None:
     seed()
-    everything = run(["sandbox", "events", "-o", "ndjson"])
+    everything = run(["sandbox", "events", "--sandbox", "-o", "ndjson"])
     assert everything.exit_code == 0, everything.stderr
     events = [json.loads(line) for line in everything.stdout.splitlines()]
     assert [(e["uid"], e["event"], e["value"]) for e in events] == [
@@ -31,20 +32,22 @@ def test_events_lists_what_was_recorded_oldest_first() -> None:
         ("u2", "Signed up", None),
     ]
     assert set(events[0]) == {"uid", "event", "value", "properties", "timestamp"}
-    one = run(["sandbox", "events", "--uid", "u2", "-o", "json"]).json()
+    one = run(["sandbox", "events", "--sandbox", "--uid", "u2", "-o", "json"]).json()
     assert [e["properties"] for e in one] == [{"plan": "pro"}]
 
 
 def test_reset_dry_run_then_for_real() -> None:
     path = seed()
-    dry = run(["sandbox", "reset", "--dry-run"])
+    dry = run(["sandbox", "reset", "--sandbox", "--dry-run"])
     assert dry.exit_code == 0
-    assert "would delete 2 users and 2 events" in dry.stderr
-    refused = run(["sandbox", "reset"])
+    shown = json.loads(dry.stdout)
+    assert (shown["method"], shown["url"]) == ("POST", "http://sandbox.localhost/__sandbox/reset")
+    refused = run(["sandbox", "reset", "--sandbox"])
     assert refused.exit_code == 2  # no terminal to confirm on, and no --yes
+    assert "--yes" in refused.stderr
     with SandboxStore(path) as store:
         assert store.count_users() == 2
-    done = run(["sandbox", "reset", "--yes"])
+    done = run(["sandbox", "reset", "--sandbox", "--yes"])
     assert done.exit_code == 0
     with SandboxStore(path) as store:
         assert store.count_users() == 0
@@ -89,7 +92,17 @@ def test_serve_refuses_bad_options_before_listening(option: str, value: str, say
     assert result.stdout == ""  # no banner: nothing listened
 
 
-@pytest.mark.parametrize("command", [["events"], ["reset", "--yes"], ["reset", "--dry-run"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["events"],
+        ["requests"],
+        ["batches"],
+        ["reset", "--yes"],
+        ["reset", "--dry-run"],
+        ["export", "-"],
+    ],
+)
 def test_a_db_that_is_not_there_is_named_not_created(tmp_path: Path, command: list[str]) -> None:
     typo = tmp_path / "typo.db"
     result = run(["sandbox", *command, "--db", str(typo)])
@@ -100,8 +113,8 @@ def test_a_db_that_is_not_there_is_named_not_created(tmp_path: Path, command: li
 
 def test_events_and_reset_of_a_sandbox_never_used_create_nothing() -> None:
     default = Path(os.environ["ENGAGE_SANDBOX_DB"])
-    listed = run(["sandbox", "events", "-o", "json"])
+    listed = run(["sandbox", "events", "--sandbox", "-o", "json"])
     assert (listed.exit_code, listed.json()) == (0, [])
-    emptied = run(["sandbox", "reset", "--yes"])
+    emptied = run(["sandbox", "reset", "--sandbox", "--yes"])
     assert emptied.exit_code == 0
     assert not default.exists()

@@ -121,12 +121,23 @@ class SandboxAPI:
         self.requests = RequestLog()
         self._control = Control(self.requests)
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        waited: bool = False,
+    ) -> Response:
         """Answer one request. `target` is the raw path with its query string. Every request
-        but the control API's own is kept in the request log with its answer."""
+        but the control API's own is kept in the request log with its answer. `waited`: the
+        caller has already waited `delay(target)` (the HTTP server does, without a thread)."""
         method = method.upper()
         if is_control(target):
             return self._answer(self._control_dispatch, method, target, headers, body)
+        if not waited and self.latency_ms:
+            time.sleep(self.latency_ms / 1000)  # no lock held: slow answers still overlap
         answer = self._answer(self._dispatch, method, target, headers, body)
         self.requests.record(method, target, answer[0], body, answer[2])
         return answer
@@ -156,8 +167,6 @@ class SandboxAPI:
     def _dispatch(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000)  # no lock held: slow answers still overlap
         access = self._authenticate(headers)
         self._admit()
         self._maybe_fail()
@@ -169,6 +178,11 @@ class SandboxAPI:
             store=self.store, access=access, params=params, query=parse_query(query), body=body
         )
         return route.handler(request)
+
+    def delay(self, target: str) -> float:
+        """Seconds of injected latency before answering `target` (none for the control API,
+        which serves the test asserting on the code under test, not that code)."""
+        return 0.0 if is_control(target) else self.latency_ms / 1000
 
     def _control_dispatch(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes

@@ -1,14 +1,15 @@
 """The ASGI application the HTTP server runs: a small adapter over `SandboxAPI.handle`.
 
 It checks what only the HTTP layer can see (the method, the HTTP version, how many headers),
-reads the body the server has already framed and capped, and calls `handle` on a pool of
-threads, so SQLite and an injected `--latency` never stall the event loop that answers every
-other client. The in-process httpx transport calls the same `handle`.
+reads the body the server has already framed and capped, waits an injected `--latency` on the
+event loop, and calls `handle` on a pool of threads, so SQLite never stalls the loop that
+answers every other client. The in-process httpx transport calls the same `handle`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import Executor
@@ -59,9 +60,13 @@ class SandboxASGI:
         for raw_name, raw_value in scope["headers"]:
             name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        delay = self.api.delay(target)
+        if delay:  # waited here, so a slow answer holds no thread
+            await asyncio.sleep(delay)
         loop = asyncio.get_running_loop()
+        handle = functools.partial(self.api.handle, waited=True)
         status, answer_headers, payload = await loop.run_in_executor(
-            self._executor, self.api.handle, scope["method"], target, headers, body
+            self._executor, handle, scope["method"], target, headers, body
         )
         await _answer(send, status, answer_headers, payload)
 

@@ -28,9 +28,10 @@ from engage_cli.sandbox.store import SandboxStore
 __all__ = ["SandboxServer", "base_url", "make_server", "run_sandbox_server", "serve_until_stopped"]
 
 # Threads running `handle`. Writes are serialised by the store and Python code by the GIL, so
-# more threads add no speed; but `--latency` sleeps inside `handle`, and 64 concurrent clients
-# (what the sandbox promises) must still see their delays overlap.
-HANDLER_THREADS = 64
+# more threads add no speed, only contention (`--latency` is waited on the event loop, holding
+# no thread); a few let reads overlap a write's commit. tests/benchmarks/sandbox_load.py
+# --baseline measured 4, 8, 16 and 64 at 16 and 64 clients: see the commit that set this.
+HANDLER_THREADS = 8
 # A keep-alive connection idle this long is closed (idle connections cost no thread).
 IDLE_TIMEOUT_SECONDS = 120
 # How long a stop waits for answers in flight before closing the store.
