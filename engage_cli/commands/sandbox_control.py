@@ -141,7 +141,7 @@ def requests(ctx: typer.Context, db: DbOpt = None, output: OutputOpt = None) -> 
     r"""List the requests the sandbox server answered, oldest first: method, path, query,
     status, the body sent and the answer (never credentials). The last 10,000 are kept.
 
-    Example: engage sandbox requests -o json --query "[?status>=\`400\`]"
+    Example: engage sandbox requests -o json --query "[?method=='POST'].path"
     """
     _list(ctx, "requests", db, output, "REQUESTS")
 
@@ -223,7 +223,7 @@ def import_(ctx: typer.Context, file: FileArg, yes: YesOpt = False, db: DbOpt = 
     The document is checked whole first: a malformed one changes nothing. Asks first on a
     terminal.
 
-    Example: engage sandbox import snapshot.json --yes
+    Example: engage sandbox export before.json && engage sandbox import before.json --yes
     """
     from engage_cli import endpoints
     from engage_cli.sandbox.snapshot import StateError, parse_state
