@@ -138,8 +138,10 @@ def events(
 
 
 def requests(ctx: typer.Context, db: DbOpt = None, output: OutputOpt = None) -> None:
-    r"""List the requests the sandbox server answered, oldest first: method, path, query,
-    status, the body sent and the answer (never credentials). The last 10,000 are kept.
+    """List the requests the sandbox answered, oldest first (the last 10,000).
+
+    Each with its method, path, query, status, the body sent and the answer; never
+    credentials.
 
     Example: engage sandbox requests -o json --query "[?method=='POST'].path"
     """
@@ -147,8 +149,9 @@ def requests(ctx: typer.Context, db: DbOpt = None, output: OutputOpt = None) -> 
 
 
 def batches(ctx: typer.Context, db: DbOpt = None, output: OutputOpt = None) -> None:
-    """List each /batch request the sandbox received, with every item's outcome: applied,
-    or failed with the error the single call would have given.
+    """List each /batch request the sandbox received, with every item's outcome.
+
+    An item was applied, or failed with the error its single call would have given.
 
     Example: engage sandbox batches -o json --query "[].items[?status=='failed'][]"
     """
@@ -158,8 +161,9 @@ def batches(ctx: typer.Context, db: DbOpt = None, output: OutputOpt = None) -> N
 def reset(
     ctx: typer.Context, yes: YesOpt = False, db: DbOpt = None, dry_run: DryRunOpt = False
 ) -> None:
-    """Empty the sandbox: every user, list, event and batch, and its request log. Asks first
-    on a terminal.
+    """Empty the sandbox: users, lists, events, batches and request log. Asks first.
+
+    Asks on a terminal; elsewhere --yes says so.
 
     Example: engage sandbox reset --yes
     """
@@ -186,8 +190,10 @@ def reset(
 
 
 def export(ctx: typer.Context, file: FileArg, db: DbOpt = None) -> None:
-    """Write the sandbox's whole state (users with their lists and accounts, lists, events)
-    as one JSON document, which `engage sandbox import` and `serve --state` read back.
+    """Write the sandbox's whole state to FILE (- for stdout) as one JSON document.
+
+    Users with their lists and accounts, lists, and events: what `engage sandbox import`
+    and `engage sandbox serve --state` read back.
 
     Example: engage sandbox export snapshot.json
     """
@@ -219,9 +225,10 @@ def export(ctx: typer.Context, file: FileArg, db: DbOpt = None) -> None:
 
 
 def import_(ctx: typer.Context, file: FileArg, yes: YesOpt = False, db: DbOpt = None) -> None:
-    """Replace everything in the sandbox with a state document (`engage sandbox export`'s).
-    The document is checked whole first: a malformed one changes nothing. Asks first on a
-    terminal.
+    """Replace everything in the sandbox with a state document. Asks first.
+
+    The document (`engage sandbox export`'s) is checked whole first: a malformed one changes
+    nothing. Asks on a terminal; elsewhere --yes says so.
 
     Example: engage sandbox export before.json && engage sandbox import before.json --yes
     """
