@@ -99,7 +99,6 @@ def test_serve_refuses_bad_options_before_listening(option: str, value: str, say
     "command",
     [
         ["events"],
-        ["requests"],
         ["batches"],
         ["reset", "--yes"],
         ["reset", "--dry-run"],
@@ -227,3 +226,10 @@ def test_engage_itself_is_never_asked_for_a_sandbox(command: list[str]) -> None:
         result.stderr
     )
     assert result.sent == []
+
+
+@pytest.mark.parametrize("where", [["--sandbox"], ["--db", "x.db"]])
+def test_the_request_log_is_only_the_servers(where: list[str]) -> None:
+    result = run(["sandbox", "requests", *where])
+    assert result.exit_code == 2
+    assert "The request log is kept by a running sandbox server" in result.stderr

@@ -145,6 +145,12 @@ def requests(ctx: typer.Context, db: DbOpt = None, output: OutputOpt = None) -> 
 
     Example: engage sandbox requests -o json --query "[?method=='POST'].path"
     """
+    if db is not None or state_of(ctx).sandbox:
+        raise UsageError(
+            "The request log is kept by a running sandbox server, not in its database.",
+            hint="Ask the server: --base-url (or ENGAGE_BASE_URL) with the URL `engage sandbox "
+            "serve` printed.",
+        )
     _list(ctx, "requests", db, output, "REQUESTS")
 
 
