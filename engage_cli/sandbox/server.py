@@ -30,7 +30,7 @@ __all__ = ["SandboxServer", "base_url", "make_server", "run_sandbox_server", "se
 # Threads running `handle`. Writes are serialised by the store and Python code by the GIL, so
 # more threads add no speed, only contention (`--latency` is waited on the event loop, holding
 # no thread); a few let reads overlap a write's commit. tests/benchmarks/sandbox_load.py
-# --baseline measured 4, 8, 16 and 64 at 16 and 64 clients: see the commit that set this.
+# --baseline measured 4, 8 and 64 alike at 16 and 64 clients, within the machine's noise.
 HANDLER_THREADS = 8
 # A keep-alive connection idle this long is closed (idle connections cost no thread).
 IDLE_TIMEOUT_SECONDS = 120
