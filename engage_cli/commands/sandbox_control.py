@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
+from urllib.parse import urlsplit
 
 import typer
 
@@ -72,10 +73,8 @@ def _control(state: State, db: Path | None) -> Iterator[EngageClient | None]:
         with state.client(credentials=credentials, transport=sandbox_transport(path)) as client:
             yield client
         return
-    import httpx
-
     base = state.settings().base_url
-    host = httpx.URL(base).host
+    host = urlsplit(base).hostname or ""
     if any(host == h or host.endswith("." + h) for h in ENGAGE_HOSTS):
         raise _not_a_sandbox(base, "it is Engage itself")
     with state.client() as client:
