@@ -268,3 +268,64 @@ def test_a_failed_update_does_not_hold_back_the_users_memberships(sandbox: Recor
     assert "update user u144: The API refused" in result.stderr
     assert ("POST", "/users/u144/accounts") in sandbox.writes()  # the user exists: sent
     assert get(sandbox, "u144")["accounts"] == [{"id": "acme", "role": "admin"}]
+
+
+def test_an_event_that_did_not_land_is_saved_for_events_import(
+    sandbox: Recording, tmp_path: Path
+) -> None:
+    file = tmp_path / "seed.yaml"
+    file.write_text(EXAMPLE.read_text(), encoding="utf-8")
+    sent: list[str] = []
+
+    def second_event(method: str, path: str) -> bool:
+        if (method, path) == ("POST", "/users/u144/events"):
+            sent.append(path)
+            return len(sent) == 2  # Paid, the second
+        return False
+
+    sandbox.refuse = second_event
+    first = seed(sandbox, "apply", str(file))
+    assert first.exit_code == 7, first.stderr
+    assert "send_event user u144: The API refused" in first.stderr
+    saved = tmp_path / "seed.yaml.events-failed.jsonl"
+    assert f"engage events import {saved}" in first.stderr
+    (line,) = saved.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["event"] == "Paid" and json.loads(line)["uid"] == "u144"
+    assert events(sandbox, "u144") == ["Signup"]
+
+    sandbox.refuse = lambda method, path: False
+    assert seed(sandbox, "apply", str(file)).exit_code == 0
+    assert sandbox.writes() == []  # the user exists: apply does not send its events again
+    imported = run(["events", "import", str(saved), "-o", "json"], transport=sandbox)
+    assert imported.exit_code == 0, imported.stderr
+    assert events(sandbox, "u144") == ["Signup", "Paid"]
+
+
+def test_a_run_stopped_by_bad_credentials_loses_and_doubles_no_event(
+    sandbox: Recording, tmp_path: Path
+) -> None:
+    file = tmp_path / "seed.yaml"
+    file.write_text(EXAMPLE.read_text(), encoding="utf-8")
+
+    def unauthorized(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": "Wrong authentication credentials."})
+
+    refusing = {("PUT", "/users/load-5")}
+    inner = sandbox.inner.handle_request
+    sandbox.inner.handle_request = lambda request: (  # type: ignore[method-assign]
+        unauthorized(request)
+        if (request.method, request.url.path.removeprefix("/v1")) in refusing
+        else inner(request)
+    )
+    first = seed(sandbox, "apply", str(file))
+    assert first.exit_code == 3, first.stderr
+    assert "again to finish the rest" in first.stderr
+    assert ("POST", "/users/u144/events") not in sandbox.seen  # phase 3 never ran
+    refusing.clear()
+    second = seed(sandbox, "apply", str(file))
+    assert second.exit_code == 0, second.stderr
+    saved = tmp_path / "seed.yaml.events-failed.jsonl"
+    if saved.exists():  # u144 was created before the stop: its events wait in the file
+        assert run(["events", "import", str(saved)], transport=sandbox).exit_code == 0
+    assert events(sandbox, "u144") == ["Signup", "Paid"]
+    assert seed(sandbox, "plan", str(file), "--check").exit_code == 0

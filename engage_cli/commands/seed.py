@@ -216,7 +216,7 @@ def _run(
             dry_run=dry_run,
         )
     _report(state, out, plan, applied, dry_run, command)
-    _raise_for(applied, file, command)
+    _raise_for(applied, file, command, seed.name)
 
 
 def _report(
@@ -260,35 +260,48 @@ def _report(
     stderr.flush()
 
 
-def _raise_for(applied: Applied, file: str, command: str) -> None:
-    from engage_cli.errors import Interrupted, PartialFailure
+def _stem(file: str, name: str) -> str:
+    """Where files of this run go: beside the seed file; for stdin, the current directory."""
+    from engage_cli.seed.source import STDIN
 
+    return f"engage-seed-{name}" if file == STDIN else file
+
+
+def _raise_for(applied: Applied, file: str, command: str, name: str) -> None:
+    """Exit 0 when every action landed; else the run's stop (3, 6, 130) or 7, naming what did
+    not land. Events are sent only when apply creates their user, which now exists: those
+    that certainly did not land are saved for `engage events import`."""
+    import shlex
+
+    from engage_cli.errors import Interrupted, PartialFailure
+    from engage_cli.seed.apply import names, save_unsent_events
+
+    if not applied.failures and applied.stopped is None:
+        return
+    again = f"Run `engage {command} {file}` again to finish the rest."
+    saved = save_unsent_events(applied.failures, _stem(file, name))
+    if saved is not None:
+        again += (
+            f" Events are sent only when apply creates their user: those that did not land are "
+            f"in {saved}; send them with: engage events import {shlex.quote(str(saved))}"
+        )
+    if any(f.action.action == "send_event" and f.outcome == "unknown" for f in applied.failures):
+        again += " An event sent without an answer may have been recorded: it is not re-sent."
     stopped = applied.stopped
     if stopped is not None:
         error = stopped.fatal or stopped.down
-        if error is not None:
-            raise error
-        if stopped.ledger_error is not None:
-            raise PartialFailure(f"Stopped: {stopped.ledger_error.reason}.")
-        raise Interrupted(f"Interrupted: run {command} {file} again to finish.")
-    if not applied.failures:
-        return
-    from engage_cli.seed.apply import names
-
+        if error is None and stopped.ledger_error is not None:
+            error = PartialFailure(f"Stopped: {stopped.ledger_error.reason}.")
+        if error is None:
+            error = Interrupted("Interrupted.")
+        error.hint = f"{error.hint or ''} {again}".strip()
+        raise error
     shown = names(applied.failures[:FAILURES_SHOWN])
     more = len(applied.failures) - FAILURES_SHOWN
-    listing = "\n".join(f"  {line}" for line in shown) + (
-        f"\n  ... and {more} more" if more > 0 else ""
-    )
-    hint = f"Run `engage {command} {file}` again to finish the rest."
-    if any(f.action.action == "send_event" and f.outcome != "skipped" for f in applied.failures):
-        # Events go with a create only, and that user now exists: apply will not send them.
-        hint += (
-            " Events are sent only when apply creates their user: send the ones listed with "
-            "`engage events add` (one sent without an answer may have been recorded)."
-        )
+    listing = "\n".join(f"  {line}" for line in shown)
+    if more > 0:
+        listing += f"\n  ... and {more} more"
+    total = len(applied.failures) + len(applied.landed)
     raise PartialFailure(
-        f"{len(applied.failures)} of {len(applied.failures) + len(applied.landed)} actions did "
-        f"not land:\n{listing}",
-        hint=hint,
+        f"{len(applied.failures)} of {total} actions did not land:\n{listing}", hint=again
     )

@@ -182,6 +182,8 @@ def apply(
         def send(actions: list[Action], done: frozenset[int] = frozenset()) -> None:
             """One driver run; once a run stopped, the later ones are not sent."""
             if applied.stopped is not None:
+                why = "not sent: the run stopped first"
+                applied.failures += [Failure(action, "not_sent", why) for action in actions]
                 return
             actions = _with_lists(actions, ids, applied, dry_run)
             if not actions:
@@ -283,6 +285,33 @@ def _account(
             applied.landed.append(action)
         else:
             applied.failures.append(Failure(action, outcome, message or outcome))
+
+
+EVENTS_SUFFIX = ".events-failed.jsonl"
+
+
+def save_unsent_events(failures: list[Failure], stem: str) -> Path | None:
+    """Events of users this apply created that certainly did not land (refused, or not sent
+    as the run stopped), in a file `engage events import` reads: apply sends events only with
+    a create, so a later apply will not. One sent without an answer may have landed: never in
+    it. None when there is none."""
+    from engage_cli.bulk.ledger import RecordsFile
+
+    events = [
+        f
+        for f in failures
+        if f.action.action == "send_event" and f.outcome in ("failed", "not_sent")
+    ]
+    if not events:
+        return None
+    saved = RecordsFile(Path(stem + EVENTS_SUFFIX), mode="claim", suffix=EVENTS_SUFFIX)
+    try:
+        for n, failure in enumerate(events, 1):
+            event = {"uid": failure.action.id, **failure.action.detail["event"]}
+            saved.add(Record(n, event), failure.message)
+    finally:
+        kept = saved.close()
+    return kept
 
 
 def names(failures: Iterable[Failure]) -> list[str]:
