@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from engage_cli.commands._common import DryRunOpt, OutputOpt, YesOpt, fmt, state_of
+from engage_cli.commands._common import (
+    DryRunOpt,
+    OutputFormat,
+    OutputOpt,
+    YesOpt,
+    fmt,
+    state_of,
+)
 from engage_cli.commands.bulk import ConcurrencyOpt  # the bulk commands' own option
 
 if TYPE_CHECKING:
@@ -54,7 +61,12 @@ DONE = {  # an action, as the summary counts it when it landed
 
 
 def _prepare(
-    ctx: typer.Context, file: str, output: object, *, prune: bool, concurrency: int | None
+    ctx: typer.Context,
+    file: str,
+    output: OutputFormat | None,
+    *,
+    prune: bool,
+    concurrency: int | None,
 ) -> tuple[State, Output, Seed, Holdings]:
     """The state, the output, the seed (exit 2 on a bad file, before any request) and what
     the account holds."""
@@ -63,7 +75,7 @@ def _prepare(
     from engage_cli.seed import state as holdings
 
     state = state_of(ctx)
-    out = state.choose_output(fmt(output))  # type: ignore[arg-type]
+    out = state.choose_output(fmt(output))
     seed = seed_file.load(file, state.streams.stdin, state.streams.environ)
     workers = concurrency or DEFAULT_CONCURRENCY
     held = holdings.read(
