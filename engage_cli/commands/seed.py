@@ -15,6 +15,7 @@ from engage_cli.commands._common import (
     OutputFormat,
     OutputOpt,
     YesOpt,
+    confirm_or_refuse,
     fmt,
     state_of,
 )
@@ -155,8 +156,6 @@ def apply_(
     plan = plan_apply(seed, held, prune=prune)
     deletes = sum(1 for a in plan.actions if a.action == "delete")
     if deletes and not yes and not dry_run:
-        from engage_cli.commands._common import confirm_or_refuse
-
         confirm_or_refuse(
             state,
             f"Delete {deletes} users and accounts marked as seed {seed.name}'s that the file "
@@ -190,11 +189,13 @@ def down(
         shown = ", ".join(repr(uid) for uid in plan.skipped[:FAILURES_SHOWN])
         out.warn(
             f"not deleted, as they do not carry meta.seed: {seed.name}: {shown}"
-            + (f" and {len(plan.skipped) - FAILURES_SHOWN} more" if len(plan.skipped) > 20 else "")
+            + (
+                f" and {len(plan.skipped) - FAILURES_SHOWN} more"
+                if len(plan.skipped) > FAILURES_SHOWN
+                else ""
+            )
         )
     if plan.actions and not yes and not dry_run:
-        from engage_cli.commands._common import confirm_or_refuse
-
         users = sum(1 for a in plan.actions if a.action == "delete")
         lists = len(plan.actions) - users
         confirm_or_refuse(
