@@ -113,6 +113,17 @@ def test_a_db_that_is_not_there_is_named_not_created(tmp_path: Path, command: li
     assert not typo.exists()
 
 
+def test_export_onto_a_directory_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    seed()
+    where = tmp_path / "out"
+    target = where / "snapshots"
+    target.mkdir(parents=True)
+    result = run(["sandbox", "export", str(target), "--sandbox"])
+    assert result.exit_code == 2, result.stderr
+    assert f"Cannot write {target}: Is a directory." in result.stderr
+    assert [p.name for p in where.iterdir()] == ["snapshots"]  # no temporary left
+
+
 def test_events_and_reset_of_a_sandbox_never_used_create_nothing() -> None:
     default = Path(os.environ["ENGAGE_SANDBOX_DB"])
     listed = run(["sandbox", "events", "--sandbox", "-o", "json"])

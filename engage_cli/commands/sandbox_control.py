@@ -303,6 +303,8 @@ def _write_file(path: Path, text: str) -> None:
         with os.fdopen(handle, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a directory there, a full disk: named, never a crash
+            raise UsageError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
         raise
