@@ -70,6 +70,26 @@ def test_serve_refuses_a_taken_port_with_a_hint() -> None:
     assert "--port 0" in result.stderr
 
 
+def test_serve_with_a_state_on_a_taken_port_leaves_the_database_as_it_was(
+    tmp_path: Path,
+) -> None:
+    # The snapshot replaces everything only once the server can listen: exit 2 changes nothing.
+    import socket
+
+    path = seed()
+    snapshot = tmp_path / "empty.json"
+    snapshot.write_text('{"users": [], "lists": [], "events": []}', encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(["sandbox", "serve", "--port", str(port), "--state", str(snapshot)])
+    assert result.exit_code == 2
+    assert "Cannot listen on 127.0.0.1" in result.stderr
+    with SandboxStore(path) as store:
+        assert (store.count_users(), store.count_events()) == (2, 2)
+
+
 @pytest.mark.parametrize(
     ("option", "value", "says"),
     [

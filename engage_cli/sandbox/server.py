@@ -211,8 +211,6 @@ def run_sandbox_server(
     or a malformed state file."""
     store = SandboxStore(db_path if db_path is not None else default_db_path())
     try:
-        if state_file is not None:
-            load_state_file(store, Path(state_file))
         api = SandboxAPI(
             store,
             key=key,
@@ -225,6 +223,12 @@ def run_sandbox_server(
     except BaseException:
         store.close()
         raise
+    if state_file is not None:  # once listening is sure: a taken port must not empty the store
+        try:
+            load_state_file(store, Path(state_file))
+        except BaseException:
+            server.close()
+            raise
     if verbose:
         handler = logging.StreamHandler(err if err is not None else sys.stderr)
         logging.getLogger("uvicorn").addHandler(handler)
