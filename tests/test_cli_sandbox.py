@@ -216,6 +216,19 @@ def test_reset_export_and_import_through_the_server(
     assert json.loads(to_stdout.stdout)["users"][0]["uid"] == "kept"
 
 
+def test_a_password_in_the_base_url_is_never_shown(served: SandboxTransport) -> None:
+    with_password = {"ENGAGE_BASE_URL": "http://user:hunter2@127.0.0.1:8080/v1"}
+    emptied = run(["sandbox", "reset", "--yes"], transport=served, env=with_password)
+    assert emptied.exit_code == 0, emptied.stderr
+    assert "Sandbox emptied (http://user:****@127.0.0.1:8080/v1)." in emptied.stderr
+    engage = {"ENGAGE_BASE_URL": "https://user:hunter2@api.engage.so/v1"}
+    refused = run(["sandbox", "events"], env=engage)
+    assert refused.exit_code == 2
+    assert "https://user:****@api.engage.so/v1 is not an Engage sandbox" in refused.stderr
+    for result in (emptied, refused):
+        assert "hunter2" not in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [

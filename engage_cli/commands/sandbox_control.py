@@ -82,8 +82,10 @@ def _control(state: State, db: Path | None) -> Iterator[EngageClient | None]:
 
 
 def _not_a_sandbox(base: str, why: str) -> UsageError:
+    from engage_cli.config import mask_url
+
     return UsageError(
-        f"{base} is not an Engage sandbox: {why}.",
+        f"{mask_url(base)} is not an Engage sandbox: {why}.",
         hint="Point --base-url (or ENGAGE_BASE_URL) at the URL `engage sandbox serve` printed, "
         "or read a sandbox database with --db PATH or --sandbox.",
     )
@@ -182,7 +184,10 @@ def reset(
                 f"The sandbox is empty: nothing was ever stored ({_db_path(db)}).\n"
             )
             return
-        where = "at " + (str(_db_path(db)) if db is not None or state.sandbox else client.base_url)
+        from engage_cli.config import mask_url
+
+        at_url = mask_url(client.base_url)  # never a password the URL carries
+        where = "at " + (str(_db_path(db)) if db is not None or state.sandbox else at_url)
         if dry_run:
             state.choose_output(None).dry_run(client.describe(request))
             return
