@@ -229,6 +229,23 @@ def test_a_password_in_the_base_url_is_never_shown(served: SandboxTransport) -> 
         assert "hunter2" not in result.stdout + result.stderr
 
 
+def test_what_the_commands_say_reaches_stderr_escaped(tmp_path: Path) -> None:
+    # A file name, and the counts a server that is no sandbox put in its answer, are shown
+    # as text: an escape sequence must not reach the terminal to act on it.
+    snapshot = '{"users": [], "lists": [], "events": []}'
+    answer = {"status": "ok", "users": "\x1b]0;owned\x07", "lists": 0, "events": 0}
+    imported = run(["sandbox", "import", "-", "--yes"], [reply(200, answer)], stdin=snapshot)
+    assert imported.exit_code == 0, imported.stderr
+    assert "Imported \\x1b]0;owned\\x07 users" in imported.stderr
+    seed()
+    named = tmp_path / "snap\x1b[31m.json"
+    exported = run(["sandbox", "export", str(named), "--sandbox"])
+    assert exported.exit_code == 0, exported.stderr
+    assert "snap\\x1b[31m.json." in exported.stderr
+    for result in (imported, exported):
+        assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [
