@@ -35,12 +35,6 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_LATENCY_MS = 600_000.0  # ten minutes: past any client's timeout
 
 
-def _db_path(db: Path | None) -> Path:
-    from engage_cli.sandbox.api import default_db_path
-
-    return db if db is not None else default_db_path()
-
-
 def _finite(value: float) -> float:
     # Click's ranges compare, and every comparison with nan is false: nan passes them.
     if not math.isfinite(value):
@@ -132,6 +126,7 @@ def serve(
     Example: engage sandbox serve --port 0 --latency 50 --fail-rate 0.1
     """
     from engage_cli.context import open_sandbox_store
+    from engage_cli.sandbox.api import default_db_path
     from engage_cli.sandbox.server import run_sandbox_server
     from engage_cli.sandbox.snapshot import StateError, parse_state
 
@@ -143,12 +138,12 @@ def serve(
             parse_state(document)
         except StateError as exc:
             raise UsageError(f"--state {state_file}: {exc}") from exc
-    open_sandbox_store(_db_path(db)).close()  # a bad --db is a store error, not a port error
+    open_sandbox_store(default_db_path(db)).close()  # a bad --db is a store error, not a port error
     if host not in LOOPBACK_HOSTS:
         state.streams.stderr.write(f"Warning: listening on {host}, beyond loopback.\n")
     try:
         run_sandbox_server(
-            db_path=_db_path(db),
+            db_path=default_db_path(db),
             host=host,
             port=port,
             key=key,

@@ -44,21 +44,16 @@ FileArg = Annotated[str, typer.Argument(metavar="FILE|-", help="A file, or - for
 ENGAGE_HOSTS = ("engage.so",)
 
 
-def _db_path(db: Path | None) -> Path:
-    from engage_cli.sandbox.api import default_db_path
-
-    return db if db is not None else default_db_path()
-
-
 @contextmanager
 def _control(state: State, db: Path | None) -> Iterator[EngageClient | None]:
     """The client that reaches the sandbox: in-process on a store with --db or --sandbox
     (None when the default store was never made: nothing recorded yet), else the server at
     the base URL, which must not be Engage itself."""
     from engage_cli.context import SANDBOX_BASE_URL, sandbox_transport
+    from engage_cli.sandbox.api import default_db_path
 
     if db is not None or state.sandbox:
-        path = _db_path(db)
+        path = default_db_path(db)
         if not path.exists():
             if db is not None:  # a typo, named; never a new empty database
                 raise UsageError(
@@ -175,17 +170,18 @@ def reset(
     Example: engage sandbox reset --yes
     """
     from engage_cli import endpoints
+    from engage_cli.sandbox.api import default_db_path
 
     state = state_of(ctx)
     request = endpoints.sandbox_control("POST", "reset")
     with _control(state, db) as client:
         if client is None:
-            _say(state, f"The sandbox is empty: nothing was ever stored ({_db_path(db)}).")
+            _say(state, f"The sandbox is empty: nothing was ever stored ({default_db_path(db)}).")
             return
         from engage_cli.config import mask_url
 
         at_url = mask_url(client.base_url)  # never a password the URL carries
-        where = "at " + (str(_db_path(db)) if db is not None or state.sandbox else at_url)
+        where = "at " + (str(default_db_path(db)) if db is not None or state.sandbox else at_url)
         if dry_run:
             state.choose_output(None).dry_run(client.describe(request))
             return
@@ -239,6 +235,7 @@ def import_(ctx: typer.Context, file: FileArg, yes: YesOpt = False, db: DbOpt = 
     Example: engage sandbox export before.json && engage sandbox import before.json --yes
     """
     from engage_cli import endpoints
+    from engage_cli.sandbox.api import default_db_path
     from engage_cli.sandbox.snapshot import StateError, parse_state
 
     state = state_of(ctx)
@@ -254,7 +251,7 @@ def import_(ctx: typer.Context, file: FileArg, yes: YesOpt = False, db: DbOpt = 
     if db is not None or state.sandbox:
         from engage_cli.context import open_sandbox_store
 
-        open_sandbox_store(_db_path(db)).close()  # importing makes the database it fills
+        open_sandbox_store(default_db_path(db)).close()  # importing makes the database it fills
     with _control(state, db) as client:
         assert client is not None
         request = endpoints.sandbox_control("PUT", "state", body=document)
