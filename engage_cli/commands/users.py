@@ -274,7 +274,8 @@ def list_(
     rows = UserRows(tuple(c.strip() for c in columns.split(",") if c.strip())) if columns else USERS
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
-    request = endpoints.list_users(limit, cursor_of(cursors), email, lists)
+    size = endpoints.page_size(limit, all_pages, max_items)
+    request = endpoints.list_users(size, cursor_of(cursors), email, lists)
     again = ["users", "list"]
     again += ["--limit", str(limit)] if limit else []
     again += ["--email", email] if email else []
