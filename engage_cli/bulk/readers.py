@@ -77,6 +77,8 @@ def data_problems(value: Any) -> tuple[str, ...]:
 
 
 def _is_text(value: str) -> bool:
+    if value.isascii():  # most text, and checked without encoding a copy
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
