@@ -46,11 +46,13 @@ class APIRequest:
     def __post_init__(self) -> None:
         # httpx refuses a URL over 64 KB with an exception of its own, and servers stop far
         # sooner (414); a uid or PATH that long is a mistake to report before sending.
-        length = len(self.path) + sum(
-            len(k) + len(v) + 2
-            for k, values in self.params.items()
-            for v in ([values] if isinstance(values, str) else values)
-        )
+        length = len(self.path)
+        if self.params:  # most requests have none (every record of a bulk run makes two)
+            length += sum(
+                len(k) + len(v) + 2
+                for k, values in self.params.items()
+                for v in ([values] if isinstance(values, str) else values)
+            )
         if length > MAX_URL_PATH:
             raise UsageError(
                 f"The request path and query are too long ({length} characters; servers "
