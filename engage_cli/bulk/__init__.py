@@ -8,5 +8,8 @@
 5. `ledger`: account for it when it did not land (failures, unknown, journal files);
 6. `progress`: show the run while it goes and summarise it at the end.
 
-The commands in `engage_cli/commands/bulk.py` are thin adapters over these modules.
+`run` is the driver that takes a run through these stages (its docstring is the contract):
+`engage users import` and the other bulk commands (commands/bulk.py) and `engage seed apply`
+call it with a `BulkRun` and a `Reporter`, and get its `Result` back; `outcome` turns that
+into the error a command ends with.
 """

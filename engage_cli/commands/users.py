@@ -334,17 +334,10 @@ def delete(
             hint="engage users delete u144 --yes, or engage users delete --from seed.csv --yes",
         )
     if from_file is not None:
-        options = bulk.BulkOptions(
-            from_file,
-            format.value if format is not None else None,
-            concurrency,
-            rate,
-            failures,
-            dry_run=dry_run,
-            output=fmt(output),
-            allow_empty=True,  # a teardown with nothing left to delete is done
-        )
-        bulk.delete_users_from(ctx, options, yes=yes)
+        bulk.delete_users_from(
+            ctx, from_file, format, concurrency=concurrency, rate=rate, failures=failures,
+            dry_run=dry_run, output=output, yes=yes,
+        )  # fmt: skip
         return
     if any(option is not None for option in (format, concurrency, rate, failures)):
         raise UsageError("--format, --concurrency, --rate and --failures go with --from FILE.")
