@@ -132,7 +132,7 @@ def measure_list_all(runs: int, work: Path) -> None:
         argv = [ENGAGE, "users", "list", "--all", "-o", "ndjson"]
         # --debug logs each request as `> GET URL` (tests/test_paging.py counts at the sandbox).
         logged = subprocess.run([*argv, "--debug"], env=env, capture_output=True, text=True)
-        sent = sum(line.startswith("> GET ") for line in logged.stderr.splitlines())
+        sent = sum("> GET " in line for line in logged.stderr.splitlines())
         print(f"users list --all of 3,000 users: {sent} requests (target 100)", flush=True)
         ours = Case("users list --all (3,000)", argv, env)
         base = Case("minimal_list_all.py", [PYTHON, str(HERE / "minimal_list_all.py")], env)
