@@ -164,7 +164,9 @@ def test_every_command_path_and_option_prefix_completes_as_typer_does() -> None:
         "engage users list --limit",  # an option missing its value
         "engage users import -- --",  # after --, nothing is an option
         'engage users get "u 1" -',  # quoting
-        "engage nosuch --",
+        "engage nosuch --",  # an unknown command, and near misses of known ones
+        "engage user l",
+        "engage users lst --",
         "engage users list --email=a@b --e",
     ],
 )

@@ -106,9 +106,7 @@ def candidates(args: list[str], incomplete: str) -> list[Item]:
         if _wants_value(args, param):
             return _values(param, incomplete)
     for param in params:
-        if param["kind"] == "argument" and (
-            param.get("nargs", 1) == -1 or param["name"] not in given
-        ):
+        if param["kind"] == "argument" and (_nargs(param) == -1 or param["name"] not in given):
             return _values(param, incomplete)
     return _names(node, given, incomplete)
 
