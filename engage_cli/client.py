@@ -26,6 +26,7 @@ from engage_cli.endpoints import APIRequest, EncodedJSON
 from engage_cli.errors import (
     APIRefusedError,
     ConfigError,
+    ConnectFailed,
     EngageError,
     MissingCredentials,
     NetworkError,
@@ -182,8 +183,19 @@ def error_for_response(request: APIRequest, response: httpx.Response) -> EngageE
     return APIRefusedError(f"The API refused the request ({status}): {text}", status=status)
 
 
-def error_for_exception(request: APIRequest, exc: Exception) -> EngageError:
+def error_for_exception(
+    request: APIRequest, exc: Exception, url: httpx.URL | None = None
+) -> EngageError:
     where = f"{request.method} {request.path}"
+    if isinstance(exc, httpx.ConnectError) and url is not None and url.host:
+        # Name where it tried: the host and port that refused (or do not resolve).
+        port = url.port or (443 if url.scheme == "https" else 80)
+        host = f"[{url.host}]" if ":" in url.host else url.host
+        return ConnectFailed(
+            f"Cannot connect to {host}:{port} ({where}): {str(exc) or type(exc).__name__}.",
+            host=url.host,
+            port=port,
+        )
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     return NetworkError(
         f"The request {kind} ({where}): {str(exc) or type(exc).__name__}", retryable=True
@@ -194,7 +206,7 @@ def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: flo
     """The server asked for a longer pause than RETRY_AFTER_CAP: retrying earlier would only
     be refused again, so give up now and say how long it asked for."""
     err = error_for_response(request, response)
-    err.message += f" It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s we wait."
+    err.add_sentence(f"It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s we wait.")
     return err
 
 
@@ -270,8 +282,15 @@ class EngageClient:
         self.close()
 
     # What would be sent: for --dry-run and --debug.
+    def target(self, request: APIRequest) -> str:
+        """Where a request goes: under the base URL, or from its root (`from_root`)."""
+        if not request.from_root:
+            return self.base_url + request.path
+        base = httpx.URL(self.base_url)
+        return str(base.copy_with(raw_path=request.path.encode("ascii")))
+
     def url(self, request: APIRequest) -> str:
-        url = httpx.URL(self.base_url + request.path)
+        url = httpx.URL(self.target(request))
         return mask_url(str(url.copy_with(params=request.params) if request.params else url))
 
     def shown_headers(self, request: APIRequest) -> dict[str, str]:
@@ -305,7 +324,7 @@ class EngageClient:
     def send(self, request: APIRequest) -> Any:
         """Send with retries; return the parsed JSON answer or raise an EngageError."""
         self.check_credentials(request)
-        http_request = self._build(request, self.base_url + request.path, request.params)
+        http_request = self._build(request, self.target(request), request.params)
         assert self.api_key is not None
         # Username authentication is the key with an empty password.
         auth = (self.api_key, self.api_secret or "")
@@ -322,7 +341,7 @@ class EngageClient:
                     self._retry_wait(attempt, None, f"{type(exc).__name__}")
                     attempt += 1
                     continue
-                raise error_for_exception(request, exc) from exc
+                raise error_for_exception(request, exc, http_request.url) from exc
             elapsed_ms = (time.monotonic() - started) * 1000
             self._debug(f"< {response.status_code} {response.reason_phrase} ({elapsed_ms:.0f} ms)")
             if response.status_code < 300:

@@ -38,6 +38,14 @@ class EngageError(Exception):
         self.status = status
         self.retryable = retryable
 
+    def add_sentence(self, text: str) -> None:
+        """Say more after the message, which ends as a sentence first: one quoting the
+        server ("... Wrong authentication credentials") often has no full stop."""
+        message = self.message.rstrip()
+        if not message.endswith((".", "!", "?")):
+            message += "."
+        self.message = f"{message} {text}"
+
     def to_dict(self) -> dict[str, object]:
         """The JSON form written to stderr with `-o json` / `-o ndjson`."""
         error: dict[str, object] = {
@@ -61,6 +69,11 @@ class ConfigError(EngageError):
     """Missing or unusable configuration or credentials, or the API said 401/403."""
 
     exit_code = ExitCode.CONFIG
+
+
+class CredentialsRefused(ConfigError):
+    """`auth login`'s check: the API refused the credentials just given. Its hint is about
+    those; the general one (`engage auth status`) would show the saved ones instead."""
 
 
 class MissingCredentials(ConfigError):
@@ -102,6 +115,16 @@ class TemporaryError(EngageError):
 
 class NetworkError(TemporaryError):
     """No answer: the connection failed, or the request timed out."""
+
+
+class ConnectFailed(NetworkError):
+    """No connection could be opened to `host`:`port` (refused, no such host): nothing
+    reached the server, and waiting longer would not help."""
+
+    def __init__(self, message: str, *, host: str, port: int) -> None:
+        super().__init__(message, retryable=True)
+        self.host = host
+        self.port = port
 
 
 class PartialFailure(EngageError):

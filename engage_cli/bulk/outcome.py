@@ -15,13 +15,15 @@ from engage_cli.errors import EngageError, Interrupted, PartialFailure
 UNSAVED_SHOWN = 20  # records saved nowhere named in the error; the rest are counted
 
 
-def raise_for_outcome(result: Result, retry: str, *, from_stdin: bool = False) -> None:
+def raise_for_outcome(result: Result, retry: str, *, from_stream: str | None = None) -> None:
     """Return if every record landed; else raise the error that says what did not, and how
-    to send it again with `retry` (`from_stdin`: the run's files went to the current
-    directory)."""
+    to send it again with `retry` (`from_stream`: the input was that stream, stdin or a
+    pipe, so the run's files went to the current directory)."""
     summary = result.summary
     failures = summary.failures_file
-    where = " (in the current directory, as the input was stdin)" if from_stdin else ""
+    where = ""
+    if from_stream is not None:
+        where = f" (in the current directory, as the input was {from_stream})"
     maybe = ""
     if summary.unknown:
         maybe = (
@@ -33,7 +35,7 @@ def raise_for_outcome(result: Result, retry: str, *, from_stdin: bool = False) -
     stopped: EngageError | None = result.fatal or result.down
     if stopped is not None:
         if failures:
-            stopped.message += f" The records not landed are in {failures}{where}." + maybe
+            stopped.add_sentence(f"The records not landed are in {failures}{where}.{maybe}")
             stopped.hint = f"{stopped.hint or ''} Then resume with: {retry}".strip()
         raise stopped
     if summary.interrupted:

@@ -18,8 +18,9 @@ Contract
   `default_retries`.
 - `reporter` (a `Reporter`) hears the run as it goes: warnings about the input, each request a
   dry run would send, the start of the send pass, progress, the Ctrl-C stop, and every
-  record's outcome (landed, failed, unknown, not_sent, invalid) with its error. Its methods
-  must not raise.
+  record's outcome (landed, failed, unknown, not_sent, invalid) with its error. The record
+  an outcome names has the `line` and `data` it was given (it may be a copy: match on
+  `line`). Its methods must not raise.
 - `confirm(total)` runs after the check pass and before anything is sent, with the number of
   records that will be sent; it refuses by raising. Its time is not counted in the run's.
 
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BulkRun",
+    "Connect",
     "FileInput",
     "RecordsInput",
     "Reporter",
@@ -142,7 +144,9 @@ class Reporter(Protocol):
         self, record: Record, outcome: str, message: str | None, status: int | None
     ) -> None:
         """One record's end: landed (message None), failed, unknown, not_sent or invalid
-        (with --stream), with the error's message and HTTP status. Called from workers."""
+        (with stream), with the error's message and HTTP status. Called from the workers.
+        Records skipped as duplicates, or landed by the run being resumed, are only counted
+        (in the summary)."""
 
     def sent(self) -> None:
         """The send pass ended (before the summary is built)."""
@@ -170,6 +174,7 @@ class Result:
     ledger_error: LedgerError | None = None  # the failures file could not be written
     unsaved: list[Record] = field(default_factory=list)  # records saved nowhere
     unread_after: int | None = None  # the line after which the input was not read
+    too_large: int = 0  # records failed as too large for any batch: their retry has no --batch
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -225,7 +230,13 @@ def run(
         and runner.ledger_error is None
     )
     return Result(
-        summary, runner.fatal, runner.down, runner.ledger_error, runner.unsaved, runner.unread_after
+        summary,
+        runner.fatal,
+        runner.down,
+        runner.ledger_error,
+        runner.unsaved,
+        runner.unread_after,
+        runner.too_large,
     )
 
 

@@ -134,6 +134,7 @@ class Runner:
         self.down: TemporaryError | None = None  # the API failed max_errors times in a row
         self.ledger_error: LedgerError | None = None
         self.unsaved: list[Record] = []  # records the ledger could not take
+        self.too_large = 0  # records failed as too large for any batch: retried without --batch
         self.unread_after: int | None = None  # the line after which the input was not read
         self.pacer = pacer or Pacer(rate)
         self._progress = progress
@@ -231,6 +232,8 @@ class Runner:
             self._account(item[0], "failed", f"Unexpected failure: {type(exc).__name__}")
             return
         if ENVELOPE + grown > BATCH_BYTES:
+            with self._lock:
+                self.too_large += 1
             self._account(item[0], "failed", _too_large(ENVELOPE + grown))
             return
         chunk = self._gathering[n]

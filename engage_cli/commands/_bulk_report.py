@@ -1,15 +1,16 @@
 """How a bulk command shows its run: the driver's `Reporter` for a terminal (a progress bar
-on stderr when it is one, the column warnings, a dry run's requests, the Ctrl-C notice), the
-summary at the end, and the command that retries what did not land."""
+on stderr when it is one, drawn by rich, imported only then; the column warnings; a dry run's
+requests; the Ctrl-C notice), the summary at the end, and the command that retries what did
+not land."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engage_cli.bulk.progress import Summary, TerminalProgress
+    from engage_cli.bulk.progress import Summary
     from engage_cli.bulk.readers import Record
     from engage_cli.bulk.run import BulkRun
     from engage_cli.bulk.runner import Tally
@@ -66,8 +67,6 @@ class TerminalReporter:
     def sending(self, total: int | None, failures: Path) -> None:
         streams = self.state.streams
         if streams.stderr_isatty:
-            from engage_cli.bulk.progress import TerminalProgress
-
             self._bar = TerminalProgress(streams.stderr, total, self.label, not streams.no_color)
 
     def progress(self, tally: Tally) -> None:
@@ -92,6 +91,48 @@ class TerminalReporter:
             self._bar = None
 
 
+class TerminalProgress:
+    """A rich progress bar on stderr (done, failed, rate, time left) that fits 80 columns
+    at 100% with six-digit counts; rich is imported only when stderr is a terminal."""
+
+    def __init__(self, stream: IO[str], total: int | None, label: str, color: bool) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        console = Console(file=stream, force_terminal=True, no_color=not color, highlight=False)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=16),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"),
+            TextColumn("{task.fields[rate]:.0f}/s"),
+            TimeRemainingColumn(),
+            console=console,
+            # Our own writes go to the streams we were given; rich must not swap sys.stderr.
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._task = self._progress.add_task(label, total=total, failed=0, rate=0.0)
+        self._progress.start()
+
+    def update(self, tally: Tally) -> None:
+        self._progress.update(
+            self._task,
+            completed=tally.done,
+            failed=tally.failed + tally.unknown,
+            rate=tally.rate(),
+        )
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
 def print_summary(state: State, out: Output, summary: Summary) -> None:
     if out.format == "table":
         state.streams.stderr.write(summary.sentence() + "\n")
@@ -100,8 +141,9 @@ def print_summary(state: State, out: Output, summary: Summary) -> None:
         out.object(summary.to_dict())
 
 
-def retry_command(state: State, plan: BulkRun, failures: str | None) -> str:
-    """The command that sends exactly what did not land, with this run's own options."""
+def retry_command(state: State, plan: BulkRun, failures: str | None, *, batch: bool) -> str:
+    """The command that sends exactly what did not land, with this run's own options
+    (`batch`: with --batch, unless a record was too large for any batch)."""
     import shlex
 
     from engage_cli.config import mask_url
@@ -120,6 +162,6 @@ def retry_command(state: State, plan: BulkRun, failures: str | None) -> str:
         words += ["--concurrency", str(plan.concurrency)]
     if plan.rate is not None:
         words += ["--rate", f"{plan.rate:g}"]
-    if plan.batch:
+    if batch:
         words.append("--batch")
     return " ".join(words)

@@ -5,6 +5,7 @@ returns; `_bulk_report` shows the run on the terminal while it goes."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -33,7 +34,10 @@ class InputFormat(str, Enum):
 FileArg = Annotated[
     str,
     typer.Argument(
-        metavar="FILE|-", help="CSV, JSON Lines or a JSON array; - reads stdin.", show_default=False
+        metavar="FILE|-",
+        help="CSV, JSON Lines or a JSON array; - reads stdin, as /dev/stdin or a pipe does "
+        "(read once: spooled while it is checked).",
+        show_default=False,
     ),
 ]
 FormatOpt = Annotated[
@@ -56,10 +60,24 @@ ConcurrencyOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _finite_rate(value: float | None) -> float | None:
+    # Click's range compares, and every comparison with nan is false: nan passes min=0.1.
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number of requests a second.")
+    return value
+
+
 RateOpt = Annotated[
     Optional[float],
     typer.Option(
-        "--rate", min=0.1, metavar="N", help="At most N requests a second.", show_default=False
+        "--rate",
+        min=0.1,
+        metavar="N",
+        callback=_finite_rate,
+        help="At most N requests a second (at least 0.1).",
+        show_default=False,
     ),
 ]
 FailuresOpt = Annotated[
@@ -220,9 +238,11 @@ def delete_users_from(
     dry_run: bool,
     output: OutputFormat | None,
     yes: bool,
+    allow_empty: bool,
 ) -> None:
     """`engage users delete --from FILE`: every uid (or id) in the file, each once; a user
-    already gone counts as deleted, and a file with nothing left to delete is no error."""
+    already gone counts as deleted. A file with no uids is refused unless `allow_empty`, as
+    an import's is: most often it is the wrong file."""
     from engage_cli.bulk import jobs, readers
     from engage_cli.bulk.run import BulkRun
 
@@ -231,9 +251,10 @@ def delete_users_from(
     def confirm(count: int) -> None:
         if yes:
             return
-        if file == readers.STDIN:
+        if readers.is_stream(file):
+            where = "stdin" if file == readers.STDIN else file
             raise UsageError(
-                "Refusing to delete without --yes: stdin holds the uids, not an answer.",
+                f"Refusing to delete without --yes: {where} holds the uids, not an answer.",
                 hint="Pass --yes to confirm.",
             )
         from engage_cli.commands._common import confirm_or_refuse
@@ -242,7 +263,7 @@ def delete_users_from(
 
     plan = BulkRun(
         jobs.USERS_DELETE, _input(ctx, file, format), concurrency=concurrency, rate=rate,
-        failures=failures, dry_run=dry_run, allow_empty=True,
+        failures=failures, dry_run=dry_run, allow_empty=allow_empty,
     )  # fmt: skip
     _run(ctx, plan, output, confirm=confirm)
 
@@ -263,7 +284,7 @@ def _run(
     """Run it through the driver, print the summary, and end as the outcome says."""
     from engage_cli.bulk import outcome
     from engage_cli.bulk import run as driver
-    from engage_cli.bulk.readers import STDIN
+    from engage_cli.bulk.readers import STDIN, is_stream
     from engage_cli.commands._bulk_report import TerminalReporter, print_summary, retry_command
 
     state = state_of(ctx)
@@ -282,6 +303,10 @@ def _run(
     print_summary(state, out, summary)
     if summary.dry_run:
         return
-    retry = retry_command(state, plan, summary.failures_file)
+    # A record too large for any batch fails the same way in a batch again: its retry goes
+    # one request a record, as its failure says.
+    batch = plan.batch and not result.too_large
+    retry = retry_command(state, plan, summary.failures_file, batch=batch)
     file = plan.source.name
-    outcome.raise_for_outcome(result, retry, from_stdin=file == STDIN)
+    stream = ("stdin" if file == STDIN else file) if is_stream(file) else None
+    outcome.raise_for_outcome(result, retry, from_stream=stream)
