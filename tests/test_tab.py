@@ -195,7 +195,9 @@ def _run_engage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
         "from engage_cli.entry import main\n"
         f"sys.argv = ['engage', *{list(args)!r}]\n"
         "try:\n    main()\nfinally:\n"
-        f"    loaded = sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})\n"
+        # (engage_cli sets sys.modules['httpx._main'] to None: an entry, not an import)
+        "    imported = {m.split('.')[0] for m, module in sys.modules.items() if module}\n"
+        f"    loaded = sorted(imported & {set(HEAVY)!r})\n"
         "    sys.stderr.write(f'loaded: {loaded}')\n"
     )
     return subprocess.run(

@@ -20,162 +20,169 @@ PARAMS: list[dict[str, Any]] = [
     {'kind': 'option', 'name': 'timeout', 'opts': ['--timeout'], 'help': 'Seconds to wait for each HTTP request (default 30).'},  # 4
     {'kind': 'option', 'name': 'retries', 'opts': ['--retries'], 'help': 'Retries of a failed request (default 3).'},  # 5
     {'kind': 'option', 'name': 'debug', 'opts': ['--debug'], 'flag': True, 'action': 'store_const', 'help': 'Log HTTP exchanges and retries to stderr (credentials masked).'},  # 6
-    {'kind': 'option', 'name': 'version', 'opts': ['--version'], 'flag': True, 'action': 'store_const', 'help': 'Show the version and exit.'},  # 7
-    {'kind': 'option', 'name': 'help', 'opts': ['-h', '--help'], 'flag': True, 'action': 'store_const', 'help': 'Show this message and exit.'},  # 8
-    {'kind': 'option', 'name': 'id', 'opts': ['--id'], 'help': "The user's id in your application: letters, digits and _ - . @ +."},  # 9
-    {'kind': 'option', 'name': 'first_name', 'opts': ['--first-name'], 'help': 'First name.'},  # 10
-    {'kind': 'option', 'name': 'last_name', 'opts': ['--last-name'], 'help': 'Last name.'},  # 11
-    {'kind': 'option', 'name': 'email', 'opts': ['--email'], 'help': 'Email address.'},  # 12
-    {'kind': 'option', 'name': 'number', 'opts': ['--number'], 'help': 'Phone number in international format, digits only.'},  # 13
-    {'kind': 'option', 'name': 'lists', 'opts': ['--list'], 'action': 'append', 'multiple': True, 'help': 'Subscribe the user to a list (repeat).'},  # 14
-    {'kind': 'option', 'name': 'meta', 'opts': ['--meta', '-m'], 'action': 'append', 'multiple': True, 'help': 'A meta attribute: K=V is a string, K:=JSON a literal (age:=34, vip:=true).'},  # 15
-    {'kind': 'option', 'name': 'created_at', 'opts': ['--created-at'], 'help': 'Sign-up date, ISO 8601.'},  # 16
-    {'kind': 'option', 'name': 'device_token', 'opts': ['--device-token'], 'help': 'A push token (with --device-platform).'},  # 17
-    {'kind': 'option', 'name': 'device_platform', 'opts': ['--device-platform'], 'help': "The device token's platform.", 'complete': ['choices', ['android', 'ios'], True]},  # 18
-    {'kind': 'option', 'name': 'is_account', 'opts': ['--account'], 'secondary': ['--customer'], 'flag': True, 'action': 'store_const', 'help': 'Make the user an account (a company, team) or a customer (is_account).'},  # 19
-    {'kind': 'option', 'name': 'data', 'opts': ['--data', '-d'], 'help': 'The request body as the API documents it: inline JSON, @file, or - for stdin. Flags given beside it override its fields.'},  # 20
-    {'kind': 'option', 'name': 'output', 'opts': ['--output', '-o'], 'help': 'table, json, ndjson or csv (default: a table on a terminal, JSON in a pipe).', 'complete': ['choices', ['table', 'json', 'ndjson', 'csv'], True]},  # 21
-    {'kind': 'option', 'name': 'dry_run', 'opts': ['--dry-run'], 'flag': True, 'action': 'store_const', 'help': 'Print the request that would be sent; send nothing.'},  # 22
-    {'kind': 'option', 'name': 'profile', 'opts': ['--profile'], 'hidden': True, 'help': 'Config profile to use (else ENGAGE_PROFILE, else the default).', 'complete': ['completer', 'engage_cli.completers:profile_names']},  # 23
-    {'kind': 'option', 'name': 'base_url', 'opts': ['--base-url'], 'hidden': True, 'help': "API base URL (else ENGAGE_BASE_URL, the profile, or Engage's)."},  # 24
-    {'kind': 'option', 'name': 'api_key', 'opts': ['--api-key'], 'hidden': True, 'help': 'API key (the secret is never a flag: use ENGAGE_API_SECRET).'},  # 25
-    {'kind': 'option', 'name': 'sandbox', 'opts': ['--sandbox'], 'flag': True, 'action': 'store_const', 'hidden': True, 'help': 'Run against the local in-process sandbox: no account needed.'},  # 26
-    {'kind': 'option', 'name': 'timeout', 'opts': ['--timeout'], 'hidden': True, 'help': 'Seconds to wait for each HTTP request (default 30).'},  # 27
-    {'kind': 'option', 'name': 'retries', 'opts': ['--retries'], 'hidden': True, 'help': 'Retries of a failed request (default 3).'},  # 28
-    {'kind': 'option', 'name': 'debug', 'opts': ['--debug'], 'flag': True, 'action': 'store_const', 'hidden': True, 'help': 'Log HTTP exchanges and retries to stderr (credentials masked).'},  # 29
-    {'kind': 'option', 'name': 'query', 'opts': ['--query'], 'help': 'Reshape the JSON result with a JMESPath expression, then print it as -o says.'},  # 30
-    {'kind': 'option', 'name': 'csv_safe', 'opts': ['--csv-safe'], 'flag': True, 'action': 'store_const', 'help': "With -o csv, prefix a ' to cells starting with = + - @ so that spreadsheets show them as text, not formulas (changes those values: not for re-import)."},  # 31
-    {'kind': 'argument', 'name': 'uid'},  # 32
-    {'kind': 'option', 'name': 'limit', 'opts': ['--limit', '-n'], 'help': 'Items per page, 1 to 30 (API: 10).'},  # 33
-    {'kind': 'option', 'name': 'email', 'opts': ['--email'], 'help': 'Users with this email.'},  # 34
-    {'kind': 'option', 'name': 'lists', 'opts': ['--list'], 'action': 'append', 'multiple': True, 'help': 'Only users in this list (repeat).'},  # 35
-    {'kind': 'option', 'name': 'all_pages', 'opts': ['--all'], 'flag': True, 'action': 'store_const', 'help': 'Follow every page.'},  # 36
-    {'kind': 'option', 'name': 'max_items', 'opts': ['--max'], 'help': 'Stop after this many items (implies --all).'},  # 37
-    {'kind': 'option', 'name': 'next_cursor', 'opts': ['--next-cursor'], 'help': "The page after this cursor (a page's hint)."},  # 38
-    {'kind': 'option', 'name': 'previous_cursor', 'opts': ['--previous-cursor'], 'help': 'The page before this cursor.'},  # 39
-    {'kind': 'option', 'name': 'after_id', 'opts': ['--after-id'], 'help': 'Users with internal ids after this one.'},  # 40
-    {'kind': 'option', 'name': 'before_id', 'opts': ['--before-id'], 'help': 'Users with internal ids before this one.'},  # 41
-    {'kind': 'option', 'name': 'columns', 'opts': ['--columns'], 'help': "The table's columns, e.g. uid,email,meta.plan (default: uid, name, email, created, then number, lists and meta keys while they fit)."},  # 42
-    {'kind': 'option', 'name': 'from_file', 'opts': ['--from'], 'help': 'Delete every uid (or id) in a CSV, JSON Lines or JSON file: a seed file, a failures file, an export. A user already gone counts as deleted.'},  # 43
-    {'kind': 'option', 'name': 'yes', 'opts': ['--yes', '-y'], 'flag': True, 'action': 'store_const', 'help': 'Do not ask for confirmation.'},  # 44
-    {'kind': 'option', 'name': 'format', 'opts': ['--format'], 'help': 'Input format (default: from the extension; sniffed for stdin).', 'complete': ['choices', ['csv', 'jsonl', 'json'], True]},  # 45
-    {'kind': 'option', 'name': 'concurrency', 'opts': ['--concurrency', '-c'], 'help': 'Requests in flight at once (default 8).'},  # 46
-    {'kind': 'option', 'name': 'rate', 'opts': ['--rate'], 'help': 'At most N requests a second.'},  # 47
-    {'kind': 'option', 'name': 'failures', 'opts': ['--failures'], 'help': "With --from: where uids not deleted go (default: FILE.TIME.delete-failed.jsonl; TIME is when the run started; a teardown never touches an import's)."},  # 48
-    {'kind': 'argument', 'name': 'source'},  # 49
-    {'kind': 'argument', 'name': 'destination'},  # 50
-    {'kind': 'option', 'name': 'to', 'opts': ['--to'], 'help': 'What the user becomes.', 'complete': ['choices', ['account', 'customer'], True]},  # 51
-    {'kind': 'argument', 'name': 'account_uid'},  # 52
-    {'kind': 'argument', 'name': 'file'},  # 53
-    {'kind': 'option', 'name': 'mode', 'opts': ['--mode'], 'help': 'upsert: PUT /users/{uid}, safe to re-run. create: POST /users.', 'complete': ['choices', ['upsert', 'create'], True]},  # 54
-    {'kind': 'option', 'name': 'failures', 'opts': ['--failures'], 'help': 'Where records that did not land go, as JSON Lines that import reads back (default: FILE.TIME.failed.jsonl; TIME is when the run started, so no two runs share one; a .failed.jsonl input is rewritten in place).'},  # 55
-    {'kind': 'option', 'name': 'stream', 'opts': ['--stream'], 'flag': True, 'action': 'store_const', 'help': 'Validate each record as it is sent instead of all first (unbounded stdin); invalid records go to the failures file.'},  # 56
-    {'kind': 'option', 'name': 'batch', 'opts': ['--batch'], 'flag': True, 'action': 'store_const', 'help': 'Send through POST /batch in chunks under 100 KB: far fewer requests. The API queues batch items and checks them later, so they count as queued, not confirmed.'},  # 57
-    {'kind': 'option', 'name': 'resume', 'opts': ['--resume'], 'flag': True, 'action': 'store_const', 'help': 'Go on from a run over the same FILE that was killed (even kill -9): skip what it landed, per its journal; what it had in flight goes to the unknown file.'},  # 58
-    {'kind': 'option', 'name': 'max_errors', 'opts': ['--max-errors'], 'help': 'Stop (exit 6) when the last N requests (retries included) all failed with 5xx or network errors (default 20); every unsent record goes to the failures file. Short of that, a bulk run tries each request up to 9 times unless --retries says otherwise.'},  # 59
-    {'kind': 'option', 'name': 'allow_empty', 'opts': ['--allow-empty'], 'flag': True, 'action': 'store_const', 'help': 'An input with no records is fine (exit 0 instead of 2).'},  # 60
-    {'kind': 'option', 'name': 'dry_run', 'opts': ['--dry-run'], 'flag': True, 'action': 'store_const', 'help': 'Check every record and send nothing.'},  # 61
-    {'kind': 'argument', 'name': 'account_uids', 'nargs': -1},  # 62
-    {'kind': 'option', 'name': 'role', 'opts': ['--role'], 'help': "The customer's role in each (free text)."},  # 63
-    {'kind': 'argument', 'name': 'role'},  # 64
-    {'kind': 'argument', 'name': 'list_ids', 'nargs': -1},  # 65
-    {'kind': 'argument', 'name': 'token'},  # 66
-    {'kind': 'argument', 'name': 'event'},  # 67
-    {'kind': 'option', 'name': 'value', 'opts': ['--value'], 'help': 'The event value: a JSON scalar when it reads as one (49.99, true), else text; JSON quotes force text (\'"49.99"\').'},  # 68
-    {'kind': 'option', 'name': 'properties', 'opts': ['--property', '-p'], 'action': 'append', 'multiple': True, 'help': 'An event property: K=V is a string, K:=JSON a literal (amount:=12.99).'},  # 69
-    {'kind': 'option', 'name': 'timestamp', 'opts': ['--timestamp'], 'help': 'When it happened, ISO 8601 (default now).'},  # 70
-    {'kind': 'argument', 'name': 'list_id'},  # 71
-    {'kind': 'option', 'name': 'title', 'opts': ['--title'], 'help': 'Title, 64 characters at most.'},  # 72
-    {'kind': 'option', 'name': 'description', 'opts': ['--description'], 'help': 'What the list is, 255 characters at most.'},  # 73
-    {'kind': 'option', 'name': 'redirect_url', 'opts': ['--redirect-url'], 'help': 'Where double opt-in confirmation leads.'},  # 74
-    {'kind': 'option', 'name': 'double_optin', 'opts': ['--double-optin'], 'flag': True, 'action': 'store_const', 'help': 'New subscribers confirm by email first.'},  # 75
-    {'kind': 'option', 'name': 'double_optin', 'opts': ['--double-optin'], 'secondary': ['--no-double-optin'], 'flag': True, 'action': 'store_const', 'help': 'Whether new subscribers confirm by email first.'},  # 76
-    {'kind': 'option', 'name': 'profile', 'opts': ['--profile'], 'help': 'The profile to act on (else the current one).'},  # 77
-    {'kind': 'option', 'name': 'api_key', 'opts': ['--api-key'], 'help': 'The API key (prompted on a terminal).'},  # 78
-    {'kind': 'option', 'name': 'secret_stdin', 'opts': ['--secret-stdin'], 'flag': True, 'action': 'store_const', 'help': 'Read the API secret from the first line of stdin.'},  # 79
-    {'kind': 'option', 'name': 'key_only', 'opts': ['--key-only'], 'flag': True, 'action': 'store_const', 'help': 'Store the key alone (create, events, updates only).'},  # 80
-    {'kind': 'option', 'name': 'base_url', 'opts': ['--base-url'], 'help': 'Store a base URL in the profile too.'},  # 81
-    {'kind': 'option', 'name': 'verify', 'opts': ['--verify'], 'secondary': ['--no-verify'], 'flag': True, 'action': 'store_const', 'help': 'Check the credentials with one call to the API before saving (default).'},  # 82
-    {'kind': 'option', 'name': 'check', 'opts': ['--check'], 'flag': True, 'action': 'store_const', 'help': 'Also check the credentials with one call to the API.'},  # 83
-    {'kind': 'argument', 'name': 'name', 'complete': ['completer', 'engage_cli.completers:profile_names']},  # 84
-    {'kind': 'argument', 'name': 'old', 'complete': ['completer', 'engage_cli.completers:profile_names']},  # 85
-    {'kind': 'argument', 'name': 'new'},  # 86
-    {'kind': 'argument', 'name': 'key', 'complete': ['completer', 'engage_cli.completers:setting_keys']},  # 87
-    {'kind': 'argument', 'name': 'value'},  # 88
-    {'kind': 'option', 'name': 'host', 'opts': ['--host'], 'help': 'Address to bind; loopback unless you say otherwise.'},  # 89
-    {'kind': 'option', 'name': 'port', 'opts': ['--port'], 'help': 'Port; 0 picks a free one.'},  # 90
-    {'kind': 'option', 'name': 'db', 'opts': ['--db'], 'help': 'SQLite file of the sandbox (else ENGAGE_SANDBOX_DB, else the user data dir).'},  # 91
-    {'kind': 'option', 'name': 'key', 'opts': ['--key'], 'help': 'API key the sandbox accepts.'},  # 92
-    {'kind': 'option', 'name': 'secret', 'opts': ['--secret'], 'help': 'API secret the sandbox accepts (a test value).'},  # 93
-    {'kind': 'option', 'name': 'latency', 'opts': ['--latency'], 'help': 'Delay every answer by MS.'},  # 94
-    {'kind': 'option', 'name': 'fail_rate', 'opts': ['--fail-rate'], 'help': 'Answer this share of requests 503.'},  # 95
-    {'kind': 'option', 'name': 'rate_limit', 'opts': ['--rate-limit'], 'help': 'Answer 429 past N requests a second.'},  # 96
-    {'kind': 'option', 'name': 'verbose', 'opts': ['--verbose'], 'flag': True, 'action': 'store_const', 'help': 'Log each request to stderr.'},  # 97
-    {'kind': 'option', 'name': 'uid', 'opts': ['--uid'], 'help': "Only this user's events."},  # 98
-    {'kind': 'argument', 'name': 'method', 'complete': ['choices', ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], False]},  # 99
-    {'kind': 'argument', 'name': 'path'},  # 100
-    {'kind': 'option', 'name': 'fields', 'opts': ['--field', '-f'], 'action': 'append', 'multiple': True, 'help': 'A body field: K=V is a string, K:=JSON a literal (age:=34, lists:=\'["l1"]\').'},  # 101
-    {'kind': 'option', 'name': 'param', 'opts': ['--param', '-p'], 'action': 'append', 'multiple': True, 'help': 'A query parameter (repeat); --query reshapes the answer (JMESPath).'},  # 102
-    {'kind': 'option', 'name': 'paginate', 'opts': ['--paginate'], 'flag': True, 'action': 'store_const', 'help': 'Follow every page of a GET list; prints its items as ndjson.'},  # 103
-    {'kind': 'option', 'name': 'output', 'opts': ['--output', '-o'], 'help': 'json (default) or ndjson (default with --paginate).', 'complete': ['choices', ['json', 'ndjson'], True]},  # 104
-    {'kind': 'argument', 'name': 'shell', 'complete': ['choices', ['bash', 'zsh', 'fish', 'powershell'], True]},  # 105
+    {'kind': 'option', 'name': 'output', 'opts': ['--output', '-o'], 'help': "table, json, ndjson or csv: the command's -o, which may come before it too."},  # 7
+    {'kind': 'option', 'name': 'version', 'opts': ['--version'], 'flag': True, 'action': 'store_const', 'help': 'Show the version and exit.'},  # 8
+    {'kind': 'option', 'name': 'help', 'opts': ['-h', '--help'], 'flag': True, 'action': 'store_const', 'help': 'Show this message and exit.'},  # 9
+    {'kind': 'option', 'name': 'id', 'opts': ['--id'], 'help': "The user's id in your application: letters, digits and _ - . @ +."},  # 10
+    {'kind': 'option', 'name': 'first_name', 'opts': ['--first-name'], 'help': 'First name.'},  # 11
+    {'kind': 'option', 'name': 'last_name', 'opts': ['--last-name'], 'help': 'Last name.'},  # 12
+    {'kind': 'option', 'name': 'email', 'opts': ['--email'], 'help': 'Email address.'},  # 13
+    {'kind': 'option', 'name': 'number', 'opts': ['--number'], 'help': 'Phone number in international format: digits, e.g. 2348012345678 (an E.164 +2348012345678 is sent without its +, the form Engage documents).'},  # 14
+    {'kind': 'option', 'name': 'lists', 'opts': ['--list'], 'action': 'append', 'multiple': True, 'help': 'Subscribe the user to a list (repeat).'},  # 15
+    {'kind': 'option', 'name': 'meta', 'opts': ['--meta', '-m'], 'action': 'append', 'multiple': True, 'help': 'A meta attribute: K=V is a string, K:=JSON a literal (age:=34, vip:=true).'},  # 16
+    {'kind': 'option', 'name': 'created_at', 'opts': ['--created-at'], 'help': 'Sign-up date, ISO 8601.'},  # 17
+    {'kind': 'option', 'name': 'device_token', 'opts': ['--device-token'], 'help': 'A push token (with --device-platform).'},  # 18
+    {'kind': 'option', 'name': 'device_platform', 'opts': ['--device-platform'], 'help': "The device token's platform.", 'complete': ['choices', ['android', 'ios'], True]},  # 19
+    {'kind': 'option', 'name': 'is_account', 'opts': ['--account'], 'secondary': ['--customer'], 'flag': True, 'action': 'store_const', 'help': 'Make the user an account (a company, team) or a customer (is_account).'},  # 20
+    {'kind': 'option', 'name': 'data', 'opts': ['--data', '-d'], 'help': 'The request body as the API documents it: inline JSON, @file, or - for stdin. Flags given beside it override its fields.'},  # 21
+    {'kind': 'option', 'name': 'output', 'opts': ['--output', '-o'], 'help': 'table, json, ndjson or csv (default: a table on a terminal, JSON in a pipe).', 'complete': ['choices', ['table', 'json', 'ndjson', 'csv'], True]},  # 22
+    {'kind': 'option', 'name': 'dry_run', 'opts': ['--dry-run'], 'flag': True, 'action': 'store_const', 'help': 'Print the request that would be sent; send nothing.'},  # 23
+    {'kind': 'option', 'name': 'profile', 'opts': ['--profile'], 'hidden': True, 'help': 'Config profile to use (else ENGAGE_PROFILE, else the default).', 'complete': ['completer', 'engage_cli.completers:profile_names']},  # 24
+    {'kind': 'option', 'name': 'base_url', 'opts': ['--base-url'], 'hidden': True, 'help': "API base URL (else ENGAGE_BASE_URL, the profile, or Engage's)."},  # 25
+    {'kind': 'option', 'name': 'api_key', 'opts': ['--api-key'], 'hidden': True, 'help': 'API key (the secret is never a flag: use ENGAGE_API_SECRET).'},  # 26
+    {'kind': 'option', 'name': 'sandbox', 'opts': ['--sandbox'], 'flag': True, 'action': 'store_const', 'hidden': True, 'help': 'Run against the local in-process sandbox: no account needed.'},  # 27
+    {'kind': 'option', 'name': 'timeout', 'opts': ['--timeout'], 'hidden': True, 'help': 'Seconds to wait for each HTTP request (default 30).'},  # 28
+    {'kind': 'option', 'name': 'retries', 'opts': ['--retries'], 'hidden': True, 'help': 'Retries of a failed request (default 3).'},  # 29
+    {'kind': 'option', 'name': 'debug', 'opts': ['--debug'], 'flag': True, 'action': 'store_const', 'hidden': True, 'help': 'Log HTTP exchanges and retries to stderr (credentials masked).'},  # 30
+    {'kind': 'option', 'name': 'query', 'opts': ['--query'], 'help': 'Reshape the JSON result with a JMESPath expression, then print it as -o says.'},  # 31
+    {'kind': 'option', 'name': 'csv_safe', 'opts': ['--csv-safe'], 'flag': True, 'action': 'store_const', 'help': "With -o csv, prefix a ' to cells starting with = + - @ so that spreadsheets show them as text, not formulas (changes those values: not for re-import)."},  # 32
+    {'kind': 'argument', 'name': 'uid'},  # 33
+    {'kind': 'option', 'name': 'limit', 'opts': ['--limit', '-n'], 'help': 'Items per page, 1 to 30 (API: 10).'},  # 34
+    {'kind': 'option', 'name': 'email', 'opts': ['--email'], 'help': 'Users with this email.'},  # 35
+    {'kind': 'option', 'name': 'lists', 'opts': ['--list'], 'action': 'append', 'multiple': True, 'help': 'Only users in this list (repeat).'},  # 36
+    {'kind': 'option', 'name': 'all_pages', 'opts': ['--all'], 'flag': True, 'action': 'store_const', 'help': 'Follow every page.'},  # 37
+    {'kind': 'option', 'name': 'max_items', 'opts': ['--max'], 'help': 'Stop after this many items (implies --all).'},  # 38
+    {'kind': 'option', 'name': 'next_cursor', 'opts': ['--next-cursor'], 'help': "The page after this cursor (a page's hint)."},  # 39
+    {'kind': 'option', 'name': 'previous_cursor', 'opts': ['--previous-cursor'], 'help': 'The page before this cursor.'},  # 40
+    {'kind': 'option', 'name': 'after_id', 'opts': ['--after-id'], 'help': 'Users with internal ids after this one.'},  # 41
+    {'kind': 'option', 'name': 'before_id', 'opts': ['--before-id'], 'help': 'Users with internal ids before this one.'},  # 42
+    {'kind': 'option', 'name': 'columns', 'opts': ['--columns'], 'help': "The table's columns, e.g. uid,email,meta.plan (default: uid, name, email, created, then number, lists and meta keys while they fit); an unknown one is refused, listing those there are."},  # 43
+    {'kind': 'option', 'name': 'from_file', 'opts': ['--from'], 'help': 'Delete every uid (or id) in a CSV, JSON Lines or JSON file: a seed file, a failures file, an export. A user already gone counts as deleted.'},  # 44
+    {'kind': 'option', 'name': 'yes', 'opts': ['--yes', '-y'], 'flag': True, 'action': 'store_const', 'help': 'Do not ask for confirmation.'},  # 45
+    {'kind': 'option', 'name': 'format', 'opts': ['--format'], 'help': 'Input format (default: from the extension; sniffed for stdin).', 'complete': ['choices', ['csv', 'jsonl', 'json'], True]},  # 46
+    {'kind': 'option', 'name': 'concurrency', 'opts': ['--concurrency', '-c'], 'help': 'Requests in flight at once (default 8).'},  # 47
+    {'kind': 'option', 'name': 'rate', 'opts': ['--rate'], 'help': 'At most N requests a second (at least 0.1).'},  # 48
+    {'kind': 'option', 'name': 'failures', 'opts': ['--failures'], 'help': "With --from: where uids not deleted go (default: FILE.TIME.delete-failed.jsonl; TIME is when the run started; a teardown never touches an import's)."},  # 49
+    {'kind': 'option', 'name': 'allow_empty', 'opts': ['--allow-empty'], 'flag': True, 'action': 'store_const', 'help': 'An input with no records is fine (exit 0 instead of 2).'},  # 50
+    {'kind': 'argument', 'name': 'source'},  # 51
+    {'kind': 'argument', 'name': 'destination'},  # 52
+    {'kind': 'option', 'name': 'to', 'opts': ['--to'], 'help': 'What the user becomes.', 'complete': ['choices', ['account', 'customer'], True]},  # 53
+    {'kind': 'argument', 'name': 'account_uid'},  # 54
+    {'kind': 'argument', 'name': 'file'},  # 55
+    {'kind': 'option', 'name': 'mode', 'opts': ['--mode'], 'help': 'upsert: PUT /users/{uid}, safe to re-run. create: POST /users.', 'complete': ['choices', ['upsert', 'create'], True]},  # 56
+    {'kind': 'option', 'name': 'failures', 'opts': ['--failures'], 'help': 'Where records that did not land go, as JSON Lines that import reads back (default: FILE.TIME.failed.jsonl; TIME is when the run started, so no two runs share one; a .failed.jsonl input is rewritten in place).'},  # 57
+    {'kind': 'option', 'name': 'stream', 'opts': ['--stream'], 'flag': True, 'action': 'store_const', 'help': 'Validate each record as it is sent instead of all first (unbounded stdin); invalid records go to the failures file.'},  # 58
+    {'kind': 'option', 'name': 'batch', 'opts': ['--batch'], 'flag': True, 'action': 'store_const', 'help': 'Send through POST /batch in chunks under 100 KB: far fewer requests. The API queues batch items and checks them later, so they count as queued, not confirmed.'},  # 59
+    {'kind': 'option', 'name': 'resume', 'opts': ['--resume'], 'flag': True, 'action': 'store_const', 'help': 'Go on from a run over the same FILE that was killed (even kill -9): skip what it landed, per its journal; what it had in flight goes to the unknown file.'},  # 60
+    {'kind': 'option', 'name': 'max_errors', 'opts': ['--max-errors'], 'help': 'Stop (exit 6) when the last N requests (retries included) all failed with 5xx or network errors (default 20); every unsent record goes to the failures file. Short of that, a bulk run tries each request up to 9 times unless --retries says otherwise.'},  # 61
+    {'kind': 'option', 'name': 'dry_run', 'opts': ['--dry-run'], 'flag': True, 'action': 'store_const', 'help': 'Check every record and send nothing.'},  # 62
+    {'kind': 'argument', 'name': 'account_uids', 'nargs': -1},  # 63
+    {'kind': 'option', 'name': 'role', 'opts': ['--role'], 'help': "The customer's role in each (free text)."},  # 64
+    {'kind': 'argument', 'name': 'role'},  # 65
+    {'kind': 'argument', 'name': 'list_ids', 'nargs': -1},  # 66
+    {'kind': 'argument', 'name': 'token'},  # 67
+    {'kind': 'argument', 'name': 'event'},  # 68
+    {'kind': 'option', 'name': 'value', 'opts': ['--value'], 'help': 'The event value: a JSON scalar when it reads as one (49.99, true), else text; JSON quotes force text (\'"49.99"\').'},  # 69
+    {'kind': 'option', 'name': 'properties', 'opts': ['--property', '-p'], 'action': 'append', 'multiple': True, 'help': 'An event property: K=V is a string, K:=JSON a literal (amount:=12.99).'},  # 70
+    {'kind': 'option', 'name': 'timestamp', 'opts': ['--timestamp'], 'help': 'When it happened, ISO 8601 (default now).'},  # 71
+    {'kind': 'argument', 'name': 'list_id'},  # 72
+    {'kind': 'option', 'name': 'title', 'opts': ['--title'], 'help': 'Title, 64 characters at most.'},  # 73
+    {'kind': 'option', 'name': 'description', 'opts': ['--description'], 'help': 'What the list is, 255 characters at most.'},  # 74
+    {'kind': 'option', 'name': 'redirect_url', 'opts': ['--redirect-url'], 'help': 'Where double opt-in confirmation leads.'},  # 75
+    {'kind': 'option', 'name': 'double_optin', 'opts': ['--double-optin'], 'flag': True, 'action': 'store_const', 'help': 'New subscribers confirm by email first.'},  # 76
+    {'kind': 'option', 'name': 'double_optin', 'opts': ['--double-optin'], 'secondary': ['--no-double-optin'], 'flag': True, 'action': 'store_const', 'help': 'Whether new subscribers confirm by email first.'},  # 77
+    {'kind': 'option', 'name': 'profile', 'opts': ['--profile'], 'help': 'The profile to act on (else the current one).'},  # 78
+    {'kind': 'option', 'name': 'api_key', 'opts': ['--api-key'], 'help': 'The API key (prompted on a terminal).'},  # 79
+    {'kind': 'option', 'name': 'secret_stdin', 'opts': ['--secret-stdin'], 'flag': True, 'action': 'store_const', 'help': 'Read the API secret from the first line of stdin.'},  # 80
+    {'kind': 'option', 'name': 'key_only', 'opts': ['--key-only'], 'flag': True, 'action': 'store_const', 'help': 'Store the key alone (create, events, updates only).'},  # 81
+    {'kind': 'option', 'name': 'base_url', 'opts': ['--base-url'], 'help': 'Store a base URL in the profile too.'},  # 82
+    {'kind': 'option', 'name': 'verify', 'opts': ['--verify'], 'secondary': ['--no-verify'], 'flag': True, 'action': 'store_const', 'help': 'Check the credentials with one call to the API before saving (default).'},  # 83
+    {'kind': 'option', 'name': 'check', 'opts': ['--check'], 'flag': True, 'action': 'store_const', 'help': 'Also check the credentials with one call to the API.'},  # 84
+    {'kind': 'argument', 'name': 'name', 'complete': ['completer', 'engage_cli.completers:profile_names']},  # 85
+    {'kind': 'argument', 'name': 'old', 'complete': ['completer', 'engage_cli.completers:profile_names']},  # 86
+    {'kind': 'argument', 'name': 'new'},  # 87
+    {'kind': 'argument', 'name': 'key', 'complete': ['completer', 'engage_cli.completers:setting_keys']},  # 88
+    {'kind': 'argument', 'name': 'value'},  # 89
+    {'kind': 'option', 'name': 'host', 'opts': ['--host'], 'help': 'Address to bind; loopback unless you say otherwise.'},  # 90
+    {'kind': 'option', 'name': 'port', 'opts': ['--port'], 'help': 'Port; 0 picks a free one.'},  # 91
+    {'kind': 'option', 'name': 'db', 'opts': ['--db'], 'help': 'SQLite file of the sandbox (else ENGAGE_SANDBOX_DB, else the user data dir).'},  # 92
+    {'kind': 'option', 'name': 'key', 'opts': ['--key'], 'help': 'API key the sandbox accepts.'},  # 93
+    {'kind': 'option', 'name': 'secret', 'opts': ['--secret'], 'help': 'API secret the sandbox accepts (a test value).'},  # 94
+    {'kind': 'option', 'name': 'latency', 'opts': ['--latency'], 'help': 'Delay every answer by MS.'},  # 95
+    {'kind': 'option', 'name': 'fail_rate', 'opts': ['--fail-rate'], 'help': 'Answer this share of requests 503.'},  # 96
+    {'kind': 'option', 'name': 'rate_limit', 'opts': ['--rate-limit'], 'help': 'Answer 429 past N requests a second.'},  # 97
+    {'kind': 'option', 'name': 'state_file', 'opts': ['--state'], 'help': "Start from this snapshot (`engage sandbox export`'s), replacing what --db held."},  # 98
+    {'kind': 'option', 'name': 'verbose', 'opts': ['--verbose'], 'flag': True, 'action': 'store_const', 'help': 'Log each request to stderr.'},  # 99
+    {'kind': 'option', 'name': 'uid', 'opts': ['--uid'], 'help': "Only this user's events."},  # 100
+    {'kind': 'option', 'name': 'db', 'opts': ['--db'], 'help': 'Read this sandbox database in-process instead of asking the server at the base URL.'},  # 101
+    {'kind': 'argument', 'name': 'method', 'complete': ['completer', 'engage_cli.commands.api:_complete_method']},  # 102
+    {'kind': 'argument', 'name': 'path'},  # 103
+    {'kind': 'option', 'name': 'fields', 'opts': ['--field', '-f'], 'action': 'append', 'multiple': True, 'help': 'A body field: K=V is a string, K:=JSON a literal (age:=34, lists:=\'["l1"]\').'},  # 104
+    {'kind': 'option', 'name': 'param', 'opts': ['--param', '-p'], 'action': 'append', 'multiple': True, 'help': 'A query parameter (repeat); --query reshapes the answer (JMESPath).'},  # 105
+    {'kind': 'option', 'name': 'paginate', 'opts': ['--paginate'], 'flag': True, 'action': 'store_const', 'help': 'Follow every page of a GET list; prints its items as ndjson.'},  # 106
+    {'kind': 'option', 'name': 'output', 'opts': ['--output', '-o'], 'help': 'json (default) or ndjson (default with --paginate).', 'complete': ['choices', ['json', 'ndjson'], True]},  # 107
+    {'kind': 'argument', 'name': 'shell', 'complete': ['choices', ['bash', 'zsh', 'fish', 'powershell'], True]},  # 108
 ]
 
 COMMANDS: dict[str, dict[str, Any]] = {
-    '': {'help': 'Manage Engage (engage.so) users and events...', 'interspersed': False, 'ignore_unknown': False, 'params': [0, 1, 2, 3, 4, 5, 6, 7, 8], 'commands': ['users', 'events', 'lists', 'auth', 'profiles', 'config', 'sandbox', 'api', 'completion']},
-    'users': {'help': 'Users and accounts: create, read, update,...', 'interspersed': False, 'ignore_unknown': False, 'params': [8], 'commands': ['create', 'get', 'update', 'list', 'delete', 'archive', 'merge', 'convert', 'members', 'import', 'accounts', 'lists', 'tokens']},
-    'users create': {'help': 'Create a user (POST /users) and print it.', 'interspersed': True, 'ignore_unknown': False, 'params': [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users get': {'help': 'Show one user (GET /users/UID).', 'interspersed': True, 'ignore_unknown': False, 'params': [32, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users update': {'help': "Update a user's fields (PUT /users/UID);...", 'interspersed': True, 'ignore_unknown': False, 'params': [32, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users list': {'help': 'List users, one page or (with --all) every...', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users delete': {'help': 'Delete a user (DELETE /users/UID), or...', 'interspersed': True, 'ignore_unknown': False, 'params': [32, 43, 44, 45, 46, 47, 48, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users archive': {'help': 'Archive a customer or account (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [32, 44, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users merge': {'help': 'Merge SOURCE into DESTINATION (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [49, 50, 44, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users convert': {'help': 'Make a user an account or a customer (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [32, 51, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users members': {'help': 'List the customers of an account (GET...', 'interspersed': True, 'ignore_unknown': False, 'params': [52, 33, 36, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users import': {'help': 'Create or update many users from a CSV,...', 'interspersed': True, 'ignore_unknown': False, 'params': [53, 54, 45, 46, 47, 55, 56, 57, 58, 59, 60, 61, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users accounts': {'help': 'Add a customer to accounts, change its...', 'interspersed': False, 'ignore_unknown': False, 'params': [8], 'commands': ['add', 'role', 'remove']},
-    'users accounts add': {'help': 'Add a customer to accounts (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [32, 62, 63, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users accounts role': {'help': "Change a customer's role in an account...", 'interspersed': True, 'ignore_unknown': False, 'params': [32, 52, 64, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users accounts remove': {'help': 'Remove a customer from an account (DELETE...', 'interspersed': True, 'ignore_unknown': False, 'params': [32, 52, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users lists': {'help': 'Subscribe a user to lists, or take it off...', 'interspersed': False, 'ignore_unknown': False, 'params': [8], 'commands': ['add', 'remove']},
-    'users lists add': {'help': 'Subscribe a user to lists (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [32, 65, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users lists remove': {'help': 'Take a user off lists (DELETE...', 'interspersed': True, 'ignore_unknown': False, 'params': [32, 65, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'users tokens': {'help': "Forget a user's device token.", 'interspersed': False, 'ignore_unknown': False, 'params': [8], 'commands': ['remove']},
-    'users tokens remove': {'help': "Forget one of a user's device tokens...", 'interspersed': True, 'ignore_unknown': False, 'params': [32, 66, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'events': {'help': 'Record user events, one or many.', 'interspersed': False, 'ignore_unknown': False, 'params': [8], 'commands': ['add', 'import']},
-    'events add': {'help': 'Add an event to a user (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [32, 67, 68, 69, 70, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'events import': {'help': 'Record many events from a CSV, JSON Lines...', 'interspersed': True, 'ignore_unknown': False, 'params': [53, 45, 46, 47, 55, 56, 57, 58, 59, 60, 61, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'lists': {'help': 'Lists and their subscribers.', 'interspersed': False, 'ignore_unknown': False, 'params': [8], 'commands': ['list', 'get', 'create', 'update', 'archive', 'subscribe', 'unsubscribe', 'resubscribe', 'remove']},
-    'lists list': {'help': 'List the lists (GET /lists): one page, or...', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 36, 37, 38, 39, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'lists get': {'help': 'Show one list (GET /lists/LIST_ID),...', 'interspersed': True, 'ignore_unknown': False, 'params': [71, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'lists create': {'help': 'Create a list (POST /lists) and print it.', 'interspersed': True, 'ignore_unknown': False, 'params': [72, 73, 74, 75, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'lists update': {'help': "Change a list's fields (PUT...", 'interspersed': True, 'ignore_unknown': False, 'params': [71, 72, 73, 74, 76, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'lists archive': {'help': 'Archive a list (DELETE /lists/LIST_ID);...', 'interspersed': True, 'ignore_unknown': False, 'params': [71, 44, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'lists subscribe': {'help': 'Subscribe someone to a list (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [71, 12, 13, 10, 11, 16, 15, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'lists unsubscribe': {'help': 'Unsubscribe a user, keeping it on the list...', 'interspersed': True, 'ignore_unknown': False, 'params': [71, 32, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'lists resubscribe': {'help': "Subscribe a list's user again (PUT...", 'interspersed': True, 'ignore_unknown': False, 'params': [71, 32, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'lists remove': {'help': 'Drop a subscriber from a list (DELETE...', 'interspersed': True, 'ignore_unknown': False, 'params': [71, 32, 44, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'auth': {'help': "Log in, check and log out: a profile's...", 'interspersed': False, 'ignore_unknown': False, 'params': [8], 'commands': ['login', 'status', 'logout']},
-    'auth login': {'help': 'Check an API key and secret with the API,...', 'interspersed': True, 'ignore_unknown': False, 'params': [77, 78, 79, 80, 81, 82, 26, 27, 28, 29, 8]},
-    'auth status': {'help': 'Show the effective settings, each with its...', 'interspersed': True, 'ignore_unknown': False, 'params': [83, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'auth logout': {'help': 'Remove the API key and secret from a...', 'interspersed': True, 'ignore_unknown': False, 'params': [77, 24, 25, 26, 27, 28, 29, 8]},
-    'profiles': {'help': 'List, show, choose, rename and remove...', 'interspersed': False, 'ignore_unknown': False, 'params': [8], 'commands': ['list', 'show', 'use', 'remove', 'rename']},
-    'profiles list': {'help': 'List the profiles; the default one is marked.', 'interspersed': True, 'ignore_unknown': False, 'params': [21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'profiles show': {'help': "Show one profile's stored settings,...", 'interspersed': True, 'ignore_unknown': False, 'params': [84, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'profiles use': {'help': 'Make a profile the default one.', 'interspersed': True, 'ignore_unknown': False, 'params': [84, 23, 24, 25, 26, 27, 28, 29, 8]},
-    'profiles remove': {'help': 'Remove a profile, its credentials and...', 'interspersed': True, 'ignore_unknown': False, 'params': [84, 44, 23, 24, 25, 26, 27, 28, 29, 8]},
-    'profiles rename': {'help': 'Rename a profile; it stays the default if...', 'interspersed': True, 'ignore_unknown': False, 'params': [85, 86, 23, 24, 25, 26, 27, 28, 29, 8]},
-    'config': {'help': "Read and change a profile's settings:...", 'interspersed': False, 'ignore_unknown': False, 'params': [8], 'commands': ['get', 'set', 'unset']},
-    'config get': {'help': 'Print a setting of the profile: its stored...', 'interspersed': True, 'ignore_unknown': False, 'params': [87, 77, 24, 25, 26, 27, 28, 29, 8]},
-    'config set': {'help': 'Store a setting in the profile, checked...', 'interspersed': True, 'ignore_unknown': False, 'params': [87, 88, 77, 24, 25, 26, 27, 28, 29, 8]},
-    'config unset': {'help': 'Remove a setting from the profile: the...', 'interspersed': True, 'ignore_unknown': False, 'params': [87, 77, 24, 25, 26, 27, 28, 29, 8]},
-    'sandbox': {'help': 'The local Engage-compatible server: try,...', 'interspersed': False, 'ignore_unknown': False, 'params': [8], 'commands': ['serve', 'events', 'reset']},
-    'sandbox serve': {'help': 'Serve the Engage API on loopback until...', 'interspersed': True, 'ignore_unknown': False, 'params': [89, 90, 91, 92, 93, 94, 95, 96, 97, 23, 24, 25, 26, 27, 28, 29, 8]},
-    'sandbox events': {'help': 'List the events the sandbox recorded,...', 'interspersed': True, 'ignore_unknown': False, 'params': [98, 91, 21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 8]},
-    'sandbox reset': {'help': 'Empty the sandbox: every user and event.', 'interspersed': True, 'ignore_unknown': False, 'params': [44, 91, 22, 23, 24, 25, 26, 27, 28, 29, 8]},
-    'api': {'help': 'Send any request to the Engage API and...', 'interspersed': True, 'ignore_unknown': False, 'params': [99, 100, 101, 20, 102, 103, 104, 22, 23, 24, 25, 26, 27, 28, 29, 30, 8]},
-    'completion': {'help': 'Print the Tab-completion script of a shell.', 'interspersed': True, 'ignore_unknown': False, 'params': [105, 23, 24, 25, 26, 27, 28, 29, 8]},
+    '': {'help': 'Manage Engage (engage.so) users and events...', 'interspersed': False, 'ignore_unknown': False, 'params': [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'commands': ['users', 'events', 'lists', 'auth', 'profiles', 'config', 'sandbox', 'api', 'completion']},
+    'users': {'help': 'Users and accounts: create, read, update,...', 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['create', 'get', 'update', 'list', 'delete', 'archive', 'merge', 'convert', 'members', 'import', 'accounts', 'lists', 'tokens']},
+    'users create': {'help': 'Create a user (POST /users) and print it.', 'interspersed': True, 'ignore_unknown': False, 'params': [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users get': {'help': 'Show one user (GET /users/UID).', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users update': {'help': "Update a user's fields (PUT /users/UID);...", 'interspersed': True, 'ignore_unknown': False, 'params': [33, 11, 12, 13, 14, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users list': {'help': 'List users, one page or (with --all) every...', 'interspersed': True, 'ignore_unknown': False, 'params': [34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users delete': {'help': 'Delete a user (DELETE /users/UID), or...', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 44, 45, 46, 47, 48, 49, 50, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users archive': {'help': 'Archive a customer or account (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 45, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users merge': {'help': 'Merge SOURCE into DESTINATION (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [51, 52, 45, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users convert': {'help': 'Make a user an account or a customer (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 53, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users members': {'help': 'List the customers of an account (GET...', 'interspersed': True, 'ignore_unknown': False, 'params': [54, 34, 37, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users import': {'help': 'Create or update many users from a CSV,...', 'interspersed': True, 'ignore_unknown': False, 'params': [55, 56, 46, 47, 48, 57, 58, 59, 60, 61, 50, 62, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users accounts': {'help': 'Add a customer to accounts, change its...', 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['add', 'role', 'remove']},
+    'users accounts add': {'help': 'Add a customer to accounts (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 63, 64, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users accounts role': {'help': "Change a customer's role in an account...", 'interspersed': True, 'ignore_unknown': False, 'params': [33, 54, 65, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users accounts remove': {'help': 'Remove a customer from an account (DELETE...', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 54, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users lists': {'help': 'Subscribe a user to lists, or take it off...', 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['add', 'remove']},
+    'users lists add': {'help': 'Subscribe a user to lists (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 66, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users lists remove': {'help': 'Take a user off lists (DELETE...', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 66, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'users tokens': {'help': "Forget a user's device token.", 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['remove']},
+    'users tokens remove': {'help': "Forget one of a user's device tokens...", 'interspersed': True, 'ignore_unknown': False, 'params': [33, 67, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'events': {'help': 'Record user events, one or many.', 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['add', 'import']},
+    'events add': {'help': 'Add an event to a user (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 68, 69, 70, 71, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'events import': {'help': 'Record many events from a CSV, JSON Lines...', 'interspersed': True, 'ignore_unknown': False, 'params': [55, 46, 47, 48, 57, 58, 59, 60, 61, 50, 62, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'lists': {'help': 'Lists and their subscribers.', 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['list', 'get', 'create', 'update', 'archive', 'subscribe', 'unsubscribe', 'resubscribe', 'remove']},
+    'lists list': {'help': 'List the lists (GET /lists): one page, or...', 'interspersed': True, 'ignore_unknown': False, 'params': [34, 37, 38, 39, 40, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'lists get': {'help': 'Show one list (GET /lists/LIST_ID),...', 'interspersed': True, 'ignore_unknown': False, 'params': [72, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'lists create': {'help': 'Create a list (POST /lists) and print it.', 'interspersed': True, 'ignore_unknown': False, 'params': [73, 74, 75, 76, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'lists update': {'help': "Change a list's fields (PUT...", 'interspersed': True, 'ignore_unknown': False, 'params': [72, 73, 74, 75, 77, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'lists archive': {'help': 'Archive a list (DELETE /lists/LIST_ID);...', 'interspersed': True, 'ignore_unknown': False, 'params': [72, 45, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'lists subscribe': {'help': 'Subscribe someone to a list (POST...', 'interspersed': True, 'ignore_unknown': False, 'params': [72, 13, 14, 11, 12, 17, 16, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'lists unsubscribe': {'help': 'Unsubscribe a user, keeping it on the list...', 'interspersed': True, 'ignore_unknown': False, 'params': [72, 33, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'lists resubscribe': {'help': "Subscribe a list's user again (PUT...", 'interspersed': True, 'ignore_unknown': False, 'params': [72, 33, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'lists remove': {'help': 'Drop a subscriber from a list (DELETE...', 'interspersed': True, 'ignore_unknown': False, 'params': [72, 33, 45, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'auth': {'help': "Log in, check and log out: a profile's...", 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['login', 'status', 'logout']},
+    'auth login': {'help': 'Check an API key and secret with the API,...', 'interspersed': True, 'ignore_unknown': False, 'params': [78, 79, 80, 81, 82, 83, 27, 28, 29, 30, 9]},
+    'auth status': {'help': 'Show the effective settings, each with its...', 'interspersed': True, 'ignore_unknown': False, 'params': [84, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'auth logout': {'help': 'Remove the API key and secret from a...', 'interspersed': True, 'ignore_unknown': False, 'params': [78, 25, 26, 27, 28, 29, 30, 9]},
+    'profiles': {'help': 'List, show, choose, rename and remove...', 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['list', 'show', 'use', 'remove', 'rename']},
+    'profiles list': {'help': 'List the profiles; the default one is marked.', 'interspersed': True, 'ignore_unknown': False, 'params': [22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'profiles show': {'help': "Show one profile's stored settings,...", 'interspersed': True, 'ignore_unknown': False, 'params': [85, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'profiles use': {'help': 'Make a profile the default one.', 'interspersed': True, 'ignore_unknown': False, 'params': [85, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'profiles remove': {'help': 'Remove a profile, its credentials and...', 'interspersed': True, 'ignore_unknown': False, 'params': [85, 45, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'profiles rename': {'help': 'Rename a profile; it stays the default if...', 'interspersed': True, 'ignore_unknown': False, 'params': [86, 87, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'config': {'help': "Read and change a profile's settings:...", 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['get', 'set', 'unset']},
+    'config get': {'help': 'Print a setting of the profile: its stored...', 'interspersed': True, 'ignore_unknown': False, 'params': [88, 78, 25, 26, 27, 28, 29, 30, 9]},
+    'config set': {'help': 'Store a setting in the profile, checked...', 'interspersed': True, 'ignore_unknown': False, 'params': [88, 89, 78, 25, 26, 27, 28, 29, 30, 9]},
+    'config unset': {'help': 'Remove a setting from the profile: the...', 'interspersed': True, 'ignore_unknown': False, 'params': [88, 78, 25, 26, 27, 28, 29, 30, 9]},
+    'sandbox': {'help': 'The local Engage-compatible server: try,...', 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['serve', 'events', 'requests', 'batches', 'reset', 'export', 'import']},
+    'sandbox serve': {'help': 'Serve the Engage API on loopback until...', 'interspersed': True, 'ignore_unknown': False, 'params': [90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'sandbox events': {'help': 'List the events the sandbox recorded,...', 'interspersed': True, 'ignore_unknown': False, 'params': [100, 101, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'sandbox requests': {'help': 'List the requests the sandbox answered,...', 'interspersed': True, 'ignore_unknown': False, 'params': [101, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'sandbox batches': {'help': 'List each /batch request the sandbox...', 'interspersed': True, 'ignore_unknown': False, 'params': [101, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'sandbox reset': {'help': 'Empty the sandbox: users, lists, events,...', 'interspersed': True, 'ignore_unknown': False, 'params': [45, 101, 23, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'sandbox export': {'help': "Write the sandbox's whole state to FILE (-...", 'interspersed': True, 'ignore_unknown': False, 'params': [55, 101, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'sandbox import': {'help': 'Replace everything in the sandbox with a...', 'interspersed': True, 'ignore_unknown': False, 'params': [55, 45, 101, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'api': {'help': 'Send any request to the Engage API and...', 'interspersed': True, 'ignore_unknown': False, 'params': [102, 103, 104, 21, 105, 106, 107, 23, 24, 25, 26, 27, 28, 29, 30, 31, 9]},
+    'completion': {'help': 'Print the Tab-completion script of a shell.', 'interspersed': True, 'ignore_unknown': False, 'params': [108, 24, 25, 26, 27, 28, 29, 30, 9]},
 }
 
 RENDERED: dict[str, str] = {}
