@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, Optional[str]]] = {
     ),
     "events": ("engage_cli.commands.events", "Record user events, one or many."),
     "lists": ("engage_cli.commands.lists", "Lists and their subscribers."),
+    "seed": (
+        "engage_cli.commands.seed",
+        "Make an account hold exactly a fixtures file: plan, apply, down.",
+    ),
     "auth": ("engage_cli.commands.auth", "Log in, check and log out: a profile's credentials."),
     "profiles": (
         "engage_cli.commands.profiles",

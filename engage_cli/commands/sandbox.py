@@ -26,8 +26,9 @@ StateOpt = Annotated[
     Optional[Path],
     typer.Option(
         "--state",
-        metavar="FILE",
-        help="Start from this snapshot (`engage sandbox export`'s), replacing what --db held.",
+        metavar="FILE|-",
+        help="Start from this snapshot (`engage sandbox export`'s; - reads stdin), replacing "
+        "what --db held.",
     ),
 ]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -135,9 +136,11 @@ def serve(
     from engage_cli.sandbox.snapshot import StateError, parse_state
 
     state = state_of(ctx)
-    if state_file is not None:  # a bad snapshot is refused before the store is touched
+    document = None
+    if state_file is not None:  # read once (it may be stdin); refused before the store is touched
+        document = sandbox_control.read_document(state, str(state_file))
         try:
-            parse_state(sandbox_control.read_document(state, str(state_file)))
+            parse_state(document)
         except StateError as exc:
             raise UsageError(f"--state {state_file}: {exc}") from exc
     open_sandbox_store(_db_path(db)).close()  # a bad --db is a store error, not a port error
@@ -153,7 +156,7 @@ def serve(
             latency_ms=latency,
             fail_rate=fail_rate,
             rate_limit=rate_limit,
-            state_file=state_file,
+            state=document,
             verbose=verbose,
             out=state.streams.stdout,
             err=state.streams.stderr,

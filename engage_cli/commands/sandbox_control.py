@@ -82,8 +82,10 @@ def _control(state: State, db: Path | None) -> Iterator[EngageClient | None]:
 
 
 def _not_a_sandbox(base: str, why: str) -> UsageError:
+    from engage_cli.config import mask_url
+
     return UsageError(
-        f"{base} is not an Engage sandbox: {why}.",
+        f"{mask_url(base)} is not an Engage sandbox: {why}.",
         hint="Point --base-url (or ENGAGE_BASE_URL) at the URL `engage sandbox serve` printed, "
         "or read a sandbox database with --db PATH or --sandbox.",
     )
@@ -178,11 +180,12 @@ def reset(
     request = endpoints.sandbox_control("POST", "reset")
     with _control(state, db) as client:
         if client is None:
-            state.streams.stderr.write(
-                f"The sandbox is empty: nothing was ever stored ({_db_path(db)}).\n"
-            )
+            _say(state, f"The sandbox is empty: nothing was ever stored ({_db_path(db)}).")
             return
-        where = "at " + (str(_db_path(db)) if db is not None or state.sandbox else client.base_url)
+        from engage_cli.config import mask_url
+
+        at_url = mask_url(client.base_url)  # never a password the URL carries
+        where = "at " + (str(_db_path(db)) if db is not None or state.sandbox else at_url)
         if dry_run:
             state.choose_output(None).dry_run(client.describe(request))
             return
@@ -191,7 +194,7 @@ def reset(
                 state, f"Delete every user, list, event and batch in the sandbox {where}?", "reset"
             )
         _send(client, request, key=None)
-    state.streams.stderr.write(f"Sandbox emptied ({where.removeprefix('at ')}).\n")
+    _say(state, f"Sandbox emptied ({where.removeprefix('at ')}).")
 
 
 def export(ctx: typer.Context, file: FileArg, db: DbOpt = None) -> None:
@@ -224,9 +227,7 @@ def export(ctx: typer.Context, file: FileArg, db: DbOpt = None) -> None:
         state.choose_output("json").write(text)
     else:
         _write_file(Path(file), text)
-    state.streams.stderr.write(
-        f"Exported {_counts(document)}{'' if file == '-' else ' to ' + file}.\n"
-    )
+    _say(state, f"Exported {_counts(document)}{'' if file == '-' else ' to ' + file}.")
 
 
 def import_(ctx: typer.Context, file: FileArg, yes: YesOpt = False, db: DbOpt = None) -> None:
@@ -258,10 +259,19 @@ def import_(ctx: typer.Context, file: FileArg, yes: YesOpt = False, db: DbOpt = 
         assert client is not None
         request = endpoints.sandbox_control("PUT", "state", body=document)
         answer = _send(client, request, key=None)
-    state.streams.stderr.write(
+    _say(
+        state,
         f"Imported {answer.get('users', 0)} users, {answer.get('lists', 0)} lists and "
-        f"{answer.get('events', 0)} events.\n"
+        f"{answer.get('events', 0)} events.",
     )
+
+
+def _say(state: State, text: str) -> None:
+    """A line on stderr, whatever the format: file names and the server's answer in it are
+    shown, never acted on (an escape sequence arrives as \\x1b)."""
+    from engage_cli.tables import printable
+
+    state.streams.stderr.write(printable(text) + "\n")
 
 
 def _counts(document: dict[str, Any]) -> str:
@@ -303,6 +313,8 @@ def _write_file(path: Path, text: str) -> None:
         with os.fdopen(handle, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a directory there, a full disk: named, never a crash
+            raise UsageError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
         raise
