@@ -91,41 +91,43 @@ PARAMS: list[dict[str, Any]] = [
     {'kind': 'option', 'name': 'redirect_url', 'opts': ['--redirect-url'], 'help': 'Where double opt-in confirmation leads.'},  # 75
     {'kind': 'option', 'name': 'double_optin', 'opts': ['--double-optin'], 'flag': True, 'action': 'store_const', 'help': 'New subscribers confirm by email first.'},  # 76
     {'kind': 'option', 'name': 'double_optin', 'opts': ['--double-optin'], 'secondary': ['--no-double-optin'], 'flag': True, 'action': 'store_const', 'help': 'Whether new subscribers confirm by email first.'},  # 77
-    {'kind': 'option', 'name': 'profile', 'opts': ['--profile'], 'help': 'The profile to act on (else the current one).'},  # 78
-    {'kind': 'option', 'name': 'api_key', 'opts': ['--api-key'], 'help': 'The API key (prompted on a terminal).'},  # 79
-    {'kind': 'option', 'name': 'secret_stdin', 'opts': ['--secret-stdin'], 'flag': True, 'action': 'store_const', 'help': 'Read the API secret from the first line of stdin.'},  # 80
-    {'kind': 'option', 'name': 'key_only', 'opts': ['--key-only'], 'flag': True, 'action': 'store_const', 'help': 'Store the key alone (create, events, updates only).'},  # 81
-    {'kind': 'option', 'name': 'base_url', 'opts': ['--base-url'], 'help': 'Store a base URL in the profile too.'},  # 82
-    {'kind': 'option', 'name': 'verify', 'opts': ['--verify'], 'secondary': ['--no-verify'], 'flag': True, 'action': 'store_const', 'help': 'Check the credentials with one call to the API before saving (default).'},  # 83
-    {'kind': 'option', 'name': 'check', 'opts': ['--check'], 'flag': True, 'action': 'store_const', 'help': 'Also check the credentials with one call to the API.'},  # 84
-    {'kind': 'argument', 'name': 'name', 'complete': ['completer', 'engage_cli.completers:profile_names']},  # 85
-    {'kind': 'argument', 'name': 'old', 'complete': ['completer', 'engage_cli.completers:profile_names']},  # 86
-    {'kind': 'argument', 'name': 'new'},  # 87
-    {'kind': 'argument', 'name': 'key', 'complete': ['completer', 'engage_cli.completers:setting_keys']},  # 88
-    {'kind': 'argument', 'name': 'value'},  # 89
-    {'kind': 'option', 'name': 'host', 'opts': ['--host'], 'help': 'Address to bind; loopback unless you say otherwise.'},  # 90
-    {'kind': 'option', 'name': 'port', 'opts': ['--port'], 'help': 'Port; 0 picks a free one.'},  # 91
-    {'kind': 'option', 'name': 'db', 'opts': ['--db'], 'help': 'SQLite file of the sandbox (else ENGAGE_SANDBOX_DB, else the user data dir).'},  # 92
-    {'kind': 'option', 'name': 'key', 'opts': ['--key'], 'help': 'API key the sandbox accepts.'},  # 93
-    {'kind': 'option', 'name': 'secret', 'opts': ['--secret'], 'help': 'API secret the sandbox accepts (a test value).'},  # 94
-    {'kind': 'option', 'name': 'latency', 'opts': ['--latency'], 'help': 'Delay every answer by MS.'},  # 95
-    {'kind': 'option', 'name': 'fail_rate', 'opts': ['--fail-rate'], 'help': 'Answer this share of requests 503.'},  # 96
-    {'kind': 'option', 'name': 'rate_limit', 'opts': ['--rate-limit'], 'help': 'Answer 429 past N requests a second.'},  # 97
-    {'kind': 'option', 'name': 'state_file', 'opts': ['--state'], 'help': "Start from this snapshot (`engage sandbox export`'s), replacing what --db held."},  # 98
-    {'kind': 'option', 'name': 'verbose', 'opts': ['--verbose'], 'flag': True, 'action': 'store_const', 'help': 'Log each request to stderr.'},  # 99
-    {'kind': 'option', 'name': 'uid', 'opts': ['--uid'], 'help': "Only this user's events."},  # 100
-    {'kind': 'option', 'name': 'db', 'opts': ['--db'], 'help': 'Read this sandbox database in-process instead of asking the server at the base URL.'},  # 101
-    {'kind': 'argument', 'name': 'method', 'complete': ['completer', 'engage_cli.commands.api:_complete_method']},  # 102
-    {'kind': 'argument', 'name': 'path'},  # 103
-    {'kind': 'option', 'name': 'fields', 'opts': ['--field', '-f'], 'action': 'append', 'multiple': True, 'help': 'A body field: K=V is a string, K:=JSON a literal (age:=34, lists:=\'["l1"]\').'},  # 104
-    {'kind': 'option', 'name': 'param', 'opts': ['--param', '-p'], 'action': 'append', 'multiple': True, 'help': 'A query parameter (repeat); --query reshapes the answer (JMESPath).'},  # 105
-    {'kind': 'option', 'name': 'paginate', 'opts': ['--paginate'], 'flag': True, 'action': 'store_const', 'help': 'Follow every page of a GET list; prints its items as ndjson.'},  # 106
-    {'kind': 'option', 'name': 'output', 'opts': ['--output', '-o'], 'help': 'json (default) or ndjson (default with --paginate).', 'complete': ['choices', ['json', 'ndjson'], True]},  # 107
-    {'kind': 'argument', 'name': 'shell', 'complete': ['choices', ['bash', 'zsh', 'fish', 'powershell'], True]},  # 108
+    {'kind': 'option', 'name': 'prune', 'opts': ['--prune'], 'flag': True, 'action': 'store_const', 'help': 'Also delete the users and accounts marked meta.seed: NAME that the file no longer declares.'},  # 78
+    {'kind': 'option', 'name': 'check', 'opts': ['--check'], 'flag': True, 'action': 'store_const', 'help': 'Exit 8 when the account differs from the file.'},  # 79
+    {'kind': 'option', 'name': 'profile', 'opts': ['--profile'], 'help': 'The profile to act on (else the current one).'},  # 80
+    {'kind': 'option', 'name': 'api_key', 'opts': ['--api-key'], 'help': 'The API key (prompted on a terminal).'},  # 81
+    {'kind': 'option', 'name': 'secret_stdin', 'opts': ['--secret-stdin'], 'flag': True, 'action': 'store_const', 'help': 'Read the API secret from the first line of stdin.'},  # 82
+    {'kind': 'option', 'name': 'key_only', 'opts': ['--key-only'], 'flag': True, 'action': 'store_const', 'help': 'Store the key alone (create, events, updates only).'},  # 83
+    {'kind': 'option', 'name': 'base_url', 'opts': ['--base-url'], 'help': 'Store a base URL in the profile too.'},  # 84
+    {'kind': 'option', 'name': 'verify', 'opts': ['--verify'], 'secondary': ['--no-verify'], 'flag': True, 'action': 'store_const', 'help': 'Check the credentials with one call to the API before saving (default).'},  # 85
+    {'kind': 'option', 'name': 'check', 'opts': ['--check'], 'flag': True, 'action': 'store_const', 'help': 'Also check the credentials with one call to the API.'},  # 86
+    {'kind': 'argument', 'name': 'name', 'complete': ['completer', 'engage_cli.completers:profile_names']},  # 87
+    {'kind': 'argument', 'name': 'old', 'complete': ['completer', 'engage_cli.completers:profile_names']},  # 88
+    {'kind': 'argument', 'name': 'new'},  # 89
+    {'kind': 'argument', 'name': 'key', 'complete': ['completer', 'engage_cli.completers:setting_keys']},  # 90
+    {'kind': 'argument', 'name': 'value'},  # 91
+    {'kind': 'option', 'name': 'host', 'opts': ['--host'], 'help': 'Address to bind; loopback unless you say otherwise.'},  # 92
+    {'kind': 'option', 'name': 'port', 'opts': ['--port'], 'help': 'Port; 0 picks a free one.'},  # 93
+    {'kind': 'option', 'name': 'db', 'opts': ['--db'], 'help': 'SQLite file of the sandbox (else ENGAGE_SANDBOX_DB, else the user data dir).'},  # 94
+    {'kind': 'option', 'name': 'key', 'opts': ['--key'], 'help': 'API key the sandbox accepts.'},  # 95
+    {'kind': 'option', 'name': 'secret', 'opts': ['--secret'], 'help': 'API secret the sandbox accepts (a test value).'},  # 96
+    {'kind': 'option', 'name': 'latency', 'opts': ['--latency'], 'help': 'Delay every answer by MS.'},  # 97
+    {'kind': 'option', 'name': 'fail_rate', 'opts': ['--fail-rate'], 'help': 'Answer this share of requests 503.'},  # 98
+    {'kind': 'option', 'name': 'rate_limit', 'opts': ['--rate-limit'], 'help': 'Answer 429 past N requests a second.'},  # 99
+    {'kind': 'option', 'name': 'state_file', 'opts': ['--state'], 'help': "Start from this snapshot (`engage sandbox export`'s; - reads stdin), replacing what --db held."},  # 100
+    {'kind': 'option', 'name': 'verbose', 'opts': ['--verbose'], 'flag': True, 'action': 'store_const', 'help': 'Log each request to stderr.'},  # 101
+    {'kind': 'option', 'name': 'uid', 'opts': ['--uid'], 'help': "Only this user's events."},  # 102
+    {'kind': 'option', 'name': 'db', 'opts': ['--db'], 'help': 'Read this sandbox database in-process instead of asking the server at the base URL.'},  # 103
+    {'kind': 'argument', 'name': 'method', 'complete': ['completer', 'engage_cli.commands.api:_complete_method']},  # 104
+    {'kind': 'argument', 'name': 'path'},  # 105
+    {'kind': 'option', 'name': 'fields', 'opts': ['--field', '-f'], 'action': 'append', 'multiple': True, 'help': 'A body field: K=V is a string, K:=JSON a literal (age:=34, lists:=\'["l1"]\').'},  # 106
+    {'kind': 'option', 'name': 'param', 'opts': ['--param', '-p'], 'action': 'append', 'multiple': True, 'help': 'A query parameter (repeat); --query reshapes the answer (JMESPath).'},  # 107
+    {'kind': 'option', 'name': 'paginate', 'opts': ['--paginate'], 'flag': True, 'action': 'store_const', 'help': 'Follow every page of a GET list; prints its items as ndjson.'},  # 108
+    {'kind': 'option', 'name': 'output', 'opts': ['--output', '-o'], 'help': 'json (default) or ndjson (default with --paginate).', 'complete': ['choices', ['json', 'ndjson'], True]},  # 109
+    {'kind': 'argument', 'name': 'shell', 'complete': ['choices', ['bash', 'zsh', 'fish', 'powershell'], True]},  # 110
 ]
 
 COMMANDS: dict[str, dict[str, Any]] = {
-    '': {'help': 'Manage Engage (engage.so) users and events...', 'interspersed': False, 'ignore_unknown': False, 'params': [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'commands': ['users', 'events', 'lists', 'auth', 'profiles', 'config', 'sandbox', 'api', 'completion']},
+    '': {'help': 'Manage Engage (engage.so) users and events...', 'interspersed': False, 'ignore_unknown': False, 'params': [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'commands': ['users', 'events', 'lists', 'seed', 'auth', 'profiles', 'config', 'sandbox', 'api', 'completion']},
     'users': {'help': 'Users and accounts: create, read, update,...', 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['create', 'get', 'update', 'list', 'delete', 'archive', 'merge', 'convert', 'members', 'import', 'accounts', 'lists', 'tokens']},
     'users create': {'help': 'Create a user (POST /users) and print it.', 'interspersed': True, 'ignore_unknown': False, 'params': [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
     'users get': {'help': 'Show one user (GET /users/UID).', 'interspersed': True, 'ignore_unknown': False, 'params': [33, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
@@ -159,30 +161,34 @@ COMMANDS: dict[str, dict[str, Any]] = {
     'lists unsubscribe': {'help': 'Unsubscribe a user, keeping it on the list...', 'interspersed': True, 'ignore_unknown': False, 'params': [72, 33, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
     'lists resubscribe': {'help': "Subscribe a list's user again (PUT...", 'interspersed': True, 'ignore_unknown': False, 'params': [72, 33, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
     'lists remove': {'help': 'Drop a subscriber from a list (DELETE...', 'interspersed': True, 'ignore_unknown': False, 'params': [72, 33, 45, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'seed': {'help': 'Make an account hold exactly a fixtures...', 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['plan', 'apply', 'down']},
+    'seed plan': {'help': 'Show what `seed apply` would change; send...', 'interspersed': True, 'ignore_unknown': False, 'params': [55, 78, 79, 47, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'seed apply': {'help': 'Make the account hold what the file...', 'interspersed': True, 'ignore_unknown': False, 'params': [55, 78, 45, 47, 23, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'seed down': {'help': "Delete the file's users and accounts and...", 'interspersed': True, 'ignore_unknown': False, 'params': [55, 45, 47, 23, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
     'auth': {'help': "Log in, check and log out: a profile's...", 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['login', 'status', 'logout']},
-    'auth login': {'help': 'Check an API key and secret with the API,...', 'interspersed': True, 'ignore_unknown': False, 'params': [78, 79, 80, 81, 82, 83, 27, 28, 29, 30, 9]},
-    'auth status': {'help': 'Show the effective settings, each with its...', 'interspersed': True, 'ignore_unknown': False, 'params': [84, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
-    'auth logout': {'help': 'Remove the API key and secret from a...', 'interspersed': True, 'ignore_unknown': False, 'params': [78, 25, 26, 27, 28, 29, 30, 9]},
+    'auth login': {'help': 'Check an API key and secret with the API,...', 'interspersed': True, 'ignore_unknown': False, 'params': [80, 81, 82, 83, 84, 85, 27, 28, 29, 30, 9]},
+    'auth status': {'help': 'Show the effective settings, each with its...', 'interspersed': True, 'ignore_unknown': False, 'params': [86, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'auth logout': {'help': 'Remove the API key and secret from a...', 'interspersed': True, 'ignore_unknown': False, 'params': [80, 25, 26, 27, 28, 29, 30, 9]},
     'profiles': {'help': 'List, show, choose, rename and remove...', 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['list', 'show', 'use', 'remove', 'rename']},
     'profiles list': {'help': 'List the profiles; the default one is marked.', 'interspersed': True, 'ignore_unknown': False, 'params': [22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
-    'profiles show': {'help': "Show one profile's stored settings,...", 'interspersed': True, 'ignore_unknown': False, 'params': [85, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
-    'profiles use': {'help': 'Make a profile the default one.', 'interspersed': True, 'ignore_unknown': False, 'params': [85, 24, 25, 26, 27, 28, 29, 30, 9]},
-    'profiles remove': {'help': 'Remove a profile, its credentials and...', 'interspersed': True, 'ignore_unknown': False, 'params': [85, 45, 24, 25, 26, 27, 28, 29, 30, 9]},
-    'profiles rename': {'help': 'Rename a profile; it stays the default if...', 'interspersed': True, 'ignore_unknown': False, 'params': [86, 87, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'profiles show': {'help': "Show one profile's stored settings,...", 'interspersed': True, 'ignore_unknown': False, 'params': [87, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'profiles use': {'help': 'Make a profile the default one.', 'interspersed': True, 'ignore_unknown': False, 'params': [87, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'profiles remove': {'help': 'Remove a profile, its credentials and...', 'interspersed': True, 'ignore_unknown': False, 'params': [87, 45, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'profiles rename': {'help': 'Rename a profile; it stays the default if...', 'interspersed': True, 'ignore_unknown': False, 'params': [88, 89, 24, 25, 26, 27, 28, 29, 30, 9]},
     'config': {'help': "Read and change a profile's settings:...", 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['get', 'set', 'unset']},
-    'config get': {'help': 'Print a setting of the profile: its stored...', 'interspersed': True, 'ignore_unknown': False, 'params': [88, 78, 25, 26, 27, 28, 29, 30, 9]},
-    'config set': {'help': 'Store a setting in the profile, checked...', 'interspersed': True, 'ignore_unknown': False, 'params': [88, 89, 78, 25, 26, 27, 28, 29, 30, 9]},
-    'config unset': {'help': 'Remove a setting from the profile: the...', 'interspersed': True, 'ignore_unknown': False, 'params': [88, 78, 25, 26, 27, 28, 29, 30, 9]},
+    'config get': {'help': 'Print a setting of the profile: its stored...', 'interspersed': True, 'ignore_unknown': False, 'params': [90, 80, 25, 26, 27, 28, 29, 30, 9]},
+    'config set': {'help': 'Store a setting in the profile, checked...', 'interspersed': True, 'ignore_unknown': False, 'params': [90, 91, 80, 25, 26, 27, 28, 29, 30, 9]},
+    'config unset': {'help': 'Remove a setting from the profile: the...', 'interspersed': True, 'ignore_unknown': False, 'params': [90, 80, 25, 26, 27, 28, 29, 30, 9]},
     'sandbox': {'help': 'The local Engage-compatible server: try,...', 'interspersed': False, 'ignore_unknown': False, 'params': [9], 'commands': ['serve', 'events', 'requests', 'batches', 'reset', 'export', 'import']},
-    'sandbox serve': {'help': 'Serve the Engage API on loopback until...', 'interspersed': True, 'ignore_unknown': False, 'params': [90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 24, 25, 26, 27, 28, 29, 30, 9]},
-    'sandbox events': {'help': 'List the events the sandbox recorded,...', 'interspersed': True, 'ignore_unknown': False, 'params': [100, 101, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
-    'sandbox requests': {'help': 'List the requests the sandbox answered,...', 'interspersed': True, 'ignore_unknown': False, 'params': [101, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
-    'sandbox batches': {'help': 'List each /batch request the sandbox...', 'interspersed': True, 'ignore_unknown': False, 'params': [101, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
-    'sandbox reset': {'help': 'Empty the sandbox: users, lists, events,...', 'interspersed': True, 'ignore_unknown': False, 'params': [45, 101, 23, 24, 25, 26, 27, 28, 29, 30, 9]},
-    'sandbox export': {'help': "Write the sandbox's whole state to FILE (-...", 'interspersed': True, 'ignore_unknown': False, 'params': [55, 101, 24, 25, 26, 27, 28, 29, 30, 9]},
-    'sandbox import': {'help': 'Replace everything in the sandbox with a...', 'interspersed': True, 'ignore_unknown': False, 'params': [55, 45, 101, 24, 25, 26, 27, 28, 29, 30, 9]},
-    'api': {'help': 'Send any request to the Engage API and...', 'interspersed': True, 'ignore_unknown': False, 'params': [102, 103, 104, 21, 105, 106, 107, 23, 24, 25, 26, 27, 28, 29, 30, 31, 9]},
-    'completion': {'help': 'Print the Tab-completion script of a shell.', 'interspersed': True, 'ignore_unknown': False, 'params': [108, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'sandbox serve': {'help': 'Serve the Engage API on loopback until...', 'interspersed': True, 'ignore_unknown': False, 'params': [92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'sandbox events': {'help': 'List the events the sandbox recorded,...', 'interspersed': True, 'ignore_unknown': False, 'params': [102, 103, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'sandbox requests': {'help': 'List the requests the sandbox answered,...', 'interspersed': True, 'ignore_unknown': False, 'params': [103, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'sandbox batches': {'help': 'List each /batch request the sandbox...', 'interspersed': True, 'ignore_unknown': False, 'params': [103, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 9]},
+    'sandbox reset': {'help': 'Empty the sandbox: users, lists, events,...', 'interspersed': True, 'ignore_unknown': False, 'params': [45, 103, 23, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'sandbox export': {'help': "Write the sandbox's whole state to FILE (-...", 'interspersed': True, 'ignore_unknown': False, 'params': [55, 103, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'sandbox import': {'help': 'Replace everything in the sandbox with a...', 'interspersed': True, 'ignore_unknown': False, 'params': [55, 45, 103, 24, 25, 26, 27, 28, 29, 30, 9]},
+    'api': {'help': 'Send any request to the Engage API and...', 'interspersed': True, 'ignore_unknown': False, 'params': [104, 105, 106, 21, 107, 108, 109, 23, 24, 25, 26, 27, 28, 29, 30, 31, 9]},
+    'completion': {'help': 'Print the Tab-completion script of a shell.', 'interspersed': True, 'ignore_unknown': False, 'params': [110, 24, 25, 26, 27, 28, 29, 30, 9]},
 }
 
 RENDERED: dict[str, str] = {}
