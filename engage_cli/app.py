@@ -279,8 +279,9 @@ class EngageGroup(LazyGroup):
             sys.stderr.write("Aborted.\n")
             sys.exit(int(ExitCode.INTERRUPTED))
         except typer.TyperException as exc:  # Click's usage errors
-            if _is_bare_group(exc):
-                exc.show()  # type: ignore[attr-defined]
+            group_help = _bare_group_help(exc)
+            if group_help is not None:
+                sys.stderr.write(group_help + "\n")
                 sys.exit(int(ExitCode.USAGE))
             state = _state_object(extra.get("obj"))
             out = state.error_output(_output_flag(argv))
@@ -321,12 +322,18 @@ class EngageGroup(LazyGroup):
             raise typer.Exit(int(ExitCode.FAILURE)) from None
 
 
-def _is_bare_group(exc: Exception) -> bool:
-    """`engage` or `engage users` with no command: the group's help, which is text for a
-    person, shown as it is on stderr (exit 2, a usage error), whatever -o says: never
-    escaped inside a JSON error. stdout stays for data."""
+MISSING_COMMAND = "Missing command."  # Click's words for a group given options but no command
+
+
+def _bare_group_help(exc: Exception) -> str | None:
+    """`engage`, `engage users` or `engage --sandbox` with no command: the group's help, which
+    is text for a person, shown as it is on stderr (exit 2, a usage error), whatever -o says:
+    never escaped inside a JSON error. stdout stays for data. None for any other error."""
     ctx = getattr(exc, "ctx", None)
-    return ctx is not None and getattr(exc, "message", None) == ctx.get_help()
+    if ctx is None:
+        return None
+    group_help: str = ctx.get_help()
+    return group_help if getattr(exc, "message", None) in (group_help, MISSING_COMMAND) else None
 
 
 def _check_arguments(argv: list[str]) -> None:

@@ -215,14 +215,27 @@ def test_a_command_like_nothing_gets_no_suggestion() -> None:
     assert "Did you mean" not in result.stderr
 
 
-@pytest.mark.parametrize("args", [[], ["users"], ["users", "accounts"]])
+@pytest.mark.parametrize(
+    ("args", "group"),
+    [
+        ([], ""),
+        (["users"], "users"),
+        (["users", "accounts"], "users accounts"),
+        # options but still no command: the same help, not a JSON "Missing command."
+        (["-o", "json"], ""),
+        (["--sandbox"], ""),
+        (["--sandbox", "users"], "users"),
+    ],
+)
 @pytest.mark.parametrize("env", [{}, {"ENGAGE_OUTPUT": "json"}])
-def test_no_command_prints_the_help_plainly_on_stderr(args: list[str], env: dict[str, str]) -> None:
+def test_no_command_prints_the_help_plainly_on_stderr(
+    args: list[str], group: str, env: dict[str, str]
+) -> None:
     # Help is text for people: never escaped inside a JSON error, whatever -o says.
     result = run([*args], env=env)
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr.startswith(f"Usage: engage {' '.join(args)}".rstrip() + " [OPTIONS]")
+    assert result.stderr.startswith(f"Usage: engage {group}".rstrip() + " [OPTIONS]")
     assert "\nCommands:\n" in result.stderr
     assert '{"error"' not in result.stderr
 
