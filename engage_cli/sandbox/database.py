@@ -23,6 +23,9 @@ _BUSY_TIMEOUT_MS = 10_000
 # PRAGMA user_version of a database this code wrote. 0 is the first sandbox (users and events
 # only, user documents without accounts, is_account, archived...): opened, it is migrated.
 SCHEMA_VERSION = 1
+# /batch requests whose item outcomes the control API keeps (GET /__sandbox/batches): the
+# last thousand, so a long-running sandbox fed batches does not grow without bound.
+MAX_BATCHES = 1_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -287,11 +290,16 @@ class Database:
     # -- batches -------------------------------------------------------------------------------
 
     def record_batch(self, received: str, items: list[JSONObject]) -> None:
-        """Keep one /batch request's item outcomes (inside its transaction, if one is open)."""
+        """Keep one /batch request's item outcomes (inside its transaction, if one is open),
+        and only the last MAX_BATCHES of them, as the request log keeps its last requests."""
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO batches (received, items) VALUES (?, ?)",
                 (received, json.dumps(items)),
+            )
+            conn.execute(
+                "DELETE FROM batches WHERE seq <= (SELECT max(seq) FROM batches) - ?",
+                (MAX_BATCHES,),
             )
 
     def list_batches(self) -> list[JSONObject]:

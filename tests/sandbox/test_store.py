@@ -340,3 +340,14 @@ def test_two_stores_on_one_file_share_state_safely(db_path: Path) -> None:
         _run_threads(8, work)
         shared = one.get_user("shared")
         assert shared is not None and len(shared["meta"]) == 8 * 25
+
+
+def test_only_the_last_batches_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engage_cli.sandbox import database
+
+    monkeypatch.setattr(database, "MAX_BATCHES", 3)
+    store = SandboxStore(tmp_path / "batches.db")
+    for n in range(5):
+        store.record_batch(f"2026-12-04T00:00:0{n}Z", [{"index": 0, "status": "applied"}])
+    kept = store.list_batches()
+    assert [b["received"][-3:] for b in kept] == ["02Z", "03Z", "04Z"]
