@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from uvicorn.server import ServerState
 
 from engage_cli.sandbox.api import SandboxAPI
 from engage_cli.sandbox.asgi import SandboxASGI
+from engage_cli.sandbox.handlers import HandlerPool
 from engage_cli.sandbox.protocol import Limits, SandboxConfig, SandboxProtocol
 
 from .conftest import FULL
+
+
+@pytest.fixture
+def handlers() -> Iterator[HandlerPool]:
+    pool = HandlerPool(1)
+    yield pool
+    pool.shutdown()
 
 
 class RecordingTransport(asyncio.Transport):
@@ -55,7 +64,7 @@ async def _until(condition: Any) -> None:
     raise AssertionError("the protocol never wrote what was awaited")
 
 
-async def _connect(api: SandboxAPI, pool: ThreadPoolExecutor) -> tuple[SandboxProtocol, Any]:
+async def _connect(api: SandboxAPI, pool: HandlerPool) -> tuple[SandboxProtocol, Any]:
     config = SandboxConfig(SandboxASGI(api, pool), limits=Limits(), lifespan="off", log_config=None)
     config.load()
     protocol = SandboxProtocol(config, ServerState(), {}, asyncio.get_running_loop())
@@ -64,19 +73,18 @@ async def _connect(api: SandboxAPI, pool: ThreadPoolExecutor) -> tuple[SandboxPr
     return protocol, transport
 
 
-def test_each_answer_is_one_write(api: SandboxAPI) -> None:
+def test_each_answer_is_one_write(api: SandboxAPI, handlers: HandlerPool) -> None:
     body = json.dumps({"id": "u1", "first_name": "Ada"}).encode()
 
     async def exchange() -> list[bytes]:
-        with ThreadPoolExecutor(1) as pool:
-            protocol, transport = await _connect(api, pool)
-            protocol.data_received(_request("/v1/users", body))
-            await _until(lambda: transport.writes)
-            protocol.data_received(_request("/v1/users/u1", b"{}").replace(b"POST", b"GET", 1))
-            await _until(lambda: len(transport.writes) == 2)
-            await asyncio.sleep(0.05)  # nothing more follows
-            protocol.connection_lost(None)
-            return list(transport.writes)
+        protocol, transport = await _connect(api, handlers)
+        protocol.data_received(_request("/v1/users", body))
+        await _until(lambda: transport.writes)
+        protocol.data_received(_request("/v1/users/u1", b"{}").replace(b"POST", b"GET", 1))
+        await _until(lambda: len(transport.writes) == 2)
+        await asyncio.sleep(0.05)  # nothing more follows
+        protocol.connection_lost(None)
+        return list(transport.writes)
 
     writes = asyncio.run(exchange())
     assert len(writes) == 2, writes
@@ -86,20 +94,21 @@ def test_each_answer_is_one_write(api: SandboxAPI) -> None:
         assert json.loads(answer)["first_name"] == "Ada"
 
 
-def test_100_continue_is_written_before_the_body_arrives(api: SandboxAPI) -> None:
+def test_100_continue_is_written_before_the_body_arrives(
+    api: SandboxAPI, handlers: HandlerPool
+) -> None:
     body = json.dumps({"id": "u2"}).encode()
 
     async def exchange() -> list[bytes]:
-        with ThreadPoolExecutor(1) as pool:
-            protocol, transport = await _connect(api, pool)
-            request = _request("/v1/users", body, "Expect: 100-continue\r\n")
-            protocol.data_received(request[: -len(body)])
-            await _until(lambda: transport.writes)
-            assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
-            protocol.data_received(body)
-            await _until(lambda: len(transport.writes) == 2)
-            protocol.connection_lost(None)
-            return list(transport.writes)
+        protocol, transport = await _connect(api, handlers)
+        request = _request("/v1/users", body, "Expect: 100-continue\r\n")
+        protocol.data_received(request[: -len(body)])
+        await _until(lambda: transport.writes)
+        assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+        protocol.data_received(body)
+        await _until(lambda: len(transport.writes) == 2)
+        protocol.connection_lost(None)
+        return list(transport.writes)
 
     writes = asyncio.run(exchange())
     assert writes[1].startswith(b"HTTP/1.1 200 ") and writes[1].endswith(b"}")
