@@ -19,13 +19,11 @@ import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from engage_cli import __version__
+from engage_cli.completers import profile_names
 from engage_cli.errors import EngageError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from engage_cli.context import State
-
-# Typer's completion protocol: the shell scripts run `_ENGAGE_COMPLETE=complete_bash engage`.
-COMPLETE_VAR = "_ENGAGE_COMPLETE"
 
 # The commands under `engage`, in --help order: {name: (module, summary)}. The module's `app`
 # holds the command. A group's summary is its one-line help, so that `engage --help` and Tab
@@ -38,6 +36,10 @@ COMMANDS: dict[str, tuple[str, Optional[str]]] = {
     ),
     "events": ("engage_cli.commands.events", "Record user events, one or many."),
     "lists": ("engage_cli.commands.lists", "Lists and their subscribers."),
+    "seed": (
+        "engage_cli.commands.seed",
+        "Make an account hold exactly a fixtures file: plan, apply, down.",
+    ),
     "auth": ("engage_cli.commands.auth", "Log in, check and log out: a profile's credentials."),
     "profiles": (
         "engage_cli.commands.profiles",
@@ -395,12 +397,6 @@ app = typer.Typer(
 )
 
 
-def _complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
-    from engage_cli.commands.profiles import complete_profile
-
-    return complete_profile(ctx, incomplete)
-
-
 def _seconds(value: float | None) -> float | None:
     # Click's ranges compare, and every comparison with nan is false: nan passes them.
     if value is not None and value != value:
@@ -421,7 +417,7 @@ def root(
         None,
         "--profile",
         help="Config profile to use (else ENGAGE_PROFILE, else the default).",
-        autocompletion=_complete_profile,
+        autocompletion=profile_names,
     ),
     base_url: Optional[str] = typer.Option(
         None, "--base-url", help="API base URL (else ENGAGE_BASE_URL, the profile, or Engage's)."

@@ -213,10 +213,15 @@ def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: flo
 # --- the client ---------------------------------------------------------------------------
 
 
+# json.dumps with any option builds a new encoder per call: a third of the cost of encoding
+# a --batch item (every record of a bulk run is encoded once).
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_body(body: Any) -> bytes:
     if isinstance(body, EncodedJSON):
         return body
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _COMPACT_JSON.encode(body).encode("utf-8")
 
 
 class EngageClient:

@@ -181,7 +181,7 @@ def open_sandbox_store(path: Path | None = None) -> SandboxStore:
     from engage_cli.sandbox.api import default_db_path
     from engage_cli.sandbox.store import SandboxStore
 
-    path = path if path is not None else default_db_path()
+    path = default_db_path(path)
     try:
         return SandboxStore(path)
     except (OSError, sqlite3.Error) as exc:

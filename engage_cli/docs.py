@@ -1,6 +1,7 @@
 """What is generated from the commands themselves, so that it cannot drift from them: the
 command reference docs/reference.md (each command's own --help, walked from the real command
-tree) and the Tab-completion scripts in completions/.
+tree), the Tab-completion scripts in completions/, and the command tree that Tab completion
+walks without Typer (engage_cli/tab/tree.py).
 
     python -m engage_cli.docs --write      # regenerate them
     python -m engage_cli.docs --check      # exit 1, naming the files, when one is stale
@@ -191,10 +192,12 @@ def all_examples(root: Path = PROJECT_ROOT) -> list[Example]:
 def generated_files(root: Path = PROJECT_ROOT) -> dict[Path, str]:
     """Every generated file and the text it must hold."""
     from engage_cli.commands.completion import SCRIPT_FILES, completion_script
+    from engage_cli.tab.generate import TREE_FILE, source
 
     files = {root / REFERENCE: reference()}
     for shell, name in SCRIPT_FILES.items():
         files[root / "completions" / name] = completion_script(shell)
+    files[root / "engage_cli" / "tab" / TREE_FILE.name] = source()  # what Tab answers from
     return files
 
 

@@ -21,6 +21,11 @@ REPEATABLE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # servers accept.
 MAX_URL_PATH = 8000
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
+# The largest page the list endpoints serve (`limit`: default 10, 1..30): what every page of
+# --all asks for, so 3,000 users take 100 requests, not 300.
+MAX_PAGE_SIZE = 30
+# The GET lists that take `limit` (users, lists, an account's members).
+_PAGED_PATHS = re.compile(r"/users|/lists|/users/[^/?#]+/members")
 
 # A query value; a list repeats the parameter (`lists[]=a&lists[]=b`).
 QueryValue = Union[str, list[str]]
@@ -44,11 +49,13 @@ class APIRequest:
     def __post_init__(self) -> None:
         # httpx refuses a URL over 64 KB with an exception of its own, and servers stop far
         # sooner (414); a uid or PATH that long is a mistake to report before sending.
-        length = len(self.path) + sum(
-            len(k) + len(v) + 2
-            for k, values in self.params.items()
-            for v in ([values] if isinstance(values, str) else values)
-        )
+        length = len(self.path)
+        if self.params:  # most requests have none (every record of a bulk run makes two)
+            length += sum(
+                len(k) + len(v) + 2
+                for k, values in self.params.items()
+                for v in ([values] if isinstance(values, str) else values)
+            )
         if length > MAX_URL_PATH:
             raise UsageError(
                 f"The request path and query are too long ({length} characters; servers "
@@ -100,6 +107,25 @@ def delete_user(uid: str) -> APIRequest:
 
 def add_event(uid: str, body: dict[str, Any]) -> APIRequest:
     return APIRequest("POST", user_path(uid) + "/events", body=body)
+
+
+def page_size(limit: int | None, every_page: bool, max_items: int | None = None) -> int | None:
+    """The `limit` to ask for: the one given, else (following pages: --all, --max N) the
+    largest page the API serves, no larger than the N items wanted; else the API's
+    default (one page, as a person reads it)."""
+    if limit is not None or not (every_page or max_items is not None):
+        return limit
+    return min(MAX_PAGE_SIZE, max_items) if max_items is not None else MAX_PAGE_SIZE
+
+
+def with_largest_page(request: APIRequest) -> APIRequest:
+    """A raw GET of a paged list (`engage api --paginate`) without a `limit` of its own,
+    asking for the largest page; any other request as it is."""
+    if request.method != "GET" or "limit" in request.params:
+        return request
+    if not _PAGED_PATHS.fullmatch(request.path.rstrip("/")):
+        return request
+    return request.with_params({**request.params, "limit": str(MAX_PAGE_SIZE)})
 
 
 def _page_params(limit: int | None, cursor: tuple[str, str] | None) -> dict[str, QueryValue]:

@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     REFUSED = 5
     TEMPORARY = 6
     PARTIAL = 7
+    DRIFT = 8
     INTERRUPTED = 130
 
 
@@ -131,6 +132,13 @@ class PartialFailure(EngageError):
     """A bulk run finished with some records failed; the rest landed."""
 
     exit_code = ExitCode.PARTIAL
+
+
+class Drift(EngageError):
+    """`seed plan --check`: the account differs from the seed file (not a failure: a
+    finding, for CI to act on)."""
+
+    exit_code = ExitCode.DRIFT
 
 
 class Interrupted(EngageError):

@@ -48,7 +48,7 @@ def check_date(value: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     label: ClassVar[str] = "request"
 
     @model_validator(mode="before")

@@ -96,7 +96,7 @@ def test_query_reshapes_every_page_of_paginate_as_one_list() -> None:
     result = run(["api", "GET", "/users", "--paginate", "--query", "[].uid"], pages)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == ['"a1"', '"a2"']
-    assert dict(result.sent[1].url.params) == {"after_id": "i1"}
+    assert dict(result.sent[1].url.params) == {"limit": "30", "after_id": "i1"}
 
 
 def test_a_query_parameter_given_to_query_is_refused_with_a_hint_and_nothing_sent() -> None:
@@ -142,7 +142,7 @@ def test_paginate_follows_next_cursor_into_a_json_array() -> None:
     result = run(["api", "GET", "/users", "--paginate", "-o", "json"], pages)
     assert result.exit_code == 0, result.stderr
     assert result.json() == [{"id": "a1"}, {"id": "a2"}]
-    assert dict(result.sent[1].url.params) == {"next_cursor": "c2"}
+    assert dict(result.sent[1].url.params) == {"limit": "30", "next_cursor": "c2"}
 
 
 def test_dry_run_shows_the_request_and_sends_nothing() -> None:

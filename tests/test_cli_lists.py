@@ -188,8 +188,8 @@ def test_list_all_follows_either_cursor_style() -> None:
     result = run(["lists", "list", "--all", "-o", "ndjson"], replies, env={"ENGAGE_API_SECRET": ""})
     assert result.exit_code == 0, result.stderr
     assert result.stdout.count("\n") == 3
-    assert result.sent[1].url.params == httpx.QueryParams({"next_cursor": "c1"})
-    assert result.sent[2].url.params == httpx.QueryParams({"after_id": LIST_ID})
+    assert result.sent[1].url.params == httpx.QueryParams({"limit": "30", "next_cursor": "c1"})
+    assert result.sent[2].url.params == httpx.QueryParams({"limit": "30", "after_id": LIST_ID})
 
 
 def test_list_previous_cursor_goes_backward() -> None:
@@ -198,7 +198,8 @@ def test_list_previous_cursor_goes_backward() -> None:
         [reply(200, {"data": [LIST, LIST], "previous_cursor": "c3"})],
     )
     assert result.exit_code == 0, result.stderr
-    assert result.sent[0].url.params == httpx.QueryParams({"previous_cursor": "c5"})
+    # --max 1: a page of one, no more than is printed
+    assert result.sent[0].url.params == httpx.QueryParams({"limit": "1", "previous_cursor": "c5"})
     assert len(result.json()) == 1
 
 

@@ -70,6 +70,26 @@ def test_serve_refuses_a_taken_port_with_a_hint() -> None:
     assert "--port 0" in result.stderr
 
 
+def test_serve_with_a_state_on_a_taken_port_leaves_the_database_as_it_was(
+    tmp_path: Path,
+) -> None:
+    # The snapshot replaces everything only once the server can listen: exit 2 changes nothing.
+    import socket
+
+    path = seed()
+    snapshot = tmp_path / "empty.json"
+    snapshot.write_text('{"users": [], "lists": [], "events": []}', encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(["sandbox", "serve", "--port", str(port), "--state", str(snapshot)])
+    assert result.exit_code == 2
+    assert "Cannot listen on 127.0.0.1" in result.stderr
+    with SandboxStore(path) as store:
+        assert (store.count_users(), store.count_events()) == (2, 2)
+
+
 @pytest.mark.parametrize(
     ("option", "value", "says"),
     [
@@ -111,6 +131,17 @@ def test_a_db_that_is_not_there_is_named_not_created(tmp_path: Path, command: li
     assert result.exit_code == 2
     assert str(typo) in result.stderr
     assert not typo.exists()
+
+
+def test_export_onto_a_directory_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    seed()
+    where = tmp_path / "out"
+    target = where / "snapshots"
+    target.mkdir(parents=True)
+    result = run(["sandbox", "export", str(target), "--sandbox"])
+    assert result.exit_code == 2, result.stderr
+    assert f"Cannot write {target}: Is a directory." in result.stderr
+    assert [p.name for p in where.iterdir()] == ["snapshots"]  # no temporary left
 
 
 def test_events_and_reset_of_a_sandbox_never_used_create_nothing() -> None:
@@ -183,6 +214,36 @@ def test_reset_export_and_import_through_the_server(
     assert served.api.store.get_user("kept") is not None
     to_stdout = run(["sandbox", "export", "-"], transport=served)
     assert json.loads(to_stdout.stdout)["users"][0]["uid"] == "kept"
+
+
+def test_a_password_in_the_base_url_is_never_shown(served: SandboxTransport) -> None:
+    with_password = {"ENGAGE_BASE_URL": "http://user:hunter2@127.0.0.1:8080/v1"}
+    emptied = run(["sandbox", "reset", "--yes"], transport=served, env=with_password)
+    assert emptied.exit_code == 0, emptied.stderr
+    assert "Sandbox emptied (http://user:****@127.0.0.1:8080/v1)." in emptied.stderr
+    engage = {"ENGAGE_BASE_URL": "https://user:hunter2@api.engage.so/v1"}
+    refused = run(["sandbox", "events"], env=engage)
+    assert refused.exit_code == 2
+    assert "https://user:****@api.engage.so/v1 is not an Engage sandbox" in refused.stderr
+    for result in (emptied, refused):
+        assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_what_the_commands_say_reaches_stderr_escaped(tmp_path: Path) -> None:
+    # A file name, and the counts a server that is no sandbox put in its answer, are shown
+    # as text: an escape sequence must not reach the terminal to act on it.
+    snapshot = '{"users": [], "lists": [], "events": []}'
+    answer = {"status": "ok", "users": "\x1b]0;owned\x07", "lists": 0, "events": 0}
+    imported = run(["sandbox", "import", "-", "--yes"], [reply(200, answer)], stdin=snapshot)
+    assert imported.exit_code == 0, imported.stderr
+    assert "Imported \\x1b]0;owned\\x07 users" in imported.stderr
+    seed()
+    named = tmp_path / "snap\x1b[31m.json"
+    exported = run(["sandbox", "export", str(named), "--sandbox"])
+    assert exported.exit_code == 0, exported.stderr
+    assert "snap\\x1b[31m.json." in exported.stderr
+    for result in (imported, exported):
+        assert "\x1b" not in result.stderr and "\x07" not in result.stderr
 
 
 @pytest.mark.parametrize(

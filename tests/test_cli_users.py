@@ -312,7 +312,8 @@ def test_list_all_follows_next_cursor() -> None:
     ]
     result = run(["users", "list", "--all"], replies)
     assert [u["id"] for u in result.json()] == ["a1", "a2"]
-    assert result.sent[1].url.params == httpx.QueryParams({"next_cursor": "c1"})
+    # Every page of --all is the largest the API serves.
+    assert result.sent[1].url.params == httpx.QueryParams({"limit": "30", "next_cursor": "c1"})
 
 
 def test_list_backward_with_before_id() -> None:
@@ -321,8 +322,8 @@ def test_list_backward_with_before_id() -> None:
         reply(200, page(["a1", "a2"], has_more=False)),
     ]
     result = run(["users", "list", "--before-id", "a5", "--all", "-o", "ndjson"], replies)
-    assert result.sent[0].url.params == httpx.QueryParams({"before_id": "a5"})
-    assert result.sent[1].url.params == httpx.QueryParams({"before_id": "a3"})
+    assert result.sent[0].url.params == httpx.QueryParams({"limit": "30", "before_id": "a5"})
+    assert result.sent[1].url.params == httpx.QueryParams({"limit": "30", "before_id": "a3"})
     assert [json.loads(x)["id"] for x in result.stdout.splitlines()] == ["a3", "a4", "a1", "a2"]
 
 

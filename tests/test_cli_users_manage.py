@@ -160,7 +160,7 @@ def test_members_one_page_and_all() -> None:
         [reply(200, page), reply(200, {"data": [USER], "next_cursor": None})],
     )
     assert [u["uid"] for u in every.json()] == ["u144", "u144"]
-    assert every.sent[1].url.params == httpx.QueryParams({"next_cursor": "c1"})
+    assert every.sent[1].url.params == httpx.QueryParams({"limit": "30", "next_cursor": "c1"})
 
 
 def test_members_on_a_terminal_hints_all() -> None:
@@ -250,7 +250,7 @@ def test_list_all_follows_the_previous_cursor_backward_with_the_filters() -> Non
     result = run(["users", "list", "--list", "l1", "--previous-cursor", "c9", "--all"], replies)
     assert result.exit_code == 0, result.stderr
     assert result.sent[1].url.params == httpx.QueryParams(
-        [("lists[]", "l1"), ("previous_cursor", "c3")]
+        [("limit", "30"), ("lists[]", "l1"), ("previous_cursor", "c3")]
     )
 
 

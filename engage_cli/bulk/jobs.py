@@ -142,7 +142,9 @@ def route_key(request: APIRequest) -> str:
     rows for a user are applied in file order whatever the concurrency."""
     if request.path == "/users" and isinstance(request.body, dict):
         return str(request.body.get("id"))
-    return request.path.split("/")[2]
+    parts = request.path.split("/")
+    # A collection (POST /lists, from seed apply) has no id: its requests share one worker.
+    return parts[2] if len(parts) > 2 else request.path
 
 
 BATCH_TYPES = {("POST", "users"): "create", ("PUT", "user"): "update", ("POST", "events"): "event"}

@@ -122,10 +122,11 @@ def confirm_or_refuse(state: State, question: str, action: str = "delete") -> No
 
 def check_paging(limit: int | None, max_items: int | None, cursors: dict[str, str | None]) -> None:
     """Paging options as the API takes them: a limit of 1..30 and one cursor at a time."""
+    from engage_cli.endpoints import MAX_PAGE_SIZE
     from engage_cli.errors import UsageError
 
-    if limit is not None and not 1 <= limit <= 30:
-        raise UsageError(f"--limit must be between 1 and 30, got {limit}.")
+    if limit is not None and not 1 <= limit <= MAX_PAGE_SIZE:
+        raise UsageError(f"--limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}.")
     if max_items is not None and max_items < 1:
         raise UsageError(f"--max must be at least 1, got {max_items}.")
     given = [name for name, value in cursors.items() if value is not None]

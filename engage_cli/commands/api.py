@@ -121,7 +121,7 @@ def api(
     request = endpoints.raw(method, path, params, body)
     if paginate and not dry_run:
         with state.client() as client:
-            out.items(client.paginate(request))
+            out.items(client.paginate(endpoints.with_largest_page(request)))
         return
     answer = send_or_show(state, out, request, dry_run)
     if answer is not None:

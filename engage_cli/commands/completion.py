@@ -62,7 +62,7 @@ def completion_script(shell: Shell) -> str:
     # Typer re-exports this from its completion module without declaring it.
     from typer.completion import get_completion_script  # type: ignore[attr-defined]
 
-    from engage_cli.app import COMPLETE_VAR
+    from engage_cli.tab import COMPLETE_VAR
 
     script: str = get_completion_script(
         prog_name="engage", complete_var=COMPLETE_VAR, shell=shell.value

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from engage_cli.commands._common import state_of
+from engage_cli.completers import setting_keys
 from engage_cli.config import DEFAULTS, ENV_VARS, SETTING_KEYS
 from engage_cli.errors import UsageError
 
@@ -17,16 +18,12 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
 
 
-def _complete_key(incomplete: str) -> list[str]:
-    return [key for key in SETTING_KEYS if key.startswith(incomplete)]
-
-
 KeyArg = Annotated[
     str,
     typer.Argument(
         metavar="KEY",
         help="output, timeout, retries or base_url.",
-        autocompletion=_complete_key,
+        autocompletion=setting_keys,
         show_default=False,
     ),
 ]

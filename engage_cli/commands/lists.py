@@ -90,7 +90,7 @@ def list_(
     show_pages(
         state,
         out,
-        endpoints.list_lists(limit, cursor_of(cursors)),
+        endpoints.list_lists(endpoints.page_size(limit, all_pages, max_items), cursor_of(cursors)),
         rows=LISTS,
         noun="lists",
         all_pages=all_pages,

@@ -7,24 +7,12 @@ from typing import Annotated, Any, Optional
 import typer
 
 from engage_cli.commands._common import OutputOpt, YesOpt, confirm_or_refuse, fmt, state_of
+from engage_cli.completers import profile_names
 from engage_cli.config import PROFILE_KEYS, ConfigFile, choose_profile, shown
 from engage_cli.errors import ConfigError, UsageError
 from engage_cli.tables import PROFILES
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
-
-
-def complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Profile names from the config file, for Tab completion."""
-    import os
-
-    from engage_cli.config import CONFIG_FILENAME, config_dir
-
-    try:
-        config = ConfigFile.load(config_dir(os.environ) / CONFIG_FILENAME)
-    except ConfigError:
-        return []
-    return [name for name in config.profiles if name.startswith(incomplete)]
 
 
 def _profile_row(config: ConfigFile, name: str) -> dict[str, Any]:
@@ -64,7 +52,7 @@ def show(
     name: Annotated[
         Optional[str],
         typer.Argument(
-            help="Profile name (default: the current one).", autocompletion=complete_profile
+            help="Profile name (default: the current one).", autocompletion=profile_names
         ),
     ] = None,
     output: OutputOpt = None,
@@ -83,7 +71,7 @@ def show(
 @app.command("use")
 def use(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profile)],
+    name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=profile_names)],
 ) -> None:
     """Make a profile the default one.
 
@@ -98,7 +86,7 @@ def use(
 @app.command("remove")
 def remove(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profile)],
+    name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=profile_names)],
     yes: YesOpt = False,
 ) -> None:
     """Remove a profile, its credentials and settings, from config.toml.
@@ -125,7 +113,7 @@ def remove(
 def rename(
     ctx: typer.Context,
     old: Annotated[
-        str, typer.Argument(metavar="OLD", help="Profile name.", autocompletion=complete_profile)
+        str, typer.Argument(metavar="OLD", help="Profile name.", autocompletion=profile_names)
     ],
     new: Annotated[str, typer.Argument(metavar="NEW", help="Its new name.")],
 ) -> None:

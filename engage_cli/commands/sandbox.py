@@ -26,18 +26,13 @@ StateOpt = Annotated[
     Optional[Path],
     typer.Option(
         "--state",
-        metavar="FILE",
-        help="Start from this snapshot (`engage sandbox export`'s), replacing what --db held.",
+        metavar="FILE|-",
+        help="Start from this snapshot (`engage sandbox export`'s; - reads stdin), replacing "
+        "what --db held.",
     ),
 ]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_LATENCY_MS = 600_000.0  # ten minutes: past any client's timeout
-
-
-def _db_path(db: Path | None) -> Path:
-    from engage_cli.sandbox.api import default_db_path
-
-    return db if db is not None else default_db_path()
 
 
 def _finite(value: float) -> float:
@@ -131,21 +126,24 @@ def serve(
     Example: engage sandbox serve --port 0 --latency 50 --fail-rate 0.1
     """
     from engage_cli.context import open_sandbox_store
+    from engage_cli.sandbox.api import default_db_path
     from engage_cli.sandbox.server import run_sandbox_server
     from engage_cli.sandbox.snapshot import StateError, parse_state
 
     state = state_of(ctx)
-    if state_file is not None:  # a bad snapshot is refused before the store is touched
+    document = None
+    if state_file is not None:  # read once (it may be stdin); refused before the store is touched
+        document = sandbox_control.read_document(state, str(state_file))
         try:
-            parse_state(sandbox_control.read_document(state, str(state_file)))
+            parse_state(document)
         except StateError as exc:
             raise UsageError(f"--state {state_file}: {exc}") from exc
-    open_sandbox_store(_db_path(db)).close()  # a bad --db is a store error, not a port error
+    open_sandbox_store(default_db_path(db)).close()  # a bad --db is a store error, not a port error
     if host not in LOOPBACK_HOSTS:
         state.streams.stderr.write(f"Warning: listening on {host}, beyond loopback.\n")
     try:
         run_sandbox_server(
-            db_path=_db_path(db),
+            db_path=default_db_path(db),
             host=host,
             port=port,
             key=key,
@@ -153,7 +151,7 @@ def serve(
             latency_ms=latency,
             fail_rate=fail_rate,
             rate_limit=rate_limit,
-            state_file=state_file,
+            state=document,
             verbose=verbose,
             out=state.streams.stdout,
             err=state.streams.stderr,

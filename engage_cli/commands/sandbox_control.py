@@ -44,21 +44,16 @@ FileArg = Annotated[str, typer.Argument(metavar="FILE|-", help="A file, or - for
 ENGAGE_HOSTS = ("engage.so",)
 
 
-def _db_path(db: Path | None) -> Path:
-    from engage_cli.sandbox.api import default_db_path
-
-    return db if db is not None else default_db_path()
-
-
 @contextmanager
 def _control(state: State, db: Path | None) -> Iterator[EngageClient | None]:
     """The client that reaches the sandbox: in-process on a store with --db or --sandbox
     (None when the default store was never made: nothing recorded yet), else the server at
     the base URL, which must not be Engage itself."""
     from engage_cli.context import SANDBOX_BASE_URL, sandbox_transport
+    from engage_cli.sandbox.api import default_db_path
 
     if db is not None or state.sandbox:
-        path = _db_path(db)
+        path = default_db_path(db)
         if not path.exists():
             if db is not None:  # a typo, named; never a new empty database
                 raise UsageError(
@@ -82,8 +77,10 @@ def _control(state: State, db: Path | None) -> Iterator[EngageClient | None]:
 
 
 def _not_a_sandbox(base: str, why: str) -> UsageError:
+    from engage_cli.config import mask_url
+
     return UsageError(
-        f"{base} is not an Engage sandbox: {why}.",
+        f"{mask_url(base)} is not an Engage sandbox: {why}.",
         hint="Point --base-url (or ENGAGE_BASE_URL) at the URL `engage sandbox serve` printed, "
         "or read a sandbox database with --db PATH or --sandbox.",
     )
@@ -173,16 +170,18 @@ def reset(
     Example: engage sandbox reset --yes
     """
     from engage_cli import endpoints
+    from engage_cli.sandbox.api import default_db_path
 
     state = state_of(ctx)
     request = endpoints.sandbox_control("POST", "reset")
     with _control(state, db) as client:
         if client is None:
-            state.streams.stderr.write(
-                f"The sandbox is empty: nothing was ever stored ({_db_path(db)}).\n"
-            )
+            _say(state, f"The sandbox is empty: nothing was ever stored ({default_db_path(db)}).")
             return
-        where = "at " + (str(_db_path(db)) if db is not None or state.sandbox else client.base_url)
+        from engage_cli.config import mask_url
+
+        at_url = mask_url(client.base_url)  # never a password the URL carries
+        where = "at " + (str(default_db_path(db)) if db is not None or state.sandbox else at_url)
         if dry_run:
             state.choose_output(None).dry_run(client.describe(request))
             return
@@ -191,7 +190,7 @@ def reset(
                 state, f"Delete every user, list, event and batch in the sandbox {where}?", "reset"
             )
         _send(client, request, key=None)
-    state.streams.stderr.write(f"Sandbox emptied ({where.removeprefix('at ')}).\n")
+    _say(state, f"Sandbox emptied ({where.removeprefix('at ')}).")
 
 
 def export(ctx: typer.Context, file: FileArg, db: DbOpt = None) -> None:
@@ -224,9 +223,7 @@ def export(ctx: typer.Context, file: FileArg, db: DbOpt = None) -> None:
         state.choose_output("json").write(text)
     else:
         _write_file(Path(file), text)
-    state.streams.stderr.write(
-        f"Exported {_counts(document)}{'' if file == '-' else ' to ' + file}.\n"
-    )
+    _say(state, f"Exported {_counts(document)}{'' if file == '-' else ' to ' + file}.")
 
 
 def import_(ctx: typer.Context, file: FileArg, yes: YesOpt = False, db: DbOpt = None) -> None:
@@ -238,6 +235,7 @@ def import_(ctx: typer.Context, file: FileArg, yes: YesOpt = False, db: DbOpt = 
     Example: engage sandbox export before.json && engage sandbox import before.json --yes
     """
     from engage_cli import endpoints
+    from engage_cli.sandbox.api import default_db_path
     from engage_cli.sandbox.snapshot import StateError, parse_state
 
     state = state_of(ctx)
@@ -253,15 +251,24 @@ def import_(ctx: typer.Context, file: FileArg, yes: YesOpt = False, db: DbOpt = 
     if db is not None or state.sandbox:
         from engage_cli.context import open_sandbox_store
 
-        open_sandbox_store(_db_path(db)).close()  # importing makes the database it fills
+        open_sandbox_store(default_db_path(db)).close()  # importing makes the database it fills
     with _control(state, db) as client:
         assert client is not None
         request = endpoints.sandbox_control("PUT", "state", body=document)
         answer = _send(client, request, key=None)
-    state.streams.stderr.write(
+    _say(
+        state,
         f"Imported {answer.get('users', 0)} users, {answer.get('lists', 0)} lists and "
-        f"{answer.get('events', 0)} events.\n"
+        f"{answer.get('events', 0)} events.",
     )
+
+
+def _say(state: State, text: str) -> None:
+    """A line on stderr, whatever the format: file names and the server's answer in it are
+    shown, never acted on (an escape sequence arrives as \\x1b)."""
+    from engage_cli.tables import printable
+
+    state.streams.stderr.write(printable(text) + "\n")
 
 
 def _counts(document: dict[str, Any]) -> str:
@@ -303,6 +310,8 @@ def _write_file(path: Path, text: str) -> None:
         with os.fdopen(handle, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a directory there, a full disk: named, never a crash
+            raise UsageError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
         raise

@@ -278,7 +278,8 @@ def list_(
     rows = _user_rows(columns)
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
-    request = endpoints.list_users(limit, cursor_of(cursors), email, lists)
+    size = endpoints.page_size(limit, all_pages, max_items)
+    request = endpoints.list_users(size, cursor_of(cursors), email, lists)
     again = ["users", "list"]
     again += ["--limit", str(limit)] if limit else []
     again += ["--email", email] if email else []

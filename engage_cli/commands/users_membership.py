@@ -68,7 +68,7 @@ def members(
     check_paging(limit, None, {})
     from engage_cli import endpoints
 
-    request = endpoints.list_members(account_uid, limit)
+    request = endpoints.list_members(account_uid, endpoints.page_size(limit, all_pages))
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
     again = ["users", "members", account_uid, *(["--limit", str(limit)] if limit else [])]

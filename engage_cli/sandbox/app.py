@@ -48,8 +48,11 @@ DEFAULT_SECRET = "sandbox-secret"
 logger = logging.getLogger(__name__)
 
 
-def default_db_path() -> Path:
-    """`ENGAGE_SANDBOX_DB` if set, else `sandbox.sqlite3` in the user data directory."""
+def default_db_path(given: Path | None = None) -> Path:
+    """`given` (a --db) if any, else `ENGAGE_SANDBOX_DB` if set, else `sandbox.sqlite3` in the
+    user data directory."""
+    if given is not None:
+        return given
     override = os.environ.get("ENGAGE_SANDBOX_DB")
     if override:
         return Path(override).expanduser()

@@ -1,8 +1,9 @@
 """The sandbox's request log (`GET|DELETE /__sandbox/requests`): the last requests answered,
 oldest first, for users' tests to assert on what their code sent.
 
-Bounded (the last MAX_REQUESTS), in memory, and cheap on the hot path: an entry keeps the raw
-bytes and is decoded only when read. Headers are never kept, so credentials are never stored.
+Bounded (the last MAX_REQUESTS, each body and answer kept up to MAX_LOGGED_BODY bytes), in
+memory, and cheap on the hot path: an entry keeps the raw bytes and is decoded only when read.
+Headers are never kept, so credentials are never stored.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ class _Entry:
     method: str
     target: str
     status: int
-    body: bytes
-    answer: bytes
+    body: bytes | int  # the raw bytes, or only their size past MAX_LOGGED_BODY
+    answer: bytes | int
 
 
 class RequestLog:
@@ -45,7 +46,9 @@ class RequestLog:
     def record(self, method: str, target: str, status: int, body: bytes, answer: bytes) -> None:
         with self._lock:
             self._seq += 1
-            entry = _Entry(self._seq, utc_now_timestamp(), method, target, status, body, answer)
+            entry = _Entry(
+                self._seq, utc_now_timestamp(), method, target, status, _kept(body), _kept(answer)
+            )
             self._entries.append(entry)
 
     def clear(self) -> None:
@@ -75,11 +78,16 @@ def _present(entry: _Entry) -> JSONObject:
     }
 
 
-def _decoded(raw: bytes) -> Any:
+def _kept(raw: bytes) -> bytes | int:
+    """What an entry holds of a body: 10,000 entries of 10 MB bodies must not fill memory."""
+    return len(raw) if len(raw) > MAX_LOGGED_BODY else raw
+
+
+def _decoded(raw: bytes | int) -> Any:
+    if isinstance(raw, int):
+        return {"omitted": f"{raw} bytes"}
     if not raw:
         return None
-    if len(raw) > MAX_LOGGED_BODY:
-        return {"omitted": f"{len(raw)} bytes"}
     text = raw.decode("utf-8", errors="replace")
     try:
         return json.loads(text)

@@ -22,7 +22,7 @@ from engage_cli.sandbox.app import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI, defa
 from engage_cli.sandbox.asgi import SandboxASGI
 from engage_cli.sandbox.handlers import HandlerPool
 from engage_cli.sandbox.protocol import MAX_HEAD_BYTES, Limits, SandboxConfig
-from engage_cli.sandbox.snapshot import load_state_file
+from engage_cli.sandbox.snapshot import import_state
 from engage_cli.sandbox.store import SandboxStore
 
 __all__ = ["SandboxServer", "base_url", "make_server", "run_sandbox_server", "serve_until_stopped"]
@@ -200,19 +200,17 @@ def run_sandbox_server(
     latency_ms: float = 0,
     fail_rate: float = 0,
     rate_limit: int | None = None,
-    state_file: str | Path | None = None,
+    state: object = None,
     verbose: bool = False,
     out: IO[str] | None = None,
     err: IO[str] | None = None,
 ) -> int:
-    """What `engage sandbox serve` does: open the store (replacing its state with `state_file`
-    if given), bind, print the banner, serve until SIGINT/SIGTERM, close. Returns the exit
-    status (0). Raises OSError if the port is taken, ValueError for out-of-range fault options
-    or a malformed state file."""
+    """What `engage sandbox serve` does: open the store, bind, replace the store's state with
+    the `state` document (`engage sandbox export`'s) if given, print the banner, serve until
+    SIGINT/SIGTERM, close. Returns the exit status (0). Raises OSError if the port is taken,
+    ValueError for out-of-range fault options or a malformed state (StateError)."""
     store = SandboxStore(db_path if db_path is not None else default_db_path())
     try:
-        if state_file is not None:
-            load_state_file(store, Path(state_file))
         api = SandboxAPI(
             store,
             key=key,
@@ -225,6 +223,12 @@ def run_sandbox_server(
     except BaseException:
         store.close()
         raise
+    if state is not None:  # once listening is sure: a taken port must not empty the store
+        try:
+            import_state(store, state)
+        except BaseException:
+            server.close()
+            raise
     if verbose:
         handler = logging.StreamHandler(err if err is not None else sys.stderr)
         logging.getLogger("uvicorn").addHandler(handler)

@@ -13,12 +13,11 @@ as it was.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from engage_cli.ids import is_internal_id
 from engage_cli.sandbox.documents import JSONObject, normalise_user
 from engage_cli.sandbox.store import SandboxStore
-from engage_cli.strict import loads_json, parse_iso8601
+from engage_cli.strict import parse_iso8601
 
 __all__ = [
     "STATE_FORMAT",
@@ -26,7 +25,6 @@ __all__ = [
     "StateError",
     "export_state",
     "import_state",
-    "load_state_file",
     "parse_state",
 ]
 
@@ -55,23 +53,6 @@ def import_state(store: SandboxStore, document: object) -> dict[str, int]:
     users, lists, events = parse_state(document)
     store.replace_everything(users, lists, events)
     return {"users": len(users), "lists": len(lists), "events": len(events)}
-
-
-def load_state_file(store: SandboxStore, path: Path) -> dict[str, int]:
-    """`serve --state FILE`: StateError naming the file when it cannot be read or loaded."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise StateError(f"Cannot read the state file {path}: {reason}.") from exc
-    try:
-        document = loads_json(text)
-    except (ValueError, RecursionError) as exc:
-        raise StateError(f"The state file {path} is not valid JSON.") from exc
-    try:
-        return import_state(store, document)
-    except StateError as exc:
-        raise StateError(f"The state file {path}: {exc}") from exc
 
 
 # -- validation ------------------------------------------------------------------------------

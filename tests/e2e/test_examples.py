@@ -65,6 +65,8 @@ FILES = {
     '{"uid": "u145", "event": "Login"}\n',
     "events.json": '[{"uid": "u144", "event": "Paid", "value": 49.99},'
     ' {"uid": "u145", "event": "Login"}]\n',
+    # The seed file the README and `engage seed --help` use, as the repository holds it.
+    "examples/seed.yaml": (docs.PROJECT_ROOT / "examples" / "seed.yaml").read_text("utf-8"),
 }
 PROFILES = ("default", "ci", "staging")
 
@@ -146,6 +148,7 @@ def _fixture(sandbox: Sandbox, tmp_path: Path, *, with_users: bool) -> tuple[Pat
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     for name, text in FILES.items():
+        (cwd / name).parent.mkdir(parents=True, exist_ok=True)
         (cwd / name).write_text(text, encoding="utf-8")
     config_dir = Path(os.environ["ENGAGE_CONFIG_DIR"])
     config_dir.mkdir(parents=True, exist_ok=True)

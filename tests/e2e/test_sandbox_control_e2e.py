@@ -150,6 +150,32 @@ def test_serve_starts_from_a_snapshot(start_sandbox: StartSandbox, tmp_path: Pat
     assert json.loads(got.stdout)["uid"] == "kept"
 
 
+def test_serve_reads_its_snapshot_from_stdin(sandbox: Sandbox, tmp_path: Path) -> None:
+    # `--state -`: the document is read once, from stdin, not sought as a file named "-".
+    assert sandbox.engage("users", "create", "--id", "piped").returncode == 0
+    snapshot = sandbox.engage("sandbox", "export", "-").stdout
+    serve = ["sandbox", "serve", "--port", "0", "--db", str(tmp_path / "in.db"), "--state", "-"]
+    process = subprocess.Popen(
+        [engage_binary(), *serve],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        process.stdin.write(snapshot)
+        process.stdin.close()
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), process.stderr.read() if process.stderr else ""
+        got = sandbox.engage("users", "get", "piped", "-o", "json", ENGAGE_BASE_URL=url)
+        assert got.returncode == 0, got.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 @pytest.fixture
 def not_a_sandbox() -> Iterator[str]:
     """An HTTP server on loopback that answers 404 to everything, as any other API would."""

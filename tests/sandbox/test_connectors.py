@@ -106,3 +106,32 @@ def test_posthog_events_are_checked(call: Caller) -> None:
     for body, message in cases:
         answer = call("POST", "/posthog", body)
         assert (answer.status, answer.json) == (400, {"error": message}), body
+
+
+def test_posthog_set_once_fills_only_what_the_user_has_no_value_for(
+    call: Caller, store: SandboxStore
+) -> None:
+    store.create_user("u1", {"first_name": "Ada", "meta": {"plan": "pro"}})
+    once = {"first_name": "Bea", "email": "ada@example.com", "plan": "free", "source": "ad"}
+    body = {"event": "$identify", "distinct_id": "u1", "properties": {"$set_once": once}}
+    assert call("POST", "/posthog", body).status == 200
+    user = store.get_user("u1")
+    assert user is not None
+    assert (user["first_name"], user["email"]) == ("Ada", "ada@example.com")
+    assert user["meta"] == {"plan": "pro", "source": "ad"}
+    # $set wins over $set_once, and over what the user had
+    both = {
+        "$set": {"plan": "team", "tier": "gold", "number": "2348012345678"},
+        "$set_once": {
+            "plan": "free",
+            "tier": "bronze",
+            "last_name": "L",
+            "number": "2340000000000",
+        },
+    }
+    body = {"event": "Paid", "distinct_id": "u1", "properties": both}
+    assert call("POST", "/posthog", body).status == 200
+    user = store.get_user("u1")
+    assert user is not None
+    assert (user["last_name"], user["number"]) == ("L", "2348012345678")
+    assert user["meta"] == {"plan": "team", "source": "ad", "tier": "gold"}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
 
 from engage_cli.sandbox.api import DEFAULT_SECRET, NEEDS_SECRET, WRONG_CREDENTIALS, SandboxAPI
-from engage_cli.sandbox.requestlog import RequestLog
+from engage_cli.sandbox.requestlog import MAX_LOGGED_BODY, RequestLog
 from engage_cli.sandbox.store import SandboxStore
 from tests.harness import basic
 
@@ -88,6 +89,21 @@ def test_the_log_is_bounded_to_the_last_entries() -> None:
     for n in range(5):
         log.record("GET", f"/v1/users/u{n}", 404, b"", b"")
     assert [e["path"] for e in log.entries()] == ["/v1/users/u2", "/v1/users/u3", "/v1/users/u4"]
+
+
+def test_the_log_keeps_no_body_past_the_logged_size() -> None:
+    # 10,000 entries of bodies up to the server's 10 MB cap would hold 100 GB: a body or
+    # answer too large to show is kept as its size only, not held until it is read.
+    large = b"x" * (MAX_LOGGED_BODY + 1)
+    held = sys.getrefcount(large)
+    log = RequestLog()
+    log.record("POST", "/v1/users", 413, large, large)
+    assert sys.getrefcount(large) == held
+    [entry] = log.entries()
+    omitted = {"omitted": f"{MAX_LOGGED_BODY + 1} bytes"}
+    assert (entry["body"], entry["answer"]) == (omitted, omitted)
+    log.record("POST", "/v1/users", 200, b'{"id": "u1"}', b"")
+    assert (log.entries()[1]["body"], log.entries()[1]["answer"]) == ({"id": "u1"}, None)
 
 
 def test_events_are_listed_for_one_user_or_all(call: Caller) -> None:
