@@ -2,8 +2,8 @@
 
 It checks what only the HTTP layer can see (the method, the HTTP version, how many headers),
 reads the body the server has already framed and capped, waits an injected `--latency` on the
-event loop, and calls `handle` on a pool of threads, so SQLite never stalls the loop that
-answers every other client. The in-process httpx transport calls the same `handle`.
+event loop, and calls `handle` on the handler threads (`handlers.py`), so SQLite never stalls
+the loop that answers every other client. The in-process httpx transport calls the same `handle`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import Executor
 from typing import Any
 
 from engage_cli.sandbox.app import SandboxAPI
+from engage_cli.sandbox.handlers import HandlerPool
 
 __all__ = ["MAX_HEADERS", "METHODS", "SandboxASGI", "error_body"]
 
@@ -35,11 +35,11 @@ def error_body(message: str) -> bytes:
 
 
 class SandboxASGI:
-    """`await app(scope, receive, send)` for each HTTP request; `handle` runs on `executor`."""
+    """`await app(scope, receive, send)` for each HTTP request; `handle` runs on `handlers`."""
 
-    def __init__(self, api: SandboxAPI, executor: Executor) -> None:
+    def __init__(self, api: SandboxAPI, handlers: HandlerPool) -> None:
         self.api = api
-        self._executor = executor
+        self._handlers = handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # the server runs without lifespan events
@@ -63,11 +63,10 @@ class SandboxASGI:
         delay = self.api.delay(target)
         if delay:  # waited here, so a slow answer holds no thread
             await asyncio.sleep(delay)
-        loop = asyncio.get_running_loop()
-        handle = functools.partial(self.api.handle, waited=True)
-        status, answer_headers, payload = await loop.run_in_executor(
-            self._executor, handle, scope["method"], target, headers, body
+        handle = functools.partial(
+            self.api.handle, scope["method"], target, headers, body, waited=True
         )
+        status, answer_headers, payload = await self._handlers.run(handle)
         await _answer(send, status, answer_headers, payload)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import h11
 from uvicorn.config import Config
-from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol
+from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol, RequestResponseCycle
 
 from engage_cli.sandbox.asgi import error_body
 
@@ -45,6 +45,39 @@ class SandboxConfig(Config):
     def __init__(self, app: Any, *, limits: Limits, **options: Any) -> None:
         super().__init__(app, http=SandboxProtocol, **options)
         self.limits = limits
+
+
+class _HeldWrites(asyncio.Transport):
+    """A request's view of its connection: the answer it writes (uvicorn writes the head, the
+    body and an empty end apart) is held until it is complete, or the connection closes, and then
+    written at once. One send, not two: half the system calls and event-loop wake-ups on both
+    sides, and the client reads the answer in one segment instead of waiting for the second.
+    What is written before the answer starts (a 100 Continue) goes out at once."""
+
+    def __init__(self, cycle: RequestResponseCycle) -> None:
+        super().__init__()
+        self._cycle = cycle
+        self._transport = cycle.transport
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if data:
+            self._held.append(bytes(data))
+        if not self._cycle.response_started:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._held:
+            data = b"".join(self._held) if len(self._held) > 1 else self._held[0]
+            self._held.clear()
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
 
 
 class SandboxProtocol(H11Protocol):
@@ -85,6 +118,23 @@ class SandboxProtocol(H11Protocol):
 
     def _request_arrived(self) -> bool:
         return self.conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED)
+
+    # -- one write per answer ------------------------------------------------------------------
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        cycle = self.cycle
+        if cycle is not None and not isinstance(cycle.transport, _HeldWrites):
+            # A request that has just begun (here or from on_response_complete, pipelined).
+            held = _HeldWrites(cycle)
+            cycle.transport = held
+            on_response = cycle.on_response
+
+            def answered() -> None:
+                held.flush()
+                on_response()
+
+            cycle.on_response = answered
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Serve a SandboxAPI over HTTP/1.1: uvicorn with h11 on one event loop (so idle, slow and
 half-open connections cost a little memory, never a thread), `protocol.py`'s protections,
-`asgi.py`'s adapter calling `SandboxAPI.handle` on a pool of threads, the start-up banner,
-and a clean stop on SIGINT/SIGTERM."""
+`asgi.py`'s adapter calling `SandboxAPI.handle` on a pool of threads (`handlers.py`), the
+start-up banner, and a clean stop on SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -21,6 +20,7 @@ import uvicorn
 
 from engage_cli.sandbox.app import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI, default_db_path
 from engage_cli.sandbox.asgi import SandboxASGI
+from engage_cli.sandbox.handlers import HandlerPool
 from engage_cli.sandbox.protocol import MAX_HEAD_BYTES, Limits, SandboxConfig
 from engage_cli.sandbox.snapshot import import_state
 from engage_cli.sandbox.store import SandboxStore
@@ -65,9 +65,9 @@ class SandboxServer:
         self.api = api
         self.socket = sock
         self.server_address: tuple[Any, ...] = sock.getsockname()
-        self.executor = ThreadPoolExecutor(handler_threads, thread_name_prefix="sandbox-handler")
+        self.handlers = HandlerPool(handler_threads)
         config = SandboxConfig(
-            SandboxASGI(api, self.executor),
+            SandboxASGI(api, self.handlers),
             limits=limits or Limits(),
             lifespan="off",
             loop="asyncio",
@@ -107,7 +107,7 @@ class SandboxServer:
     def close(self) -> None:
         """After serving: let handlers in flight go, close the store (they see 503 past it)."""
         self.socket.close()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.handlers.shutdown()
         self.api.store.close()
 
 

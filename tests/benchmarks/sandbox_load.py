@@ -10,13 +10,18 @@ per client is 20% creates, 30% gets, 20% updates, 20% events and 10% list pages.
 server share one Python process (and its GIL) unless --server-process runs the real
 `engage sandbox serve` in its own process, as users run it. --baseline ENGAGE runs each level
 against that other `engage` too (e.g. a checkout of main in its own venv), alternating the two
-in one run, and prints the ratio of requests per second.
+in one run (which goes first alternates too), and prints the ratio of the median requests per
+second with each side's spread. On a machine others load, requests per second move with their
+load; the server's CPU time per request (column `cpu ms`, read from /proc on Linux while the
+clients run) moves much less, and tells how much of the two cores the server takes from them.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import math
+import os
 import signal
 import statistics
 import subprocess
@@ -77,7 +82,16 @@ def drive(client: httpx.Client, worker: int, count: int, start: threading.Barrie
     return result
 
 
-def start_in_thread(db: Path) -> tuple[str, Callable[[], None]]:
+def process_cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU seconds `pid` has used so far; None where /proc does not say."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_in_thread(db: Path) -> tuple[str, Callable[[], None], int]:
     server = make_server(SandboxAPI(SandboxStore(db), DEFAULT_KEY, DEFAULT_SECRET))
     serving = threading.Thread(
         target=serve_until_stopped, args=(server, io.StringIO()), kwargs={"handle_signals": False}
@@ -88,10 +102,10 @@ def start_in_thread(db: Path) -> tuple[str, Callable[[], None]]:
         server.shutdown()
         serving.join()
 
-    return base_url(server), stop
+    return base_url(server), stop, os.getpid()
 
 
-def start_in_process(db: Path, engage: Path | None = None) -> tuple[str, Callable[[], None]]:
+def start_in_process(db: Path, engage: Path | None = None) -> tuple[str, Callable[[], None], int]:
     """`engage sandbox serve` in its own process: clients and server no longer share a GIL."""
     engage = engage or Path(sys.executable).parent / "engage"
     process = subprocess.Popen(
@@ -107,7 +121,7 @@ def start_in_process(db: Path, engage: Path | None = None) -> tuple[str, Callabl
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
 
-    return url, stop
+    return url, stop, process.pid
 
 
 def run_level(
@@ -122,9 +136,9 @@ def run_level(
         for n in range(SEED_USERS):
             seed.create_user(f"seed{n}", {})
     if engage is not None:
-        url, stop = start_in_process(db, engage)
+        url, stop, pid = start_in_process(db, engage)
     else:
-        url, stop = (start_in_process if separate else start_in_thread)(db)
+        url, stop, pid = (start_in_process if separate else start_in_thread)(db)
     per_client = max(1, total_requests // clients)
     # Clients are built (and their first connection opened) before the clock starts.
     pool = [
@@ -143,10 +157,10 @@ def run_level(
     for worker in workers:
         worker.start()
     start.wait()
-    began = time.perf_counter()
+    began, cpu_before = time.perf_counter(), process_cpu_seconds(pid)
     for worker in workers:
         worker.join()
-    elapsed = time.perf_counter() - began
+    elapsed, cpu_after = time.perf_counter() - began, process_cpu_seconds(pid)
     for client in pool:
         client.close()
     stop()
@@ -163,6 +177,10 @@ def run_level(
         "rps": len(latencies) / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        # In-thread, the process's CPU time includes the clients' own.
+        "cpu_ms": math.nan
+        if cpu_before is None or cpu_after is None or not separate
+        else (cpu_after - cpu_before) * 1000 / len(latencies),
         "errors": sum(r.errors for r in results),
         "all_writes_landed": float(landed),
     }
@@ -170,14 +188,14 @@ def run_level(
 
 HEADER = (
     f"{'server':>8} {'clients':>7} {'requests':>8} {'seconds':>7} {'req/s':>8} {'p50 ms':>7} "
-    f"{'p99 ms':>7} {'errors':>6}  writes"
+    f"{'p99 ms':>7} {'cpu ms':>6} {'errors':>6}  writes"
 )
 
 
 def show(label: str, row: dict[str, float]) -> None:
     print(
         f"{label:>8} {row['clients']:>7.0f} {row['requests']:>8.0f} {row['seconds']:>7.2f} "
-        f"{row['rps']:>8.0f} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} "
+        f"{row['rps']:>8.0f} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['cpu_ms']:>6.3f} "
         f"{row['errors']:>6.0f}  {'all landed' if row['all_writes_landed'] else 'LOST'}",
         flush=True,
     )
@@ -208,18 +226,31 @@ def main() -> None:
                 show("this", run_level(clients, args.requests, Path(workdir), args.server_process))
                 continue
             ours = Path(sys.executable).parent / "engage"
-            rates: dict[str, list[float]] = {"this": [], "baseline": []}
-            for _ in range(args.rounds):  # alternated, so a busy moment hits both alike
-                for label, engage in (("this", ours), ("baseline", args.baseline)):
+            sides = [("this", ours), ("baseline", args.baseline)]
+            rows: dict[str, list[dict[str, float]]] = {"this": [], "baseline": []}
+            for round_ in range(args.rounds):  # alternated, so a busy moment hits both alike
+                for label, engage in sides if round_ % 2 == 0 else sides[::-1]:
                     row = run_level(clients, args.requests, Path(workdir), True, engage)
                     show(label, row)
-                    rates[label].append(row["rps"])
-            this, base = statistics.median(rates["this"]), statistics.median(rates["baseline"])
+                    rows[label].append(row)
+            this, base = _summary(rows["this"]), _summary(rows["baseline"])
             print(
-                f"{clients} clients: median {this:.0f} req/s vs baseline {base:.0f} req/s "
-                f"(ratio {this / base:.2f})",
+                f"{clients} clients: median {this} vs baseline {base} "
+                f"(ratio {_median(rows['this'], 'rps') / _median(rows['baseline'], 'rps'):.2f})",
                 flush=True,
             )
+
+
+def _median(rows: list[dict[str, float]], key: str) -> float:
+    return statistics.median(row[key] for row in rows)
+
+
+def _summary(rows: list[dict[str, float]]) -> str:
+    rates = [row["rps"] for row in rows]
+    return (
+        f"{_median(rows, 'rps'):.0f} req/s [{min(rates):.0f}-{max(rates):.0f}], "
+        f"{_median(rows, 'cpu_ms'):.3f} cpu ms/req"
+    )
 
 
 if __name__ == "__main__":
