@@ -10,6 +10,7 @@ read), and both Content-Length and Transfer-Encoding refused (a request smugglin
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -221,7 +222,7 @@ class SandboxProtocol(H11Protocol):
         error = sys.exc_info()[1]
         status = getattr(error, "error_status_hint", 400)
         reason = str(error) if error is not None and str(error) else "Malformed request."
-        self.refuse(status, f"Malformed HTTP request: {reason}.")
+        self.refuse(status, f"Malformed HTTP request: {_readable(reason)}.")
 
     def refuse(self, status: int, message: str) -> None:
         """Answer `status` with a JSON error and close: what follows in the stream cannot be
@@ -251,3 +252,12 @@ class SandboxProtocol(H11Protocol):
             output = b""
         self.transport.write(output)
         self.transport.close()
+
+
+_BYTES_REPR = re.compile(r"""(?:bytearray\()?b(['"])(.*?)\1\)?""")
+
+
+def _readable(reason: str) -> str:
+    """h11's reasons quote what they refused as Python reprs (bytearray(b'-1\\r\\n')): show
+    only the quoted text, its escapes kept, as a person reads it ('-1\\r\\n')."""
+    return _BYTES_REPR.sub(r"'\2'", reason)

@@ -318,7 +318,9 @@ def _assert_json_error(status: int, headers: dict[str, str], body: bytes, expect
     assert status == expected, body
     assert headers["content-type"] == "application/json"
     assert headers["connection"] == "close"
-    assert isinstance(json.loads(body)["error"], str)
+    message = json.loads(body)["error"]
+    assert isinstance(message, str)
+    assert "bytearray(" not in message and "b'" not in message  # h11's reprs: not for a person
 
 
 def _post(headers: str, body: bytes = b"") -> bytes:
