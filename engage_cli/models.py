@@ -64,10 +64,11 @@ class _Strict(BaseModel):
     def body(self, order: list[str] | None = None) -> dict[str, Any]:
         """The JSON body: only the fields given, in the user's order when known."""
         dumped = self.model_dump(exclude_unset=True, mode="json")
-        if not order:
+        if not order or list(dumped) == order:  # often in that order already: no copy
             return dumped
         ordered = {k: dumped[k] for k in order if k in dumped}
-        ordered.update({k: v for k, v in dumped.items() if k not in ordered})
+        if len(ordered) < len(dumped):  # a field the user did not name (none, as a rule)
+            ordered.update({k: v for k, v in dumped.items() if k not in ordered})
         return ordered
 
 

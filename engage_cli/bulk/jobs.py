@@ -138,8 +138,9 @@ USERS_DELETE = Job(
 
 
 def route_key(request: APIRequest) -> str:
-    """The uid a request is about: requests with the same one go through one worker, so
-    rows for a user are applied in file order whatever the concurrency."""
+    """The uid a request is about: requests with the same one go one at a time (through one
+    worker; --batch chunks carrying it in turn), so rows for a user are applied in file order
+    whatever the concurrency."""
     if request.path == "/users" and isinstance(request.body, dict):
         return str(request.body.get("id"))
     parts = request.path.split("/")

@@ -25,8 +25,9 @@ Contract
   records that will be sent; it refuses by raising. Its time is not counted in the run's.
 
 Guarantees (the same for every caller): every record is checked before any is sent (unless
-`stream`), then sent as checked; records with the same route key (a uid) go in order through
-one worker; a 429 pauses the whole pool and lowers a shared rate without using a retry; each
+`stream`), then sent as checked; records with the same route key (a uid) go in order, one
+request at a time (through one worker; with batch, a chunk waits for the one in flight with
+that uid); a 429 pauses the whole pool and lowers a shared rate without using a retry; each
 request is tried up to `retries` + 1 times; `max_errors` failed attempts in a row stop the run
 (the API is down); Ctrl-C stops it cleanly. Every record read ends in exactly one of invalid,
 duplicates, resumed, landed, failed, unknown, not_sent or unsaved (summary counts add up to

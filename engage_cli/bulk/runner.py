@@ -3,7 +3,9 @@ one of landed, failed (the failures file), unknown (sent without an answer: the 
 file) or not sent (the failures file). No path drops a record: a worker catches everything,
 and a ledger that cannot be written stops the run and names what it could not save.
 
-Rows for one uid go through one worker (in file order). A 429 pauses the whole pool and
+Rows for one uid go through one worker (in file order); with --batch, the chunks fill one at a
+time and any worker sends the next, but a chunk naming a uid of a chunk still in flight waits
+for it (so a uid's rows still land in file order). A 429 pauses the whole pool and
 lowers a shared adaptive rate; it never uses up a record's retries. A run whose last
 `max_errors` requests (attempts, retries included) all failed with 5xx or network errors
 stops: the API is down. Short of that, each request is tried up to BULK_RETRIES + 1 times.
@@ -11,6 +13,7 @@ stops: the API is down. Short of that, each request is tried up to BULK_RETRIES 
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -36,6 +39,7 @@ BULK_RETRIES = 8
 READ_AHEAD_PER_WORKER = 8  # records queued per worker: keeps all busy, memory bounded
 BATCH_BYTES = 95_000  # a POST /batch body stays under the API's 100 KB
 BATCHES_AHEAD_PER_WORKER = 1  # with --batch: full chunks queued per worker (each ~1.5 MB)
+WAIT_CHECK = 0.5  # seconds between checks that the workers a hand-off waits on still live
 ENVELOPE = len(b'{"data":[]}')
 
 
@@ -92,6 +96,7 @@ class Chunk:
     items: list[Item] = field(default_factory=list)
     entries: list[bytes] = field(default_factory=list)
     size: int = ENVELOPE
+    keys: set[str] = field(default_factory=set)  # --batch: the route keys (uids) it carries
 
     def body(self) -> EncodedJSON:
         return EncodedJSON(b'{"data":[' + b",".join(self.entries) + b"]}")
@@ -141,11 +146,18 @@ class Runner:
         self._outcome = outcome
         self._lock = threading.Lock()
         self._errors_in_a_row = 0
-        ahead = BATCHES_AHEAD_PER_WORKER if batch else READ_AHEAD_PER_WORKER
-        self._queues: list[queue.Queue[Chunk | None]] = [
-            queue.Queue(maxsize=ahead) for _ in range(concurrency)
-        ]
-        self._gathering = [Chunk() for _ in range(concurrency)]  # --batch: each worker's next
+        # One record at a time: a queue per worker, a uid always on the same one. With --batch:
+        # one queue all the workers take from, so the first request goes as soon as one chunk
+        # is full (per-worker chunks all filled at about the same time, half-way through the
+        # input, and the API idled until then); _in_flight keeps a uid's chunks in order.
+        self._queues: list[queue.Queue[Chunk | None]]
+        if batch:
+            self._queues = [queue.Queue(maxsize=BATCHES_AHEAD_PER_WORKER * concurrency)]
+        else:
+            self._queues = [queue.Queue(maxsize=READ_AHEAD_PER_WORKER) for _ in range(concurrency)]
+        self._gathering = Chunk()  # --batch: the chunk being filled
+        self._in_flight: set[str] = set()  # --batch: the uids of chunks handed, not yet done
+        self._done = threading.Condition(self._lock)  # --batch: a chunk was done
         client.on_rate_limit = self._rate_limited
         client.on_retry = self._retrying
 
@@ -163,7 +175,7 @@ class Runner:
         self.tally.started = time.monotonic()
         workers = [
             threading.Thread(target=self._work, args=(q,), name=f"bulk-{n}", daemon=True)
-            for n, q in enumerate(self._queues)
+            for n, q in zip(range(self.concurrency), itertools.cycle(self._queues))
         ]
         for worker in workers:
             worker.start()
@@ -185,11 +197,10 @@ class Runner:
         except KeyboardInterrupt:  # only off the main thread, where no handler is installed
             self.stop.set()
         finally:
-            for n, chunk in enumerate(self._gathering):
-                if chunk.items:  # the last, partly filled chunks
-                    self._hand(n, workers, chunk)
-            for q, worker in zip(self._queues, workers, strict=True):
-                self._put(q, worker, None)
+            if self._gathering.items:  # the last, partly filled chunk
+                self._hand(0, workers, self._gathering)
+            for n in range(self.concurrency):  # one end mark for each worker
+                self._put(self._queues[n % len(self._queues)], workers, None)
             for worker in workers:
                 worker.join()
         return self.tally
@@ -216,11 +227,11 @@ class Runner:
         return record, request
 
     def _queue(self, item: Item, workers: list[threading.Thread]) -> None:
-        """Hand the record to the worker its uid maps to: alone, or with --batch in the chunk
-        that worker gets next, handed over once full (so the reader never waits on a send
-        while the chunk of another worker fills)."""
-        n = zlib.crc32(route_key(item[1]).encode("utf-8", "surrogatepass")) % self.concurrency
+        """Hand the record to the worker its uid maps to, or with --batch add it to the chunk
+        being filled, handed over once full."""
+        key = route_key(item[1])
         if not self.batch:
+            n = zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.concurrency
             self._hand(n, workers, Chunk([item]))
             return
         from engage_cli.client import encode_body
@@ -236,28 +247,53 @@ class Runner:
                 self.too_large += 1
             self._account(item[0], "failed", _too_large(ENVELOPE + grown))
             return
-        chunk = self._gathering[n]
+        chunk = self._gathering
         if chunk.size + grown > BATCH_BYTES:
-            self._hand(n, workers, chunk)
-            chunk = self._gathering[n] = Chunk()
+            self._hand(0, workers, chunk)
+            chunk = self._gathering = Chunk()
         chunk.items.append(item)
         chunk.entries.append(entry)
         chunk.size += grown
+        chunk.keys.add(key)
 
     def _hand(self, n: int, workers: list[threading.Thread], chunk: Chunk) -> None:
-        if not self._put(self._queues[n], workers[n], chunk):
+        """Queue the chunk for worker n (with --batch: for any worker, once no chunk in
+        flight carries one of its uids)."""
+        readers = workers if self.batch else [workers[n]]
+        if self.batch and not self._claim(chunk, readers):
+            handed = False
+        else:
+            handed = self._put(self._queues[n if not self.batch else 0], readers, chunk)
+        if not handed:
             for record, _ in chunk.items:
                 self._account(record, "failed", "Unexpected failure: its worker ended early")
 
+    def _claim(self, chunk: Chunk, workers: list[threading.Thread]) -> bool:
+        """Wait until no chunk in flight carries a uid of this one, then mark its uids as in
+        flight; False if the workers are gone."""
+        with self._done:
+            while not self._in_flight.isdisjoint(chunk.keys):
+                if not self._done.wait(WAIT_CHECK) and not any(w.is_alive() for w in workers):
+                    return False
+            self._in_flight |= chunk.keys
+        return True
+
+    def _finished(self, chunk: Chunk) -> None:
+        with self._done:
+            self._in_flight -= chunk.keys
+            self._done.notify_all()
+
     @staticmethod
-    def _put(q: queue.Queue[Chunk | None], worker: threading.Thread, item: Chunk | None) -> bool:
-        """Queue the chunk, never waiting forever on a worker that is gone."""
+    def _put(
+        q: queue.Queue[Chunk | None], workers: list[threading.Thread], item: Chunk | None
+    ) -> bool:
+        """Queue the chunk, never waiting forever on workers that are gone."""
         while True:
             try:
-                q.put(item, timeout=0.5)
+                q.put(item, timeout=WAIT_CHECK)
                 return True
             except queue.Full:
-                if not worker.is_alive():
+                if not any(worker.is_alive() for worker in workers):
                     return False
 
     # --- the workers ---
@@ -280,6 +316,9 @@ class Runner:
             except BaseException as exc:  # a bug must not lose the records or the worker
                 for record, _ in chunk.items:
                     self._account(record, "failed", f"Unexpected failure: {type(exc).__name__}")
+            finally:
+                if chunk.keys:
+                    self._finished(chunk)
 
     def _send(self, chunk: list[Item], request: APIRequest) -> None:
         """Send one request for the records of `chunk` and account for each of them."""
