@@ -173,8 +173,9 @@ def test_stdin_is_spooled_sniffed_and_checked_before_anything_is_sent(
     broken = [*users[:20], {"id": "bad id"}, *users[20:]]
     refused = sandbox.engage("users", "import", "-", "--mode", "create", input=json.dumps(broken))
     assert refused.returncode == 2
-    assert "line 1: invalid user: id: 'bad id' may only contain letters, digits and _ - . @ +" in (
-        refused.stderr
+    assert (
+        "line 1: invalid user: id: 'bad id' is not a user id: it may only be letters, digits "
+        "and _ - . @ +" in refused.stderr
     )
     assert users_in(sandbox) == {}
 
