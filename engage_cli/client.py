@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from engage_cli import __version__
+from engage_cli import __version__, strict
 from engage_cli.config import mask_url
 from engage_cli.endpoints import APIRequest, EncodedJSON
 from engage_cli.errors import (
@@ -43,6 +43,8 @@ RETRY_AFTER_CAP = 60.0  # longest wait a Retry-After may ask for; longer fails a
 CONNECT_TIMEOUT = 5.0  # connecting is quick or not happening: no need to wait --timeout
 MAX_REDIRECTS = 5  # 307/308 hops followed for one request
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+# Answers that say the server refused before acting: resent whatever the request.
+REFUSED_STATUSES = frozenset({429, 503})
 MAX_POOL_CONNECTIONS = 64
 MAX_RATE_LIMITED = 100  # 429s a request waits through with on_rate_limit set
 
@@ -56,16 +58,31 @@ Log = Callable[[str], None]
 
 
 def should_retry_status(status: int, repeatable: bool) -> bool:
-    """A 429 was refused before anything happened; a 5xx may have acted, so only a
-    request that is harmless to repeat goes again."""
-    if status == 429:
+    """A 429 or a 503 was refused before anything happened; a 502 or 504 may have acted, so
+    only a request that is harmless to repeat goes again."""
+    if status in REFUSED_STATUSES:
         return True
     return status in RETRYABLE_STATUSES and repeatable
 
 
+def never_reached(exc: Exception) -> bool:
+    """A transport failure that happened before the request left: no connection was made."""
+    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+
+
+def may_have_acted(request: APIRequest, status: int | None, exc: Exception | None) -> bool:
+    """Uncertain: a request that is not harmless to repeat (an event POST) was sent, and no
+    answer says whether the server acted on it (no answer at all, a 500, 502 or 504)."""
+    if request.repeatable:
+        return False
+    if exc is not None:
+        return not never_reached(exc)
+    return status is not None and status >= 500 and status not in REFUSED_STATUSES
+
+
 def should_retry_exception(exc: Exception, repeatable: bool) -> bool:
     """Connection failures never reached the server; other transport failures may have."""
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+    if never_reached(exc):
         return True
     return isinstance(exc, httpx.TransportError) and repeatable
 
@@ -134,8 +151,8 @@ def backoff(attempt: int, rand: Callable[[], float] = random.random) -> float:
 def error_text(response: httpx.Response) -> str:
     """The server's `error` message, or the first line of a non-JSON body."""
     try:
-        data = response.json()
-    except (ValueError, UnicodeDecodeError):
+        data = strict.loads_answer(response.content.decode(response.encoding or "utf-8"))
+    except ValueError:  # UnicodeDecodeError included
         data = None
     if isinstance(data, dict):
         err = data.get("error", data.get("message"))
@@ -167,6 +184,12 @@ def error_for_response(request: APIRequest, response: httpx.Response) -> EngageE
             retryable=True,
         )
     if status >= 500:
+        if may_have_acted(request, status, None):
+            return TemporaryError(
+                f"The API failed ({status} on {where}): {text}. {MAY_HAVE_ACTED}",
+                status=status,
+                uncertain=True,
+            )
         return TemporaryError(
             f"The API failed ({status} on {where}): {text}", status=status, retryable=True
         )
@@ -182,12 +205,19 @@ def error_for_response(request: APIRequest, response: httpx.Response) -> EngageE
     return APIRefusedError(f"The API refused the request ({status}): {text}", status=status)
 
 
+MAY_HAVE_ACTED = (
+    "The server may have acted on it all the same (an event may have been recorded): check "
+    "before sending it again."
+)
+
+
 def error_for_exception(request: APIRequest, exc: Exception) -> EngageError:
     where = f"{request.method} {request.path}"
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-    return NetworkError(
-        f"The request {kind} ({where}): {str(exc) or type(exc).__name__}", retryable=True
-    )
+    message = f"The request {kind} ({where}): {str(exc) or type(exc).__name__}"
+    if may_have_acted(request, None, exc):
+        return NetworkError(f"{message}. {MAY_HAVE_ACTED}", uncertain=True)
+    return NetworkError(message, retryable=True)
 
 
 def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: float) -> EngageError:
@@ -196,6 +226,37 @@ def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: flo
     err = error_for_response(request, response)
     err.message += f" It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s we wait."
     return err
+
+
+class _Deadline(httpx.SyncByteStream):
+    """An answer's body, refused (httpx.ReadTimeout) once it is still coming at the deadline."""
+
+    def __init__(
+        self, stream: Any, deadline: float, timeout: float, request: httpx.Request
+    ) -> None:
+        self._stream = stream
+        self._deadline = deadline
+        self._timeout = timeout
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            if time.monotonic() > self._deadline:
+                raise httpx.ReadTimeout(
+                    f"no complete answer within {self._timeout:g} s", request=self._request
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "an array"
+    return f"{json.dumps(value)[:40]}"
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -228,6 +289,7 @@ class EngageClient:
         self.api_key = api_key
         self.api_secret = api_secret
         self.retries = retries
+        self.timeout = timeout
         self._log = log
         self._sleep = sleep or time.sleep
         self._rand = rand
@@ -310,7 +372,7 @@ class EngageClient:
             started = time.monotonic()
             self._debug_request(request, http_request)
             try:
-                response = self._http.send(http_request, auth=auth)
+                response = self._receive(http_request, auth, started + self.timeout)
             except httpx.TransportError as exc:
                 self._debug(f"< {type(exc).__name__}: {exc}")
                 if attempt < self.retries and should_retry_exception(exc, request.repeatable):
@@ -362,7 +424,7 @@ class EngageClient:
         """Yield page after page, following `next_cursor` (or `previous_cursor` going
         backward) when the server sends one, else `has_more` with the edge item's id."""
         params = dict(request.params)
-        seen: set[str] = set()
+        seen = {str(v) for k, v in params.items() if k in CURSOR_PARAMS}
         while True:
             page = self.send(request.with_params(params))
             items = page.get("data") if isinstance(page, dict) else None
@@ -370,12 +432,16 @@ class EngageClient:
                 raise UnexpectedAnswer(
                     f"Unexpected list answer from {request.path}: no `data` array."
                 )
-            yield items
             cursor = next_cursor(page, backward)
+            if cursor is not None and cursor in seen:
+                # The pages would loop forever; this one may hold rows shown already.
+                raise UnexpectedAnswer(
+                    f"The API repeated the pagination cursor {cursor!r} ({request.method} "
+                    f"{request.path}): its pages loop. Stopped before showing rows twice."
+                )
+            yield items
             if cursor is None:
                 return
-            if cursor in seen:  # a server answering the same cursor again would loop forever
-                raise EngageError(f"The API repeated the pagination cursor {cursor!r}.")
             seen.add(cursor)
             params = {k: v for k, v in params.items() if k not in CURSOR_PARAMS}
             params[cursor_param(page, backward)] = cursor
@@ -393,16 +459,51 @@ class EngageClient:
             headers={"Content-Type": "application/json"} if request.body is not None else None,
         )
 
-    def _json(self, request: APIRequest, response: httpx.Response) -> Any:
-        if not response.content:
-            return None
+    def _receive(
+        self, http_request: httpx.Request, auth: tuple[str, str], deadline: float
+    ) -> httpx.Response:
+        """The whole answer by `deadline` (the timeout bounds a request from connecting to
+        its last byte, not each read: a server sending a byte a second would never end),
+        or httpx.ReadTimeout."""
+        response = self._http.send(http_request, auth=auth, stream=True)
+        response.stream = _Deadline(response.stream, deadline, self.timeout, http_request)
         try:
-            return response.json()
-        except ValueError as exc:
+            response.read()
+        finally:
+            response.close()
+        return response
+
+    def _json(self, request: APIRequest, response: httpx.Response) -> Any:
+        """The answer, checked to be what the endpoint returns: a success whose body is
+        not (no body, not JSON, NaN, nested without end, a list without `data`) is an
+        error, never a success with nothing in it."""
+        where = f"{request.method} {request.path} ({response.status_code})"
+        uncertain = not request.repeatable  # it may well have acted: a 2xx says so
+        if not response.content:
+            if request.answer == "any":
+                return None
+            raise UnexpectedAnswer(f"The API answered {where} with no body.", uncertain=uncertain)
+        try:
+            data = strict.loads_answer(response.content.decode(response.encoding or "utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError included
+            detail = exc if isinstance(exc, strict.NestingError) else error_text(response)
             raise UnexpectedAnswer(
-                f"The API answered {request.method} {request.path} with something that is "
-                f"not JSON ({response.status_code}): {error_text(response)}"
+                f"The API answered {where} with something that is not JSON ({detail}).",
+                uncertain=uncertain,
             ) from exc
+        if request.answer == "any":
+            return data
+        if not isinstance(data, dict):
+            raise UnexpectedAnswer(
+                f"The API answered {where} with {_kind(data)}, not an object.",
+                uncertain=uncertain,
+            )
+        if request.answer == "page" and not isinstance(data.get("data"), list):
+            raise UnexpectedAnswer(
+                f"The API answered {where} with no `data` array: not a page of a list.",
+                uncertain=uncertain,
+            )
+        return data
 
     def _retry_wait(
         self, attempt: int, delay: float | None, why: str, status: int | None = None

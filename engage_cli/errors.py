@@ -31,12 +31,16 @@ class EngageError(Exception):
         hint: str | None = None,
         status: int | None = None,
         retryable: bool = False,
+        uncertain: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.status = status
         self.retryable = retryable
+        # Sent, and no answer says whether the server acted (a timeout or a 500/502/504 after
+        # an event POST): never retryable, since sending it again may do it twice.
+        self.uncertain = uncertain
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form written to stderr with `-o json` / `-o ndjson`."""
@@ -80,8 +84,12 @@ class RedirectError(ConfigError):
         self.location = location
 
 
-class UnexpectedAnswer(ConfigError):
-    """A success answer that is not the Engage API's (not JSON, not the shape expected)."""
+class UnexpectedAnswer(EngageError):
+    """A success answer that is not what the endpoint returns (no body, not JSON, not the
+    shape expected, nested without end, a pagination cursor repeated): the server's fault,
+    exit 6 like a 5xx; never retried, as the server may have acted."""
+
+    exit_code = ExitCode.TEMPORARY
 
 
 class NotFoundError(EngageError):

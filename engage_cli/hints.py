@@ -48,6 +48,8 @@ def _hint(err: EngageError, state: State) -> str | None:
         return "Is --base-url pointing at the Engage API?"
     if isinstance(err, ConfigError) and err.status in (401, 403):
         return "Check the API key and secret: `engage auth status`."
+    if err.uncertain:  # it may have been done: neither "try again" nor "raise --timeout"
+        return None
     if isinstance(err, NetworkError):
         return "Check the network and --base-url, or raise --timeout."
     if isinstance(err, TemporaryError) and err.status is not None and err.status >= 500:

@@ -18,6 +18,10 @@ ISO_8601 = re.compile(
 )
 
 
+class NestingError(ValueError):
+    """JSON nested deeper than MAX_DEPTH."""
+
+
 class NumberOutOfRange(ValueError):
     """A JSON number no float can hold (1e999): valid syntax, but never sendable."""
 
@@ -53,15 +57,24 @@ def loads_json(text: str) -> Any:
             f"the text is not UTF-8 text: it holds {describe_surrogate(bad.group())} "
             f"at position {bad.start()}"
         )
+    value = loads_answer(text)
+    # A cheap test first: most documents hold no escaped surrogate.
+    if _ESCAPED_SURROGATE.search(text):
+        _check_strings(value)
+    return value
+
+
+def loads_answer(text: str) -> Any:
+    """JSON as an answer from the API is read: NaN, Infinity, numbers too large for a float
+    and nesting deeper than MAX_DEPTH refused (ValueError); any text kept as it came (a
+    lone surrogate escape included: the output shows it escaped)."""
     try:
         value = DECODER.decode(text)
     except RecursionError:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
-    # Cheap tests first: most documents cannot be that deep, or hold no escaped surrogate.
+        raise NestingError(f"nested more than {MAX_DEPTH} levels deep") from None
+    # A cheap test first: most documents cannot be that deep.
     if text.count("[") + text.count("{") > MAX_DEPTH:
         _check_depth(value)
-    if _ESCAPED_SURROGATE.search(text):
-        _check_strings(value)
     return value
 
 
@@ -77,7 +90,7 @@ def _check_depth(value: Any) -> None:
         item, depth = stack.pop()
         children = item.values() if isinstance(item, dict) else item
         if depth > MAX_DEPTH:
-            raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+            raise NestingError(f"nested more than {MAX_DEPTH} levels deep")
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
 

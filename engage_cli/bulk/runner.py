@@ -396,13 +396,7 @@ IN_FLIGHT_AT_KILL = (
 
 
 def _uncertain(err: EngageError, request: APIRequest) -> bool:
-    """Sent, and no answer says whether it acted: a timeout or a 5xx after a request that is
-    not harmless to repeat (an event POST, a batch). A connection that never opened is not."""
-    if request.repeatable or not isinstance(err, TemporaryError) or err.status == 429:
-        return False
-    if err.status is not None:
-        return err.status >= 500
-    from engage_cli.client import should_retry_exception
-
-    cause = err.__cause__
-    return not (isinstance(cause, Exception) and should_retry_exception(cause, False))
+    """Sent, and no answer says whether it acted: the client's one rule (a timeout, a dropped
+    connection, a 500/502/504 or an answer that is not one, after a request that is not
+    harmless to repeat: an event POST, a batch). A 503 or a 429 refused before acting."""
+    return err.uncertain and not request.repeatable
