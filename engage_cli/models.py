@@ -165,8 +165,6 @@ class UserUpsert(UserUpdate):
     """PUT /users/{uid} from an import, which creates the users it does not find: its uid
     (`id`, not sent in the body) holds to the rule of create."""
 
-    label = "user"
-
     id: Uid
 
 
