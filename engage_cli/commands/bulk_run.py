@@ -60,6 +60,7 @@ def run_bulk(
         resumed = None
         if options.resume:
             resumed = ledger.read_journal(ledger.find_journal(job, options.file))
+            stack.callback(resumed.release)  # held while this run resumes it
         total = None
         spool = None
         if not options.stream:
