@@ -30,7 +30,7 @@ from engage_cli.bulk import locks
 from engage_cli.bulk.jobs import Job
 from engage_cli.bulk.readers import ERROR_KEY, STDIN, Record
 from engage_cli.endpoints import APIRequest
-from engage_cli.errors import UsageError
+from engage_cli.errors import TemporaryError, UsageError
 
 FAILURES_HINT = "Choose another place with --failures FILE."
 UNKNOWN_SUFFIX = ".unknown.jsonl"
@@ -265,10 +265,19 @@ class Journal:
     under an exclusive lock while the run lives, so `--resume` never picks a live run's."""
 
     def __init__(self, stem: str, header: dict[str, Any]) -> None:
-        self.path, self._fd = claim(stem, JOURNAL_SUFFIX)
+        path = Path(stem + JOURNAL_SUFFIX)
+        try:
+            path, self._fd = claim(stem, JOURNAL_SUFFIX)
+        except OSError as exc:
+            raise _unwritable_journal(path, exc) from None
+        self.path = path
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._lock = threading.Lock()
-        self._write(json.dumps(header) + "\n")
+        try:
+            self._write(json.dumps(header) + "\n")
+        except OSError as exc:  # a full disk, a file size limit: before anything is sent
+            self.close(keep=False)
+            raise _unwritable_journal(path, exc) from None
 
     def sent(self, records: list[tuple[Record, APIRequest]]) -> None:
         self._write("".join(f"S {r.line} {fingerprint(q)}\n" for r, q in records))
@@ -284,6 +293,13 @@ class Journal:
     def _write(self, text: str) -> None:
         with self._lock:
             _write_all(self._fd, text.encode("ascii"))
+
+
+def _unwritable_journal(path: Path, exc: OSError) -> TemporaryError:
+    return TemporaryError(
+        f"Cannot write the journal {path} ({exc.strerror or exc}); nothing was sent.",
+        hint="Free some space where the input is (the run's files go beside it), then run again.",
+    )
 
 
 def read_journal(path: Path) -> Resumed:

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from engage_cli.commands._common import state_of
-from engage_cli.errors import EngageError, Interrupted, PartialFailure, UsageError
+from engage_cli.errors import (
+    EngageError,
+    Interrupted,
+    PartialFailure,
+    TemporaryError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from engage_cli.bulk.jobs import Checked, Job
@@ -190,7 +196,12 @@ def _send(
     failures = ledger.open_failures(job, options.file, options.failures, stamp)
     _, stem, _ = ledger.failures_plan(job, options.file, stamp)
     unknown = ledger.unknown_file(stem)
-    journal = ledger.Journal(stem, {"command": job.command, "input": source.label})
+    try:
+        journal = ledger.Journal(stem, {"command": job.command, "input": source.label})
+    except BaseException:
+        failures.close()
+        unknown.close()
+        raise
     streams = state.streams
     bar = None
     if streams.stderr_isatty:
@@ -296,7 +307,7 @@ def _raise_for_outcome(file: str, runner: Runner, summary: Summary, resume: str)
             f"{summary.unknown_file}; check them before sending any again."
         )
     if runner.ledger_error is not None:
-        raise _unsaved(runner, summary, maybe)
+        raise _unsaved(runner, maybe, "stdin" if where else file)
     stopped: EngageError | None = runner.fatal or runner.down
     if stopped is not None:
         if failures:
@@ -324,8 +335,9 @@ def _raise_for_outcome(file: str, runner: Runner, summary: Summary, resume: str)
         raise PartialFailure(maybe.strip())
 
 
-def _unsaved(runner: Runner, summary: Summary, maybe: str) -> EngageError:
-    """The failures file could not be written: say which records are saved nowhere."""
+def _unsaved(runner: Runner, maybe: str, source: str) -> EngageError:
+    """The failures file could not be written: stop (exit 6, as a full disk is temporary)
+    and say which records of the input are saved nowhere, to send again from there."""
     assert runner.ledger_error is not None
     shown = ", ".join(_named(record) for record in runner.unsaved[:20])
     more = len(runner.unsaved) - 20
@@ -333,11 +345,12 @@ def _unsaved(runner: Runner, summary: Summary, maybe: str) -> EngageError:
         shown += f" and {more} more"
     text = (
         f"Cannot write {runner.ledger_error.path} ({runner.ledger_error.reason}): stopped. "
-        f"{len(runner.unsaved)} records that did not land are saved nowhere: {shown}."
+        f"{len(runner.unsaved)} records that did not land are saved nowhere: {shown} of "
+        f"{source}."
     )
     if runner.unread_after is not None:
         text += f" The input after line {runner.unread_after} was not read."
-    return PartialFailure(
+    return TemporaryError(
         text + maybe,
         hint="Free the space (or choose --failures FILE elsewhere) and send those again.",
     )
