@@ -27,6 +27,7 @@ from engage_cli.errors import (
     APIRefusedError,
     ConfigError,
     EngageError,
+    LongWait,
     MissingCredentials,
     NetworkError,
     NotFoundError,
@@ -224,8 +225,12 @@ def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: flo
     """The server asked for a longer pause than RETRY_AFTER_CAP: retrying earlier would only
     be refused again, so give up now and say how long it asked for."""
     err = error_for_response(request, response)
-    err.message += f" It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s we wait."
-    return err
+    return LongWait(
+        f"{err.message} It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s "
+        "we wait.",
+        status=err.status,
+        wait=wait,
+    )
 
 
 class _Deadline(httpx.SyncByteStream):
@@ -395,10 +400,12 @@ class EngageClient:
                 and self.on_rate_limit is not None
                 and limited < MAX_RATE_LIMITED
             ):
+                delay = retry_delay(response.headers)
+                if delay is not None and delay > RETRY_AFTER_CAP:
+                    raise error_for_long_wait(request, response, delay)
                 limited += 1
                 self._debug("  rate limited: waiting for the run's next slot")
-                delay = retry_delay(response.headers)
-                self.on_rate_limit(None if delay is None else min(delay, RETRY_AFTER_CAP))
+                self.on_rate_limit(delay)
                 continue
             if attempt < self.retries and should_retry_status(
                 response.status_code, request.repeatable

@@ -108,6 +108,15 @@ class TemporaryError(EngageError):
     exit_code = ExitCode.TEMPORARY
 
 
+class LongWait(TemporaryError):
+    """The server asked to wait longer than any request waits (Retry-After): sooner would
+    only be refused again, so the request (and a bulk run) gives up at once."""
+
+    def __init__(self, message: str, *, status: int | None, wait: float) -> None:
+        super().__init__(message, status=status, retryable=True)
+        self.wait = wait
+
+
 class NetworkError(TemporaryError):
     """No answer: the connection failed, or the request timed out."""
 

@@ -35,6 +35,7 @@ from engage_cli.errors import (
     APIRefusedError,
     ConfigError,
     EngageError,
+    LongWait,
     MissingCredentials,
     NotFoundError,
     RedirectError,
@@ -716,7 +717,7 @@ def logging_client(
 
 def test_a_429_in_a_bulk_run_is_handed_to_it_and_uses_no_retry() -> None:
     client, clock, sent, lines = logging_client(
-        httpx.Response(429, headers={"Retry-After": "90"}),
+        httpx.Response(429, headers={"Retry-After": "60"}),
         httpx.Response(429),
         httpx.Response(429, headers={"retry-after-ms": "2000"}),
         httpx.Response(200, json={"ok": True}),
@@ -725,9 +726,22 @@ def test_a_429_in_a_bulk_run_is_handed_to_it_and_uses_no_retry() -> None:
     handed: list[float | None] = []
     client.on_rate_limit = handed.append
     assert client.send(get_user("u1")) == {"ok": True}
-    assert handed == [c.RETRY_AFTER_CAP, None, 2.0]  # capped: the run decides how to pace
+    assert handed == [c.RETRY_AFTER_CAP, None, 2.0]  # the run decides how to pace
     assert len(sent) == 4 and clock.slept == []
     assert lines.count("  rate limited: waiting for the run's next slot") == 3
+
+
+def test_a_bulk_run_is_never_handed_a_wait_longer_than_the_cap() -> None:
+    # A run waited 60 s at a time through Retry-After: 100000, silent, until killed.
+    client, clock, sent, _ = logging_client(
+        httpx.Response(429, headers={"Retry-After": "100000"}), retries=3
+    )
+    handed: list[float | None] = []
+    client.on_rate_limit = handed.append
+    with pytest.raises(LongWait, match="asked to wait 100000 s, longer than the 60 s") as caught:
+        client.send(get_user("u1"))
+    assert caught.value.wait == 100000 and caught.value.exit_code == 6
+    assert handed == [] and clock.slept == [] and len(sent) == 1
 
 
 def test_a_bulk_run_hands_over_at_most_max_rate_limited_429s() -> None:

@@ -108,6 +108,11 @@ def summarize(job: Job, source: Source, tally: Tally, elapsed: float, *, batch: 
     )
 
 
+def waiting(label: str, wait: float) -> str:
+    """The bar's label, saying so while a 429's Retry-After pauses the run."""
+    return f"{label} (rate limited: waiting {wait:.0f} s)" if wait >= 0.5 else label
+
+
 class TerminalProgress:
     """A rich progress bar on stderr (done, failed, rate, time left) that fits 80 columns
     at 100% with six-digit counts; rich is imported only when stderr is a terminal."""
@@ -135,12 +140,15 @@ class TerminalProgress:
             redirect_stdout=False,
             redirect_stderr=False,
         )
+        self._label = label
         self._task = self._progress.add_task(label, total=total, failed=0, rate=0.0)
         self._progress.start()
 
     def update(self, tally: Tally) -> None:
+        wait = tally.waiting_until - time.monotonic()
         self._progress.update(
             self._task,
+            description=waiting(self._label, wait),
             completed=tally.done,
             failed=tally.failed + tally.unknown,
             rate=tally.rate(),
