@@ -6,14 +6,17 @@ live here, as small named functions that the tests drive with tables of cases.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import math
 import random
 import re
+import socket
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +30,7 @@ from engage_cli.errors import (
     APIRefusedError,
     ConfigError,
     EngageError,
+    Interrupted,
     LongWait,
     MissingCredentials,
     NetworkError,
@@ -307,6 +311,10 @@ class EngageClient:
         # Set by a bulk run: told of every failed attempt about to be retried (and why), so
         # that failures in a row across all its requests can say the API is down.
         self.on_retry: Callable[[str, int | None], None] | None = None
+        # The connections this client opened, so that cancel() can cut them from another
+        # thread (a bulk run stopped by Ctrl-C or SIGTERM); weak: the pool closes them.
+        self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._cancelled = False
         limits = httpx.Limits(
             max_connections=min(max_connections, MAX_POOL_CONNECTIONS),
             max_keepalive_connections=min(max_connections, MAX_POOL_CONNECTIONS),
@@ -324,6 +332,18 @@ class EngageClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def cancel(self) -> None:
+        """End every request in flight now (callable from any thread or a signal handler):
+        their connections are shut down, so each fails at once instead of at its timeout,
+        and no attempt starts after this. A request that was sent is then uncertain, as
+        any request left without an answer."""
+        self._cancelled = True
+        for stream in list(self._streams):
+            sock = stream.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):  # closed already
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> EngageClient:
         return self
@@ -374,12 +394,17 @@ class EngageClient:
         attempt = limited = redirects = 0
         while True:
             self._wait_for_pause()
+            if self._cancelled:
+                raise Interrupted(f"Cancelled before sending {request.method} {request.path}.")
             started = time.monotonic()
             self._debug_request(request, http_request)
             try:
                 response = self._receive(http_request, auth, started + self.timeout)
             except httpx.TransportError as exc:
                 self._debug(f"< {type(exc).__name__}: {exc}")
+                if self._cancelled:
+                    cut = httpx.ReadError("cancelled as the run was stopped", request=http_request)
+                    raise error_for_exception(request, cut) from exc
                 if attempt < self.retries and should_retry_exception(exc, request.repeatable):
                     self._retry_wait(attempt, None, f"{type(exc).__name__}")
                     attempt += 1
@@ -464,7 +489,13 @@ class EngageClient:
             params=params or None,
             content=encode_body(request.body) if request.body is not None else None,
             headers={"Content-Type": "application/json"} if request.body is not None else None,
+            extensions={"trace": self._trace},
         )
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: keep each connection opened, for cancel()."""
+        if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
+            self._streams.add(info["return_value"])
 
     def _receive(
         self, http_request: httpx.Request, auth: tuple[str, str], deadline: float

@@ -820,9 +820,9 @@ def run_stops(monkeypatch: pytest.MonkeyPatch) -> list[threading.Event]:
     stops: list[threading.Event] = []
     watched = pacing.stop_on_interrupt
 
-    def watching(stop: threading.Event, say: Callable[[], None]) -> Any:
+    def watching(stop: threading.Event, *args: Any) -> Any:
         stops.append(stop)
-        return watched(stop, say)
+        return watched(stop, *args)
 
     monkeypatch.setattr(pacing, "stop_on_interrupt", watching)
     return stops
@@ -852,7 +852,7 @@ def test_ctrl_c_finishes_requests_in_flight_and_saves_the_rest(
     summary = result.json()
     assert summary["interrupted"] is True and summary["landed"] == len(landed)
     assert 10 <= len(landed) <= 10 + 4  # at most one more in flight on each worker
-    assert "Stopping: waiting for the requests in flight" in result.stderr
+    assert "Stopping: the requests in flight are cut short" in result.stderr
     error = json.loads(result.stderr.splitlines()[-1])["error"]
     failures_path = only(tmp_path, "events.csv.*.failed.jsonl")
     # The resume line repeats this run's own options.

@@ -6,6 +6,8 @@ as unknown, a 2-second timeout running 45 s, `null` printed with exit 0."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -13,7 +15,7 @@ import pytest
 
 from engage_cli import client as c
 from engage_cli.endpoints import add_event, get_list, get_user, list_users, raw, update_user
-from engage_cli.errors import NetworkError, TemporaryError, UnexpectedAnswer
+from engage_cli.errors import Interrupted, NetworkError, TemporaryError, UnexpectedAnswer
 from tests.harness import reply, run
 from tests.test_client import make_client, sequence
 
@@ -229,3 +231,62 @@ def test_a_cursor_leading_back_to_the_one_asked_for_is_a_loop() -> None:
     client, _ = make_client(handler)
     with pytest.raises(UnexpectedAnswer, match="repeated"):
         next(client.paginate(list_users(cursor=("next_cursor", "c0"))))
+
+
+# --- a request in flight is cancelled at once ------------------------------------------------
+
+
+@pytest.fixture
+def holding_server() -> Iterator[tuple[str, threading.Event]]:
+    """A server that reads a request and never answers it (until the test ends)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received = threading.Event()
+    done = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+            conn.recv(65536)
+            received.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1", received
+    finally:
+        done.set()
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+def test_cancel_ends_a_request_in_flight_as_uncertain(
+    holding_server: tuple[str, threading.Event],
+) -> None:
+    url, received = holding_server
+    client = c.EngageClient(base_url=url, api_key="k", api_secret="s", timeout=60, retries=3)
+    outcome: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            client.send(EVENT)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert received.wait(10)
+    client.cancel()
+    sender.join(10)  # the 60 s timeout is not waited, nor any retry
+    assert not sender.is_alive()
+    (err,) = outcome
+    assert isinstance(err, NetworkError) and err.uncertain and not err.retryable
+    assert "cancelled as the run was stopped" in err.message
+    with pytest.raises(Interrupted, match="Cancelled before sending"):  # nothing starts after
+        client.send(get_user("u1"))
+    client.close()

@@ -209,7 +209,8 @@ def _send(
 
     def say_stopping() -> None:
         streams.stderr.write(
-            f"\nStopping: waiting for the requests in flight; the rest go to {failures.target}.\n"
+            f"\nStopping: the requests in flight are cut short (they may have landed: see the "
+            f"summary); the rest go to {failures.target}.\n"
         )
         streams.stderr.flush()
 
@@ -235,7 +236,7 @@ def _send(
                 progress=bar.update if bar else None,
                 stop=stop,
             )
-            with pacing.stop_on_interrupt(runner.stop, say_stopping):
+            with pacing.stop_on_interrupt(runner.stop, say_stopping, client.cancel):
                 if spool is not None and spool.usable:  # read and checked once, sent as checked
                     runner.run_prepared(spool.items())
                 else:
