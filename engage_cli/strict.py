@@ -142,3 +142,54 @@ def _offset(text: str | None) -> timezone:
     digits = text[1:].replace(":", "")
     delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
     return timezone(-delta if text[0] == "-" else delta)  # ValueError past 24 hours
+
+
+# --- depth while streaming ---------------------------------------------------------------------
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # inside a string, to its end
+_STRING_TAIL = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*(\\?)\Z', re.S)  # no end: a dangling "\"?
+_STRUCTURE = re.compile(r'[\[\]{}"]')
+
+
+class NestingGuard:
+    """How deep a JSON document fed piece by piece is nested, watched before a parser builds
+    it: a document of 100,000 `[` costs a streaming parser memory in the square of its depth
+    (24 GB, then the OOM killer). Strings are skipped whole (at C speed), so a bracket inside
+    one does not count; a string cut between two pieces is picked up where it left off."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.depth = 0
+        self._in_string = False
+        self._escaped = False
+
+    def feed(self, piece: str) -> bool:
+        """False once the document is nested deeper than the limit."""
+        start = 0
+        if self._in_string:
+            start = 1 if self._escaped else 0
+            self._escaped = False
+            end = _STRING_REST.match(piece, start)
+            if end is None:
+                self._cut_string(piece, start)
+                return True
+            start, self._in_string = end.end(), False
+        rest = _STRING.sub("", piece[start:]) if '"' in piece else piece[start:]
+        for match in _STRUCTURE.finditer(rest):
+            char = match.group()
+            if char == '"':  # a string this piece does not finish
+                self._in_string = True
+                self._cut_string(rest, match.end())
+                return True
+            if char in "[{":
+                self.depth += 1
+                if self.depth > self.limit:
+                    return False
+            else:
+                self.depth -= 1
+        return True
+
+    def _cut_string(self, text: str, start: int) -> None:
+        tail = _STRING_TAIL.match(text, start)
+        self._escaped = bool(tail and tail.group(1))
