@@ -84,6 +84,22 @@ class LazyGroup(TyperGroup):
         infos: list[Any] = [*sub_app.registered_commands, *sub_app.registered_groups]
         return [info.name for info in infos if info.name]
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Typer's, with its "Did you mean ...?" drawn from this group's own table (Typer
+        looks in `self.commands`, which a lazy group leaves empty): `engage users lsit`."""
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.TyperException as exc:
+            message = getattr(exc, "message", "")
+            if args and message.startswith("No such command") and "Did you mean" not in message:
+                from difflib import get_close_matches
+
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    suggestions = ", ".join(repr(match) for match in matches)
+                    exc.message = f"{message.rstrip('.')}. Did you mean {suggestions}?"
+            raise
+
     def get_command(self, ctx: Any, name: str) -> Any:
         if name not in self._built:
             if name not in self.list_commands(ctx):
@@ -195,6 +211,20 @@ class EngageCommand(TyperCommand):
             )
         return extra
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # `engage -o json users list` means `engage users list -o json`: the root's -o is
+        # handed to the command's own, which checks it (and one given after still wins).
+        root = ctx.find_root()
+        output = root.params.get("output") if root is not ctx else None
+        if output is not None and not ctx.resilient_parsing:
+            if not any(param.name == "output" for param in super().get_params(ctx)):
+                raise UsageError(
+                    f"`{ctx.command_path}` prints no data: it takes no -o/--output.",
+                    hint="Leave -o out for this command.",
+                )
+            args = ["--output", output, *args]
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: Any) -> Any:
         own = [param for param in super().get_params(ctx) if param.name != "help"]
         given = {param.name: ctx.params.pop(param.name) for param in self._extra_params(ctx, own)}
@@ -247,6 +277,9 @@ class EngageGroup(LazyGroup):
             sys.stderr.write("Aborted.\n")
             sys.exit(int(ExitCode.INTERRUPTED))
         except typer.TyperException as exc:  # Click's usage errors
+            if _is_bare_group(exc):
+                exc.show()  # type: ignore[attr-defined]
+                sys.exit(int(ExitCode.USAGE))
             state = _state_object(extra.get("obj"))
             out = state.error_output(_output_flag(argv))
             if out.json_errors:
@@ -284,6 +317,14 @@ class EngageGroup(LazyGroup):
             )
             state.error_output().error(unexpected)
             raise typer.Exit(int(ExitCode.FAILURE)) from None
+
+
+def _is_bare_group(exc: Exception) -> bool:
+    """`engage` or `engage users` with no command: the group's help, which is text for a
+    person, shown as it is on stderr (exit 2, a usage error), whatever -o says: never
+    escaped inside a JSON error. stdout stays for data."""
+    ctx = getattr(exc, "ctx", None)
+    return ctx is not None and getattr(exc, "message", None) == ctx.get_help()
 
 
 def _check_arguments(argv: list[str]) -> None:
@@ -341,7 +382,8 @@ app = typer.Typer(
     name="engage",
     help="Manage Engage (engage.so) users and events from the command line.\n\n"
     "Try it with no account on the local sandbox: engage --sandbox users list\n\n"
-    "The options below also work after the command: engage users list --sandbox",
+    "The options below also work after the command: engage users list --sandbox\n\n"
+    "With no command, this help goes to stderr and the exit code is 2 (a usage error).",
     no_args_is_help=True,
     # Typer's completion support: the `_ENGAGE_COMPLETE` protocol that the scripts of
     # `engage completion` call on Tab (its two --*-completion options: see EngageGroup).
@@ -403,6 +445,13 @@ def root(
     ),
     debug: bool = typer.Option(
         False, "--debug", help="Log HTTP exchanges and retries to stderr (credentials masked)."
+    ),
+    output: Optional[str] = typer.Option(
+        None,
+        "--output",
+        "-o",
+        metavar="FORMAT",
+        help="table, json, ndjson or csv: the command's -o, which may come before it too.",
     ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."

@@ -29,6 +29,7 @@ from engage_cli.endpoints import APIRequest, EncodedJSON
 from engage_cli.errors import (
     APIRefusedError,
     ConfigError,
+    ConnectFailed,
     EngageError,
     Interrupted,
     LongWait,
@@ -216,8 +217,19 @@ MAY_HAVE_ACTED = (
 )
 
 
-def error_for_exception(request: APIRequest, exc: Exception) -> EngageError:
+def error_for_exception(
+    request: APIRequest, exc: Exception, url: httpx.URL | None = None
+) -> EngageError:
     where = f"{request.method} {request.path}"
+    if isinstance(exc, httpx.ConnectError) and url is not None and url.host:
+        # Name where it tried: the host and port that refused (or do not resolve).
+        port = url.port or (443 if url.scheme == "https" else 80)
+        host = f"[{url.host}]" if ":" in url.host else url.host
+        return ConnectFailed(
+            f"Cannot connect to {host}:{port} ({where}): {str(exc) or type(exc).__name__}.",
+            host=url.host,
+            port=port,
+        )
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     message = f"The request {kind} ({where}): {str(exc) or type(exc).__name__}"
     if may_have_acted(request, None, exc):
@@ -229,12 +241,8 @@ def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: flo
     """The server asked for a longer pause than RETRY_AFTER_CAP: retrying earlier would only
     be refused again, so give up now and say how long it asked for."""
     err = error_for_response(request, response)
-    return LongWait(
-        f"{err.message} It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s "
-        "we wait.",
-        status=err.status,
-        wait=wait,
-    )
+    err.add_sentence(f"It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s we wait.")
+    return LongWait(err.message, status=err.status, wait=wait)
 
 
 class _Deadline(httpx.SyncByteStream):
@@ -409,7 +417,7 @@ class EngageClient:
                     self._retry_wait(attempt, None, f"{type(exc).__name__}")
                     attempt += 1
                     continue
-                raise error_for_exception(request, exc) from exc
+                raise error_for_exception(request, exc, http_request.url) from exc
             elapsed_ms = (time.monotonic() - started) * 1000
             self._debug(f"< {response.status_code} {response.reason_phrase} ({elapsed_ms:.0f} ms)")
             if response.status_code < 300:

@@ -42,6 +42,14 @@ class EngageError(Exception):
         # an event POST): never retryable, since sending it again may do it twice.
         self.uncertain = uncertain
 
+    def add_sentence(self, text: str) -> None:
+        """Say more after the message, which ends as a sentence first: one quoting the
+        server ("... Wrong authentication credentials") often has no full stop."""
+        message = self.message.rstrip()
+        if not message.endswith((".", "!", "?")):
+            message += "."
+        self.message = f"{message} {text}"
+
     def to_dict(self) -> dict[str, object]:
         """The JSON form written to stderr with `-o json` / `-o ndjson`."""
         error: dict[str, object] = {
@@ -65,6 +73,11 @@ class ConfigError(EngageError):
     """Missing or unusable configuration or credentials, or the API said 401/403."""
 
     exit_code = ExitCode.CONFIG
+
+
+class CredentialsRefused(ConfigError):
+    """`auth login`'s check: the API refused the credentials just given. Its hint is about
+    those; the general one (`engage auth status`) would show the saved ones instead."""
 
 
 class MissingCredentials(ConfigError):
@@ -119,6 +132,16 @@ class LongWait(TemporaryError):
 
 class NetworkError(TemporaryError):
     """No answer: the connection failed, or the request timed out."""
+
+
+class ConnectFailed(NetworkError):
+    """No connection could be opened to `host`:`port` (refused, no such host): nothing
+    reached the server, and waiting longer would not help."""
+
+    def __init__(self, message: str, *, host: str, port: int) -> None:
+        super().__init__(message, retryable=True)
+        self.host = host
+        self.port = port
 
 
 class PartialFailure(EngageError):

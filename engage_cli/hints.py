@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from engage_cli.config import mask_url
 from engage_cli.errors import (
     ConfigError,
+    ConnectFailed,
+    CredentialsRefused,
     EngageError,
     MissingCredentials,
     NetworkError,
@@ -47,9 +49,13 @@ def _hint(err: EngageError, state: State) -> str | None:
     if isinstance(err, UnexpectedAnswer):
         return "Is --base-url pointing at the Engage API?"
     if isinstance(err, ConfigError) and err.status in (401, 403):
+        if isinstance(err, CredentialsRefused):
+            return None  # `auth login` says what to check about the credentials it was given
         return "Check the API key and secret: `engage auth status`."
     if err.uncertain:  # it may have been done: neither "try again" nor "raise --timeout"
         return None
+    if isinstance(err, ConnectFailed):
+        return _connect_hint(err, state)
     if isinstance(err, NetworkError):
         return "Check the network and --base-url, or raise --timeout."
     if isinstance(err, TemporaryError) and err.status is not None and err.status >= 500:
@@ -62,6 +68,19 @@ def _hint(err: EngageError, state: State) -> str | None:
                 "lives: try --base-url https://api.engage.so/v1 (or your server's /v1)."
             )
     return None
+
+
+def _connect_hint(err: ConnectFailed, state: State) -> str:
+    """Nothing listens there, or the name does not resolve: the URL or the server is wrong,
+    not the timeout. A server on this machine is most often a sandbox not started yet."""
+    base = _base_url(state)
+    where = f"--base-url ({mask_url(base)})" if base else "--base-url"
+    if err.host in ("localhost", "127.0.0.1", "::1") or err.host.startswith("127."):
+        return (
+            f"Is the server running? Start the local one with `engage sandbox serve --port "
+            f"{err.port}`, or check {where}."
+        )
+    return f"Check {where} and the network."
 
 
 def _base_url(state: State) -> str | None:

@@ -85,13 +85,13 @@ def load_data(spec: str, stdin: IO[str] | None = None) -> dict[str, Any]:
     """`--data`: inline JSON, `@FILE`, or `-` for stdin; the body must be a JSON object."""
     if spec == "-":
         try:
-            source, text = "stdin", (stdin or sys.stdin).read()
+            source, text = "--data - (stdin)", (stdin or sys.stdin).read()
         except UnicodeDecodeError as exc:
             raise UsageError(f"--data -: stdin is not UTF-8 text ({exc.reason}).") from None
     elif spec.startswith("@"):
-        source = spec[1:]
+        source = f"--data {spec}"
         try:
-            with open(source, "rb") as fh:
+            with open(spec[1:], "rb") as fh:
                 raw = fh.read()
         except OSError as exc:
             raise UsageError(f"--data {spec}: cannot read the file ({exc.strerror}).") from exc
@@ -106,9 +106,9 @@ def load_data(spec: str, stdin: IO[str] | None = None) -> dict[str, Any]:
     try:
         data = loads_json(text)
     except ValueError as exc:
-        raise UsageError(f"--data ({source}) is not valid JSON: {exc}.") from exc
+        raise UsageError(f"{source} is not valid JSON: {exc}.") from exc
     if not isinstance(data, dict):
-        raise UsageError(f"--data ({source}) must be a JSON object, not {type(data).__name__}.")
+        raise UsageError(f"{source} must be a JSON object, not {type(data).__name__}.")
     return data
 
 

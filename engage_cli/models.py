@@ -95,9 +95,13 @@ class _PersonFields(_Strict):
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # a JSON number of digits is what the user meant
         if isinstance(value, str) and not NUMBER_PATTERN.fullmatch(value):
+            if value.startswith("+") and NUMBER_PATTERN.fullmatch(value[1:]):
+                # E.164 (+2348012345678) is the same number; Engage documents it without
+                # the +, so that is the form sent.
+                return value[1:]
             raise ValueError(
-                f"{value!r} must be in international format, digits only "
-                "(no '+', spaces or dashes), e.g. 2348012345678"
+                f"{value!r} must be in international format, digits only with an optional "
+                "leading + (no spaces or dashes), e.g. 2348012345678"
             )
         return value
 

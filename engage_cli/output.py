@@ -92,7 +92,8 @@ class Output:
 
     @property
     def width(self) -> int:
-        """The terminal's width: COLUMNS, else the terminal's own, else 80."""
+        """The terminal's width: COLUMNS, else the terminal's own (when it knows it), else
+        80."""
         try:
             columns = int(self.streams.environ.get("COLUMNS", ""))
             if columns > 0:
@@ -103,9 +104,11 @@ class Output:
             import os
 
             try:
-                return os.get_terminal_size(self.streams.stdout.fileno()).columns
+                columns = os.get_terminal_size(self.streams.stdout.fileno()).columns
             except (OSError, ValueError, AttributeError):
-                pass
+                columns = 0
+            if columns > 0:  # a terminal with no size set (`script`, some CI) says 0
+                return columns
         return DEFAULT_WIDTH
 
     # --- data (stdout) ---
@@ -157,6 +160,12 @@ class Output:
         """A hint or confirmation for a person; silent in machine formats."""
         if self.format == "table" or self.streams.stderr_isatty:
             self._talk(message)
+
+    def note(self, kind: str, fields: dict[str, Any]) -> None:
+        """Talk for a script (a pipe): one JSON object on stderr, keyed by its kind as an
+        error is by "error", so a reader tells them apart: {"next_page": {...}}."""
+        self.streams.stderr.write(dumps({kind: fields}, indent=None) + "\n")
+        self.streams.stderr.flush()
 
     def warn(self, message: str) -> None:
         self._talk(f"Warning: {message}")
@@ -274,7 +283,7 @@ class Output:
             ]
             if widths is None:
                 shown, optional = rows.table_columns(cells)
-                widths = fit_columns(shown, optional, cells, self.width, rows.whole)
+                widths = fit_columns(shown, optional, cells, self.width, rows.whole, rows.minimum)
                 lines = render_table(widths, cells, header=True)
                 if self.color:
                     lines[0] = f"\x1b[1m{lines[0]}\x1b[0m"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
@@ -54,15 +53,13 @@ CURSOR_OPTIONS = {
 }
 
 
-def page_hint(page: Any, backward: bool, command: str, noun: str = "items") -> str | None:
-    """The command that shows the following page, with the cursor in the style the server
-    answered in (`--next-cursor` for a cursor edition, `--after-id` for the 2021 one), or
-    None when this was the last page. `command` carries the options to keep (filters,
-    --limit, the global options the next command needs too, like `engage --sandbox`)."""
+def following_page(page: Any, backward: bool) -> tuple[str, str] | None:
+    """(option, cursor) that show the following page, in the style the server answered in
+    (`--next-cursor` for a cursor edition, `--after-id` for the 2021 one), or None when
+    this was the last page."""
     if not isinstance(page, dict) or not page.get("data"):
         return None
     cursor = next_cursor(page, backward)
     if not cursor:
         return None
-    flag = CURSOR_OPTIONS[cursor_param(page, backward)]
-    return f"More {noun}: {command} {flag} {shlex.quote(cursor)}  (or --all for every page)"
+    return CURSOR_OPTIONS[cursor_param(page, backward)], cursor

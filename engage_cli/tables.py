@@ -124,6 +124,8 @@ class Rows:
     suits any JSON object: a column per key, a card line per key."""
 
     whole: frozenset[str] = frozenset()  # columns never cut short, however narrow the table
+    # Columns that give way no narrower than this (or their own width) while others can.
+    minimum: ClassVar[dict[str, int]] = {}
 
     def table_row(self, item: Any) -> dict[str, str]:
         """The item's cells by column name, as a table shows them."""
@@ -153,10 +155,28 @@ class UserRows(Rows):
 
     CORE = ("uid", "name", "email", "created")
     EXTRA = ("number", "lists")
-    whole = frozenset({"uid", "created"})  # a cut uid is of no use to `users get`
+    # What --columns may name besides meta.KEY: the derived columns, then the user object's
+    # fields (the reference's, and those Engage adds: accounts, archived ...).
+    COLUMNS = (
+        *CORE, *EXTRA, "first_name", "last_name", "created_at", "id", "devices", "segments",
+        "accounts", "is_account", "member_count", "archived", "last_interaction",
+        "uid_updateable",
+    )  # fmt: skip
+    # A date cut short says nothing. A long uid gives way like any wide column (the widest
+    # first, as Rich does), down to COMFORTABLE: at 80 columns a 44-character uid kept whole
+    # left names and emails as "Alexa…"; -o json or --columns uid shows it whole.
+    whole = frozenset({"created"})
+    minimum: ClassVar[dict[str, int]] = {"name": 12, "email": 20}
 
     def __init__(self, columns: tuple[str, ...] | None = None) -> None:
         self.chosen = columns
+
+    @classmethod
+    def unknown_columns(cls, columns: tuple[str, ...]) -> list[str]:
+        """The names in `columns` that no user row has: neither a column nor meta.KEY."""
+        return [
+            c for c in columns if c not in cls.COLUMNS and not (c.startswith("meta.") and c[5:])
+        ]
 
     def table_row(self, item: Any) -> dict[str, str]:
         """Every field (for --columns), plus the derived `name` and short `created`."""
@@ -320,10 +340,12 @@ def fit_columns(
     rows: list[dict[str, str]],
     width: int,
     whole: frozenset[str] = frozenset(),
+    minimum: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Column widths for `rows` in `width` terminal columns: the `headers` always, then each
     `optional` one while it fits at a comfortable width; then the widest column gives way
-    (one step at a time, down to the next widest) until the table fits."""
+    (one step at a time, down to the next widest) until the table fits, none below its
+    `minimum` (names, emails) while another can still give."""
 
     def natural(column: str) -> int:
         cells = [cell_width(row.get(column, "")) for row in rows]
@@ -346,6 +368,9 @@ def fit_columns(
     first = headers[0] if headers else None
     if first is not None:
         floor[first] = max(floor[first], min(widths[first], COMFORTABLE))
+    for column, least in (minimum or {}).items():
+        if column in widths:
+            floor[column] = max(floor[column], min(least, widths[column]))
     floor.update({column: widths[column] for column in whole if column in widths})
     excess = _give_way(widths, floor, total(widths) - width)
     for column in reversed([c for c in optional if c in widths]):

@@ -30,6 +30,17 @@ def test_method_in_any_case_and_path_without_a_slash() -> None:
     assert str(result.sent[0].url) == f"{BASE}/users/u144"
 
 
+def test_an_unknown_method_is_refused_naming_the_methods_as_the_help_does() -> None:
+    result = run(["api", "FOO", "/users"])
+    assert result.exit_code == 2
+    message = json.loads(result.stderr)["error"]["message"]
+    assert (
+        message == "Invalid value for 'METHOD': 'FOO' is not one of GET, POST, PUT, PATCH, DELETE."
+    )
+    assert "GET, POST, PUT, PATCH or DELETE" in run(["api", "--help"]).stdout
+    assert result.sent == []
+
+
 def test_fields_and_data_build_the_body_and_fields_win(tmp_path: Path) -> None:
     body_file = tmp_path / "merge.json"
     body_file.write_text('{"source": "u1", "destination": "old"}')

@@ -11,6 +11,7 @@ import typer
 from engage_cli.app import COMMANDS, app
 from tests.harness import reply, run
 
+BASE_URL = "http://before.test/v1"
 USER = {"id": "a1", "uid": "u1", "email": "a@example.com", "meta": {"plan": "pro"}}
 
 
@@ -185,3 +186,71 @@ def test_a_sub_app_with_a_nested_group(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.stdout == "u1 sandbox=True\n"
     assert "accounts" in run(["fake", "--help"]).stdout
     assert "Accounts of a user." in run(["fake", "--help"]).stdout
+
+
+# --- a newcomer's second day (issue 22) ---
+
+
+@pytest.mark.parametrize(
+    ("args", "typo", "meant"),
+    [
+        (["users", "lsit"], "lsit", "'list'"),
+        (["user", "list"], "user", "'users'"),
+        (["evnts", "add", "u1", "Login"], "evnts", "'events'"),
+        (["users", "accounts", "ad", "u1", "a1"], "ad", "'add'"),
+    ],
+)
+def test_a_mistyped_command_gets_the_closest_one(args: list[str], typo: str, meant: str) -> None:
+    result = run(args)
+    assert result.exit_code == 2
+    message = json.loads(result.stderr)["error"]["message"]
+    assert message.startswith(f"No such command '{typo}'. Did you mean {meant}")
+    assert result.sent == []
+
+
+def test_a_command_like_nothing_gets_no_suggestion() -> None:
+    result = run(["zzzz"], tty=True)
+    assert result.exit_code == 2
+    assert "No such command 'zzzz'." in result.stderr
+    assert "Did you mean" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["users"], ["users", "accounts"]])
+@pytest.mark.parametrize("env", [{}, {"ENGAGE_OUTPUT": "json"}])
+def test_no_command_prints_the_help_plainly_on_stderr(args: list[str], env: dict[str, str]) -> None:
+    # Help is text for people: never escaped inside a JSON error, whatever -o says.
+    result = run([*args], env=env)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"Usage: engage {' '.join(args)}".rstrip() + " [OPTIONS]")
+    assert "\nCommands:\n" in result.stderr
+    assert '{"error"' not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-o", "ndjson", "users", "get", "u1"],
+        ["--output", "ndjson", "users", "get", "u1"],
+        ["--output=ndjson", "--base-url", BASE_URL, "users", "get", "u1"],
+        ["-o", "csv", "users", "get", "u1", "-o", "ndjson"],  # after the command wins
+    ],
+)
+def test_o_before_the_command_is_the_commands_o(args: list[str]) -> None:
+    result = run(args, [reply(200, USER)], tty=True)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == USER
+    assert "\n" not in result.stdout.rstrip("\n")  # ndjson: one line
+
+
+def test_o_before_the_command_is_checked_by_the_command() -> None:
+    result = run(["-o", "table", "api", "GET", "/users"], tty=True)
+    assert result.exit_code == 2
+    assert "'table' is not one of 'json', 'ndjson'" in result.stderr
+    assert result.sent == []
+
+
+def test_o_before_a_command_that_prints_no_data_is_refused() -> None:
+    result = run(["-o", "json", "auth", "logout"], tty=True)
+    assert result.exit_code == 2
+    assert "`engage auth logout` prints no data: it takes no -o/--output." in result.stderr

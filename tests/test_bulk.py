@@ -571,6 +571,57 @@ def test_stdin_failures_go_to_the_current_directory_and_say_so(
     assert entry["uid"] == "u2" and entry["event"] == "B"
 
 
+def fifo_holding(path: Path, text: str) -> threading.Thread:
+    """A FIFO at `path` that a writer fills with `text` once a reader opens it."""
+    import os
+
+    os.mkfifo(path)
+
+    def write() -> None:
+        with open(path, "w", encoding="utf-8") as fifo:
+            fifo.write(text)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return writer
+
+
+@pytest.mark.parametrize("stream", [[], ["--stream"]])
+def test_a_fifo_is_read_once_like_stdin_and_its_files_go_to_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream: list[str]
+) -> None:
+    # `events import /dev/stdin` or `<(...)`: a pipe with a name, which can be read once
+    # (issue 22). The check pass and the send pass share one spooled copy.
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    fifo = tmp_path / "events.pipe"
+    writer = fifo_holding(fifo, "uid,event\nu1,A\nu2,B\n")
+    recorder = Recorder(refuse_uids("u2/events"))
+    result = run(["events", "import", str(fifo), *stream, "-o", "table"], recorder)
+    writer.join(timeout=10)
+    assert result.exit_code == 7, result.stderr
+    assert sorted(r.url.path for r in recorder.requests) == [
+        "/v1/users/u1/events", "/v1/users/u2/events",
+    ]  # fmt: skip
+    failures_path = only(work, "engage-import.*.failed.jsonl")  # not beside the FIFO
+    assert f"{failures_path.name} (in the current directory, as the input was {fifo})" in (
+        result.stderr
+    )
+    assert [e["uid"] for e in failures_in(failures_path)] == ["u2"]
+    assert not list(tmp_path.glob("events.pipe.*"))
+
+
+def test_delete_from_a_fifo_needs_yes_as_stdin_does(tmp_path: Path) -> None:
+    fifo = tmp_path / "uids.pipe"
+    writer = fifo_holding(fifo, "id\nu1\n")
+    result = run(["users", "delete", "--from", str(fifo)], tty=True)
+    writer.join(timeout=10)
+    assert result.exit_code == 2
+    assert f"{fifo} holds the uids, not an answer" in result.stderr
+    assert result.sent == []
+
+
 def test_stream_mode_sends_as_it_validates_and_keeps_invalid_records_as_failures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -793,12 +844,14 @@ def test_bad_credentials_stop_the_run_and_keep_every_record(tmp_path: Path) -> N
 
     def unauthorized(request: httpx.Request) -> httpx.Response:
         both_in_flight.wait()  # each worker's first request, at once
-        return httpx.Response(401, json={"error": "Wrong authentication credentials."})
+        # The real API's text has no full stop: the message must still read as sentences.
+        return httpx.Response(401, json={"error": "Wrong authentication credentials"})
 
     recorder = Recorder(unauthorized)
     result = run(["users", "import", str(path), "-c", "2", "-o", "table"], recorder)
     assert result.exit_code == 3
     assert "Authentication failed" in result.stderr
+    assert "Wrong authentication credentials. The records not landed are in" in result.stderr
     assert "engage auth status" in result.stderr  # the CLI's hint, before the resume line
     assert "resume with: engage users import" in result.stderr
     entries = failures_in(only(tmp_path, "seed.csv.*.failed.jsonl"))
@@ -980,6 +1033,41 @@ def test_an_empty_input_is_refused_unless_allowed(tmp_path: Path, content: str) 
     assert allowed.exit_code == 0 and allowed.json()["read"] == 0
     streamed = run(["users", "import", "-", "--stream", "-o", "table"], stdin=content)
     assert streamed.exit_code == 2 and "holds no records" in streamed.stderr
+
+
+@pytest.mark.parametrize("content", ["", "id\n", "[]"])
+def test_delete_from_an_empty_file_is_refused_as_import_is(tmp_path: Path, content: str) -> None:
+    # Import and delete --from agree (issue 22): an empty input is most often the wrong file.
+    path = tmp_path / "seed.csv"
+    path.write_text(content)
+    for command in (["users", "import"], ["users", "delete", "--yes", "--from"]):
+        result = run([*command, str(path), "-o", "table"])
+        assert result.exit_code == 2, (command, result.stderr)
+        assert "holds no records" in result.stderr and "--allow-empty" in result.stderr
+        assert result.sent == []
+        allowed = run([*command, str(path), "--allow-empty", "-o", "json"])
+        assert allowed.exit_code == 0 and allowed.json()["read"] == 0
+
+
+def test_allow_empty_goes_with_from() -> None:
+    result = run(["users", "delete", "u1", "--yes", "--allow-empty"])
+    assert result.exit_code == 2
+    assert "--allow-empty go with --from FILE" in result.stderr
+
+
+@pytest.mark.parametrize("rate", ["nan", "inf", "-inf", "NaN", "-1", "0"])
+@pytest.mark.parametrize(
+    "command", [["users", "import"], ["events", "import"], ["users", "delete", "--yes", "--from"]]
+)
+def test_a_rate_that_is_not_a_positive_finite_number_is_refused(
+    tmp_path: Path, rate: str, command: list[str]
+) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text("id,uid,event\nu1,u1,Login\n")
+    result = run([*command, str(path), "--rate", rate, "-o", "table"])
+    assert result.exit_code == 2, result.stderr
+    assert "--rate" in result.stderr
+    assert result.sent == []
 
 
 def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> None:
@@ -1340,10 +1428,10 @@ def test_ctrl_c_during_the_check_pass_says_nothing_was_sent(
 
 
 def test_the_progress_bar_fits_80_columns_at_100_percent(tmp_path: Path) -> None:
-    from engage_cli.bulk import progress
+    from engage_cli.commands._bulk_report import TerminalProgress
 
     stream = io.StringIO()
-    bar = progress.TerminalProgress(stream, 123_456, "events import", color=False)
+    bar = TerminalProgress(stream, 123_456, "events import", color=False)
     tally = running.Tally(landed=123_000, failed=456, requests=123_456)
     bar.update(tally)
     bar.close()

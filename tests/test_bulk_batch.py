@@ -48,6 +48,24 @@ def test_a_record_too_large_for_any_batch_fails_alone_unsent_and_says_why(tmp_pa
     assert saved["id"] == "huge" and saved["meta"] == rows[2]["meta"]  # re-feedable as it was
     message = saved["_error"]["message"]
     assert "too large for a batch request" in message and "without --batch" in message
+    # ... and the retry the run prints agrees: not with --batch, which fails it again.
+    retry = json.loads(result.stderr.splitlines()[-1])["error"]["hint"]
+    assert retry.startswith("Retry exactly those: engage users import ")
+    assert "--batch" not in retry
+
+
+def test_a_batch_run_whose_chunk_failed_is_retried_with_batch(tmp_path: Path) -> None:
+    path = tmp_path / "seed.jsonl"
+    path.write_text("".join(json.dumps({"id": f"u{i}"}) + "\n" for i in range(3)))
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": "Bad batch."})
+
+    result = run(["users", "import", str(path), "--batch", "-o", "json"], refused)
+    assert result.exit_code == 7, result.stderr
+    retry = json.loads(result.stderr.splitlines()[-1])["error"]["hint"]
+    assert retry.startswith("Retry exactly those: engage users import ")
+    assert retry.endswith(" --batch")
 
 
 def test_rows_of_one_uid_stay_in_file_order_across_chunks(tmp_path: Path) -> None:

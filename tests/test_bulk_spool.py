@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from engage_cli.bulk import readers, spool
-from engage_cli.commands import bulk_run
+from engage_cli.bulk import run as driver
 from engage_cli.endpoints import APIRequest
 from tests.harness import run
 
@@ -40,13 +40,13 @@ def test_the_send_pass_sends_what_was_checked_even_if_the_file_changes_between(
 ) -> None:
     path = tmp_path / "seed.jsonl"
     seed(path, "checked")
-    preflight = bulk_run._preflight
+    preflight = driver._preflight
 
     def edit_the_file_meanwhile(*args: Any) -> None:
         preflight(*args)
         path.write_text('{"id": "u0", "meta": {"plan": null}}\n' * 3, encoding="utf-8")
 
-    monkeypatch.setattr(bulk_run, "_preflight", edit_the_file_meanwhile)
+    monkeypatch.setattr(driver, "_preflight", edit_the_file_meanwhile)
     server = Server()
     result = run(["users", "import", str(path), "-c", "4", "-o", "json"], server)
     assert result.exit_code == 0, result.stderr

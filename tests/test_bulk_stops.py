@@ -11,9 +11,10 @@ from typing import Any
 
 import httpx
 
-from engage_cli.bulk import jobs, ledger, pacing, progress
+from engage_cli.bulk import jobs, ledger, pacing
 from engage_cli.bulk import runner as running
 from engage_cli.bulk.readers import Record
+from engage_cli.commands._bulk_report import waiting
 from tests.harness import run
 
 
@@ -80,6 +81,6 @@ def test_a_terminal_shows_that_the_run_waits_for_a_rate_limit(tmp_path: Path) ->
     tally = runner.run([Record(n + 2, {"id": f"u{n}"}) for n in range(3)])
     assert tally.landed == 3 and tally.rate_limited == 1
     assert shown and 29 < shown[0] <= 31  # told of the wait before anything else
-    assert progress.waiting("users import", 30.0) == "users import (rate limited: waiting 30 s)"
-    assert progress.waiting("users import", 0.2) == "users import"
+    assert waiting("users import", 30.0) == "users import (rate limited: waiting 30 s)"
+    assert waiting("users import", 0.2) == "users import"
     failures.close()

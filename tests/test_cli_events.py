@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.harness import reply, run
+from tests.harness import Run, reply, run
 
 OK = {"status": "ok"}
 
@@ -117,3 +117,20 @@ def test_table_mode_confirms_on_stderr() -> None:
     result = run(["events", "add", "u1", "Paid", "-o", "table"], [reply(200, OK)])
     assert result.stdout == ""
     assert "Recorded event 'Paid'" in result.stderr
+
+
+def test_an_unknown_uid_is_created_and_the_help_says_so_as_the_api_does_not() -> None:
+    # The sandbox answers as Engage does: {"status": "ok"}, whether the user existed or not,
+    # so only the help can tell (issue 22).
+    from engage_cli.context import sandbox_transport
+
+    def sandbox(*args: str) -> Run:
+        return run(["--sandbox", *args, "-o", "json"], transport=sandbox_transport())
+
+    assert sandbox("users", "get", "nobody").exit_code == 4
+    first, again = (sandbox("events", "add", "nobody", "Login") for _ in range(2))
+    assert first.exit_code == again.exit_code == 0, first.stderr
+    assert first.json() == again.json() == {"status": "ok"}
+    assert sandbox("users", "get", "nobody").json()["uid"] == "nobody"
+    help_text = " ".join(run(["events", "add", "--help"]).stdout.split())
+    assert "A UID that does not exist yet is created by the API" in help_text

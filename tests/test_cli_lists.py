@@ -146,6 +146,19 @@ def test_get_as_a_card_on_a_terminal() -> None:
     assert "archived" in result.stdout  # unknown fields too
 
 
+def test_list_one_page_in_a_pipe_gives_the_next_cursor_on_stderr() -> None:
+    result = run(
+        ["lists", "list", "--limit", "1"], [reply(200, {"data": [LIST], "next_cursor": "c2"})]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.json() == [LIST]
+    assert json.loads(result.stderr)["next_page"] == {
+        "cursor": "c2",
+        "option": "--next-cursor",
+        "command": "engage lists list --limit 1 --next-cursor c2",
+    }
+
+
 def test_list_one_page_as_a_table_with_the_next_page_hint() -> None:
     long_title = "Product updates, release notes and the occasional survey " * 2
     page = {"data": [LIST, {**LIST, "title": long_title, "double_optin": False}]}

@@ -105,6 +105,13 @@ def test_create_with_lists_and_number() -> None:
     assert result.script.body() == {"id": "u1", "number": "2348012345678", "lists": ["l1", "l2"]}
 
 
+@pytest.mark.parametrize("command", [["users", "create", "--id", "u1"], ["users", "update", "u1"]])
+def test_an_e164_number_is_sent_in_the_digits_engage_documents(command: list[str]) -> None:
+    result = run([*command, "--number", "+2348012345678", "-o", "json"], [reply(200, {})])
+    assert result.exit_code == 0, result.stderr
+    assert result.script.body()["number"] == "2348012345678"
+
+
 @pytest.mark.parametrize(
     ("args", "field"),
     [
@@ -256,7 +263,35 @@ def test_list_one_page_with_a_hint_on_a_terminal() -> None:
     assert "--after-id a2" in result.stderr
     piped = run(["users", "list"], [reply(200, page(["a1"], has_more=True))])
     assert piped.json() == [{"id": "a1", "uid": "ua1"}]
-    assert piped.stderr == ""
+    # A script gets the next page in a pipe too: one JSON line on stderr (issue 22).
+    assert json.loads(piped.stderr) == {
+        "next_page": {
+            "cursor": "a1",
+            "option": "--after-id",
+            "command": "engage users list --after-id a1",
+        }
+    }
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+def test_a_script_reads_the_next_cursor_from_stderr_and_nothing_after_the_last_page(
+    fmt: str,
+) -> None:
+    first = {"data": [{"id": "a1", "uid": "u 1"}], "next_cursor": "c/2 x", "has_more": True}
+    args = ["--sandbox", "users", "list", "--limit", "1", "--email", "a@b.c", "-o", fmt]
+    result = run(args, [reply(200, first)])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stderr) == {
+        "next_page": {
+            "cursor": "c/2 x",
+            "option": "--next-cursor",
+            "command": "engage --sandbox users list --limit 1 --email a@b.c --next-cursor 'c/2 x'",
+        }
+    }
+    last = {"data": [{"id": "a2", "uid": "u2"}], "next_cursor": None, "has_more": False}
+    done = run([*args, "--next-cursor", "c/2 x"], [reply(200, last)])
+    assert done.exit_code == 0 and done.stderr == ""
+    assert done.sent[0].url.params["next_cursor"] == "c/2 x"
 
 
 def test_list_all_follows_has_more() -> None:

@@ -153,6 +153,8 @@ def test_members_one_page_and_all() -> None:
     assert (request.method, request.url.path) == ("GET", "/v1/users/acme/members")
     assert request.url.params == httpx.QueryParams({"limit": "5"})
     assert result.json() == [MEMBER]
+    more = {"command": "engage users members acme --limit 5 --all"}
+    assert json.loads(result.stderr) == {"next_page": more}  # for a script in a pipe
     every = run(
         ["users", "members", "acme", "--all"],
         [reply(200, page), reply(200, {"data": [USER], "next_cursor": None})],

@@ -34,6 +34,7 @@ from engage_cli.endpoints import (
 from engage_cli.errors import (
     APIRefusedError,
     ConfigError,
+    ConnectFailed,
     EngageError,
     LongWait,
     MissingCredentials,
@@ -640,6 +641,52 @@ def test_every_3xx_is_a_redirect_error(status: int, headers: dict[str, str], end
 
 
 @pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        ("http://127.0.0.1:9/v1/users/u1", "127.0.0.1:9"),
+        ("https://api.engage.so/v1/users/u1", "api.engage.so:443"),
+        ("http://[::1]/users/u1", "[::1]:80"),
+    ],
+)
+def test_a_connection_that_could_not_open_names_the_host_and_port(url: str, where: str) -> None:
+    exc = httpx.ConnectError("[Errno 111] Connection refused")
+    err = c.error_for_exception(get_user("u1"), exc, httpx.URL(url))
+    assert isinstance(err, ConnectFailed)
+    assert (
+        err.message == f"Cannot connect to {where} (GET /users/u1): [Errno 111] Connection refused."
+    )
+    assert (err.port, err.retryable, err.exit_code) == (int(where.rsplit(":", 1)[1]), True, 6)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "message", "hint"),
+    [
+        (
+            "http://127.0.0.1:9/v1",
+            "Cannot connect to 127.0.0.1:9 (GET /users/u1): [Errno 111] Connection refused.",
+            "Is the server running? Start the local one with `engage sandbox serve --port 9`, "
+            "or check --base-url (http://127.0.0.1:9/v1).",
+        ),
+        (
+            "https://user:pw@api.test/v1",
+            "Cannot connect to api.test:443 (GET /users/u1): [Errno 111] Connection refused.",
+            "Check --base-url (https://user:****@api.test/v1) and the network.",
+        ),
+    ],
+)
+def test_a_refused_connection_hints_at_the_url_or_the_server_not_the_timeout(
+    base_url: str, message: str, hint: str
+) -> None:
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    args = ["--retries", "0", "--base-url", base_url, "users", "get", "u1", "-o", "json"]
+    result = run(args, [refused])
+    assert result.exit_code == 6
+    error = json.loads(result.stderr)["error"]
+    assert (error["message"], error["hint"]) == (message, hint)
+    assert "timeout" not in result.stderr
+
+
+@pytest.mark.parametrize(
     ("exc", "message"),
     [
         (httpx.ReadTimeout("slow"), "The request timed out (GET /users/u1): slow"),
@@ -662,6 +709,19 @@ def test_a_wait_past_the_cap_keeps_the_status_message_and_adds_the_wait() -> Non
     assert caught.value.message == (
         "Rate limited by the API (429 on GET /users/u1) and the retries ran out."
         " It asked to wait 90 s, longer than the 60 s we wait."
+    )
+
+
+def test_a_wait_past_the_cap_after_a_servers_text_without_a_full_stop() -> None:
+    handler, _ = sequence(
+        httpx.Response(503, headers={"Retry-After": "90"}, json={"error": "Maintenance"})
+    )
+    client, _ = make_client(handler)
+    with pytest.raises(TemporaryError) as caught:
+        client.send(get_user("u1"))
+    assert caught.value.message == (
+        "The API failed (503 on GET /users/u1): Maintenance. It asked to wait 90 s, longer "
+        "than the 60 s we wait."
     )
 
 

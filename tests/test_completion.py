@@ -82,7 +82,8 @@ def test_output_formats(command: str) -> None:
 def test_api_output_formats_and_methods() -> None:
     assert complete("engage api GET /users -o ") == ["json", "ndjson"]
     assert complete("engage api ") == ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    assert complete("engage api p") == ["POST", "PUT", "PATCH"]
+    assert complete("engage api P") == ["POST", "PUT", "PATCH"]
+    assert complete("engage api p") == ["post", "put", "patch"]  # any case is accepted
 
 
 def test_shells() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import httpx
@@ -213,6 +214,10 @@ def test_refused_credentials_are_not_saved(isolated_home: Path, status: int) -> 
     )
     assert result.exit_code == 3, result.stderr
     assert "nothing was saved" in result.stderr
+    # One hint, about the credentials just given: not also "`engage auth status`", which
+    # shows the saved ones (issue 22).
+    hint = json.loads(result.stderr)["error"]["hint"]
+    assert hint == "Check the key and secret in Engage's settings, or the base URL."
     assert SECRET not in result.stderr
     assert not (isolated_home / "engage-config" / "config.toml").exists()
 
@@ -246,6 +251,7 @@ def test_an_unreachable_api_saves_nothing_and_offers_no_verify(isolated_home: Pa
     )
     assert result.exit_code == 6, result.stderr
     assert "--no-verify" in result.stderr and "Nothing was saved" in result.stderr
+    assert "refused. Nothing was saved." in result.stderr  # one sentence, then the next
     assert not (isolated_home / "engage-config" / "config.toml").exists()
     offline = run(
         ["auth", "login", "--api-key", KEY, "--key-only", "--no-verify"], credentials=False

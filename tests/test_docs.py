@@ -1,4 +1,5 @@
-"""The generated README reference and completion scripts agree with the commands."""
+"""The generated command reference (docs/reference.md) and completion scripts agree with the
+commands; the README stays a short tour."""
 
 from __future__ import annotations
 
@@ -21,26 +22,53 @@ def _ids(items: list[tuple[tuple[str, ...], object]]) -> list[str]:
     return [" ".join(("engage", *path)) for path, _ in items]
 
 
-def test_readme_reference_is_the_commands_help() -> None:
-    readme = (docs.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    assert docs.START in readme and docs.END in readme, "run python -m engage_cli.docs --write"
-    committed = readme[readme.index(docs.START) : readme.index(docs.END) + len(docs.END)] + "\n"
+def test_the_reference_is_the_commands_help() -> None:
+    path = docs.PROJECT_ROOT / docs.REFERENCE
+    assert path.exists(), f"{docs.REFERENCE} is missing: run {docs.WRITE}"
+    committed = path.read_text(encoding="utf-8")
     expected = docs.reference()
     diff = "".join(
         difflib.unified_diff(
-            committed.splitlines(keepends=True), expected.splitlines(keepends=True), "README.md"
+            committed.splitlines(keepends=True),
+            expected.splitlines(keepends=True),
+            str(docs.REFERENCE),
+            "the commands' --help",
         )
     )
-    assert committed == expected, f"run python -m engage_cli.docs --write\n{diff}"
+    assert committed == expected, f"{docs.REFERENCE} is stale: run {docs.WRITE}\n{diff}"
 
 
-def test_the_reference_section_is_the_end_of_the_readme_and_nothing_else_is_touched() -> None:
-    readme = "# Title\n\nOwn words.\n"
-    added = docs.readme_with_reference(readme, "SECTION\n")
-    assert added == "# Title\n\nOwn words.\n\nSECTION\n"
-    section = f"{docs.START}\nnew\n{docs.END}\n"
-    old = f"# Title\n\n{docs.START}\nold\n{docs.END}\n"
-    assert docs.readme_with_reference(old, section) == f"# Title\n\n{section}"
+def test_the_reference_holds_every_command_once_with_a_working_index_link() -> None:
+    text = docs.reference()
+    headings = re.findall(r"^## (engage.*)$", text, flags=re.M)
+    assert headings == [" ".join(("engage", *path)) for path, _ in COMMANDS]
+    for anchor in re.findall(r"\]\(#([\w-]+)\)", text):
+        assert anchor.replace("-", " ") in headings, anchor
+
+
+def test_check_names_the_stale_file_and_the_command_that_regenerates_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(docs, "PROJECT_ROOT", tmp_path)
+    assert docs.main(["--write"]) == 0
+    assert docs.main(["--check"]) == 0
+    (tmp_path / docs.REFERENCE).write_text("# Command reference\n\nhand-edited\n")
+    assert docs.main(["--check"]) == 1
+    err = capsys.readouterr().err.splitlines()[-1] + "\n"
+    assert err == f"stale: {tmp_path / docs.REFERENCE} (run python -m engage_cli.docs --write)\n"
+
+
+def test_the_readme_is_short_and_its_contents_link_to_its_headings() -> None:
+    readme = (docs.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 400, "the README is a tour; the reference is generated"
+    headings = {
+        re.sub(r"[^\w -]", "", h.lower()).replace(" ", "-")
+        for h in re.findall(r"^#{2,3} (.+)$", readme, flags=re.M)
+    }
+    links = re.findall(r"\]\(#([\w-]+)\)", readme)
+    assert len(links) >= 6, "the README opens with a table of contents"
+    assert set(links) <= headings, set(links) - headings
+    assert f"]({docs.REFERENCE.as_posix()})" in readme
 
 
 @pytest.mark.parametrize("shell", list(Shell))

@@ -164,16 +164,16 @@ def test_data_from_a_file_saved_with_a_bom(tmp_path: Path) -> None:
     assert load_data(f"@{body}") == {"id": "u1"}
 
 
-@pytest.mark.parametrize(("spec", "named"), [("-", "(stdin)"), ("[1]", "(--data)"), ("@", "")])
+@pytest.mark.parametrize(
+    ("spec", "named"), [("-", "--data - (stdin)"), ("[1]", "--data"), ("@", "")]
+)
 def test_a_body_that_is_not_an_object_names_where_it_came_from(
     spec: str, named: str, tmp_path: Path
 ) -> None:
     if spec == "@":
         (tmp_path / "list.json").write_text("[1]")
-        spec, named = f"@{tmp_path / 'list.json'}", f"({tmp_path / 'list.json'})"
-    with pytest.raises(
-        UsageError, match=re.escape(f"--data {named} must be a JSON object, not list")
-    ):
+        spec, named = f"@{tmp_path / 'list.json'}", f"--data @{tmp_path / 'list.json'}"
+    with pytest.raises(UsageError, match=re.escape(f"{named} must be a JSON object, not list")):
         load_data(spec, io.StringIO("[1]"))
 
 
@@ -296,11 +296,12 @@ def test_data_names_each_place_it_could_not_read(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(("spec", "source"), [("{x", "--data"), ("-", "stdin")])
+@pytest.mark.parametrize(("spec", "source"), [("{x", "--data"), ("-", "--data - (stdin)")])
 def test_data_that_is_not_json_names_its_source(spec: str, source: str) -> None:
+    # Inline JSON is named once: not "--data (--data)" (issue 22).
     err = usage_error(lambda: load_data(spec, io.StringIO("{x")))
     assert err.message == (
-        f"--data ({source}) is not valid JSON: Expecting property name enclosed in double "
+        f"{source} is not valid JSON: Expecting property name enclosed in double "
         "quotes: line 1 column 2 (char 1)."
     )
 

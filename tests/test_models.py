@@ -52,9 +52,15 @@ def refusal(model: type[models._Strict], data: dict[str, Any]) -> str:
         (models.UserCreate, {"id": "u1", "meta": []}, "invalid user: meta: must be a JSON object."),
         (models.UserCreate, {"id": "u1", "meta": {"a": None}},
          f"invalid user: meta.a: {LONG_SCALAR}."),
-        (models.UserCreate, {"id": "u1", "number": "+234"},
-         "invalid user: number: '+234' must be in international format, digits only (no '+', "
-         "spaces or dashes), e.g. 2348012345678."),
+        (models.UserCreate, {"id": "u1", "number": "+234 801"},
+         "invalid user: number: '+234 801' must be in international format, digits only with "
+         "an optional leading + (no spaces or dashes), e.g. 2348012345678."),
+        (models.UserCreate, {"id": "u1", "number": "++234"},
+         "invalid user: number: '++234' must be in international format, digits only with "
+         "an optional leading + (no spaces or dashes), e.g. 2348012345678."),
+        (models.UserCreate, {"id": "u1", "number": "+"},
+         "invalid user: number: '+' must be in international format, digits only with "
+         "an optional leading + (no spaces or dashes), e.g. 2348012345678."),
         (models.UserCreate, {"id": "u1", "number": True},
          "invalid user: number: must be a string."),
         (models.UserCreate, {"id": "u1", "plan": "pro"},
@@ -176,6 +182,13 @@ def test_a_device_needs_both_halves_and_may_come_with_neither() -> None:
         "device_token": "t",
         "device_platform": "ios",
     }
+
+
+@pytest.mark.parametrize("model", [models.UserCreate, models.UserUpdate, models.ListSubscribe])
+def test_an_e164_number_is_the_same_number_without_its_plus(model: type) -> None:
+    body = {"id": "u1"} if model is models.UserCreate else {}
+    checked = models.validate(model, {**body, "number": "+2348012345678"})
+    assert checked["number"] == "2348012345678"
 
 
 def test_labels() -> None:

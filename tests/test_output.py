@@ -211,6 +211,24 @@ def test_meta_columns_when_there_is_room_and_columns_to_choose() -> None:
     assert lines[1].split()[:2] == ["u145", "enterprise"]
 
 
+@pytest.mark.parametrize(
+    ("columns", "named"),
+    [
+        ("uid,nosuch", "'nosuch'"),
+        ("uid,meta.", "'meta.'"),
+        ("Email,uid,x", "'Email', 'x'"),
+        (",", "','"),
+    ],
+)
+def test_an_unknown_column_is_refused_naming_those_there_are(columns: str, named: str) -> None:
+    result = on_terminal(["users", "list", "--columns", columns], [])
+    assert result.exit_code == 2
+    assert f"Error: --columns: no such column {named}." in result.stderr
+    assert "Hint: Choose from uid, name, email, created, number, lists, first_name" in result.stderr
+    assert "or meta.KEY." in result.stderr
+    assert result.sent == []
+
+
 def test_pages_line_up_under_one_header() -> None:
     replies = [
         reply(200, page(SHORT, more=True)),
@@ -373,13 +391,59 @@ def test_any_text_in_an_error_or_a_hint_reaches_stderr_escaped(message: str, hin
     assert not RAW.search(stderr.getvalue())
 
 
-def test_a_long_uid_stays_whole_while_name_and_email_give_way() -> None:
-    uid = "user0123456789abcdef0123456789abcdef"
-    body = page(user(uid, first_name="Maria", email="maria.someone@enterprise.example.org"))
-    result = on_terminal(["users", "list"], [reply(200, body)])
-    lines = assert_fits(result.stdout, 1)
-    assert lines[1].startswith(uid + "  ")
-    assert "2026-11-29 14:32" in lines[1]
+def test_the_widest_column_gives_way_first_and_names_and_emails_keep_their_minimum() -> None:
+    # Issue 22: a 44-character uid kept whole squeezed the rest to "Alexa…", "alexand…".
+    long_uid = "usr_2f9c1a7e4b6d8f0a3c5e7b9d1f3a5c7e9b1d3f5a"
+    rows = [
+        user(long_uid, first_name="Alexandra", last_name="Konstantinidou",
+             email="alexandra.konstantinidou@example.com"),
+        user("u144", first_name="Akinyele", last_name="Jinadu", email="akinyele@example.com"),
+    ]  # fmt: skip
+    result = on_terminal(["users", "list"], [reply(200, page(*rows))])
+    header, first, second = assert_fits(result.stdout, 2)
+    widths = [len(cell) for cell in re.findall(r"\S+(?: \S+)*\s*", header)]
+    uid, name, email = widths[:3]
+    assert name - 2 >= 12 and email - 2 >= 20  # the minimums, gap included
+    assert uid - 2 >= 20  # the uid gives way too, but stays long enough to tell apart
+    assert first.startswith(long_uid[: uid - 3] + "…")
+    assert second.split()[0] == "u144" and "  akinyele@example.com  " in second
+    assert "Akinyele Jin" in second  # a name shows more than "Akiny…"
+    assert "2026-11-29 14:32" in first and "2026-11-29 14:32" in second  # dates stay whole
+
+
+def test_fit_columns_gives_way_from_the_widest_down_to_each_minimum() -> None:
+    rows = [{"uid": "u" * 44, "name": "n" * 29, "email": "e" * 35, "created": "d" * 16}]
+    headers = ["uid", "name", "email", "created"]
+    minimum = {"name": 12, "email": 20}
+    widths = fit_columns(headers, [], rows, 80, frozenset({"created"}), minimum)
+    assert sum(widths.values()) + 2 * 3 == 80
+    assert widths["created"] == 16
+    assert widths["name"] >= 12 and widths["email"] >= 20 and widths["uid"] >= 20
+    # widest first: what gave way most is what was widest
+    assert widths["uid"] <= widths["email"] and 44 - widths["uid"] > 29 - widths["name"]
+    short = [{"uid": "u1", "name": "Li Wei", "email": "li@example.cn", "created": "d" * 16}]
+    assert fit_columns(headers, [], short, 80, frozenset(), minimum) == {
+        "uid": 3, "name": 6, "email": 13, "created": 16,
+    }  # fmt: skip
+
+
+def test_a_terminal_that_reports_no_width_gets_80_columns() -> None:
+    # `script` without a size, some CI runners: the terminal says 0 columns.
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        with os.fdopen(follower, "w", closefd=False) as stdout:
+            assert os.get_terminal_size(stdout.fileno()).columns == 0
+            streams = Streams(io.StringIO(), stdout, io.StringIO(), stdout_isatty=True)
+            assert Output(streams, "table").width == 80
+            narrow = Streams(
+                io.StringIO(), stdout, io.StringIO(), stdout_isatty=True, environ={"COLUMNS": "60"}
+            )
+            assert Output(narrow, "table").width == 60
+    finally:
+        os.close(leader)
+        os.close(follower)
 
 
 # --- Output on its own: each format's exact shape, and where talk goes ---------------------

@@ -6,7 +6,11 @@
 4. `runner`: send it, concurrently, with faults handled; `pacing`: the shared rate, and
    Ctrl-C turned into a stop;
 5. `ledger`: account for it when it did not land (failures, unknown, journal files);
-6. `progress`: show the run while it goes and summarise it at the end.
+6. `progress`: summarise it at the end (a command draws the progress bar from the driver's
+   reports: commands/_bulk_report.py).
 
-The commands in `engage_cli/commands/bulk.py` are thin adapters over these modules.
+`run` is the driver that takes a run through these stages (its docstring is the contract):
+`engage users import` and the other bulk commands (commands/bulk.py) and `engage seed apply`
+call it with a `BulkRun` and a `Reporter`, and get its `Result` back; `outcome` turns that
+into the error a command ends with.
 """

@@ -28,7 +28,7 @@ from typing import Any
 
 from engage_cli.bulk import locks
 from engage_cli.bulk.jobs import Job
-from engage_cli.bulk.readers import ERROR_KEY, STDIN, Record
+from engage_cli.bulk.readers import ERROR_KEY, Record, is_stream
 from engage_cli.endpoints import APIRequest
 from engage_cli.errors import TemporaryError, UsageError
 
@@ -56,9 +56,10 @@ def run_stamp(now: float | None = None) -> str:
 def failures_plan(job: Job, source_name: str, stamp: str) -> tuple[Path, str, bool]:
     """(failures file, stem for this run's other files, rewritten in place?). A failures file
     being retried is rewritten in place, so it always holds exactly what has not landed."""
-    if source_name != STDIN and source_name.endswith(job.failures_suffix):
+    stream = is_stream(source_name)  # no directory of its own: the run's files go in the cwd
+    if not stream and source_name.endswith(job.failures_suffix):
         return Path(source_name), source_name[: -len(job.failures_suffix)], True
-    stem = job.stdin_stem if source_name == STDIN else source_name
+    stem = job.stdin_stem if stream else source_name
     return Path(f"{stem}.{stamp}{job.failures_suffix}"), f"{stem}.{stamp}", False
 
 
@@ -189,7 +190,7 @@ def open_failures(job: Job, source_name: str, given: Path | None, stamp: str) ->
     """The failures file of this run: --failures FILE, or a name of its own."""
     target, _, in_place = failures_plan(job, source_name, stamp)
     if given is not None:
-        is_input = source_name != STDIN and _same_file(given, Path(source_name))
+        is_input = not is_stream(source_name) and _same_file(given, Path(source_name))
         return RecordsFile(given, mode="replace", keep_empty=is_input)
     return RecordsFile(
         target,

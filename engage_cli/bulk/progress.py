@@ -1,10 +1,11 @@
-"""Stage 5, report: the progress bar while a run goes, and the summary at the end."""
+"""Stage 5, report: the summary of a run, as a sentence or one JSON object (the commands
+show the progress bar while a run goes: commands/_bulk_report.py)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import IO, Any
+from typing import Any
 
 from engage_cli.bulk.jobs import Checked, Job
 from engage_cli.bulk.readers import Source
@@ -106,53 +107,3 @@ def summarize(job: Job, source: Source, tally: Tally, elapsed: float, *, batch: 
         requests_per_second=round(tally.rate(), 1),  # while sending: no check pass, no prompt
         batch=batch,
     )
-
-
-def waiting(label: str, wait: float) -> str:
-    """The bar's label, saying so while a 429's Retry-After pauses the run."""
-    return f"{label} (rate limited: waiting {wait:.0f} s)" if wait >= 0.5 else label
-
-
-class TerminalProgress:
-    """A rich progress bar on stderr (done, failed, rate, time left) that fits 80 columns
-    at 100% with six-digit counts; rich is imported only when stderr is a terminal."""
-
-    def __init__(self, stream: IO[str], total: int | None, label: str, color: bool) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        console = Console(file=stream, force_terminal=True, no_color=not color, highlight=False)
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=16),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[failed]} failed"),
-            TextColumn("{task.fields[rate]:.0f}/s"),
-            TimeRemainingColumn(),
-            console=console,
-            # Our own writes go to the streams we were given; rich must not swap sys.stderr.
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-        self._label = label
-        self._task = self._progress.add_task(label, total=total, failed=0, rate=0.0)
-        self._progress.start()
-
-    def update(self, tally: Tally) -> None:
-        wait = tally.waiting_until - time.monotonic()
-        self._progress.update(
-            self._task,
-            description=waiting(self._label, wait),
-            completed=tally.done,
-            failed=tally.failed + tally.unknown,
-            rate=tally.rate(),
-        )
-
-    def close(self) -> None:
-        self._progress.stop()

@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -463,9 +465,23 @@ class TextInput:
         yield from self._stream
 
 
+def is_stream(name: str) -> bool:
+    """Whether the input can be read only once: stdin ("-"), or a path that is a pipe, a
+    FIFO, a terminal or another device (`/dev/stdin`, `<(...)`), not a regular file.
+    Such an input is read as stdin is: spooled when it is read twice, and the run's own
+    files go to the current directory (not beside it, in /dev or /proc)."""
+    if name == STDIN:
+        return True
+    try:
+        mode = os.stat(name).st_mode
+    except (OSError, ValueError):
+        return False  # opening it will say what is wrong
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 @dataclass
 class Source:
-    """Where records come from: a file (read once per pass), or stdin read once."""
+    """Where records come from: a file (read once per pass), or a stream read once."""
 
     name: str  # as the user gave it; "-" for stdin
     declared_format: str | None = None
@@ -511,24 +527,39 @@ def format_for(name: str, declared: str | None, first_char: str) -> str:
 def open_source(
     name: str, declared_format: str | None, stdin: IO[str], *, passes: int
 ) -> Iterator[Source]:
-    """The input as a Source; stdin read twice is spooled to a temporary file first, so a
-    huge stdin never sits in memory."""
-    if name != STDIN:
+    """The input as a Source; a stream (stdin, /dev/stdin, a FIFO) read twice is spooled
+    to a temporary file first, so a huge stdin never sits in memory."""
+    if not is_stream(name):
         path = Path(name)
         if not path.is_file():
             problem = "no such file" if not path.exists() else "not a file"
             raise UsageError(f"Cannot read {name}: {problem}.")
         yield Source(name, declared_format, path=path)
         return
-    text = _stdin_text(stdin)
-    if passes < 2:
-        yield Source(name, declared_format, stdin=text)
+    with _open_stream(name, stdin) as text:
+        if passes < 2:
+            yield Source(name, declared_format, stdin=text)
+            return
+        with tempfile.TemporaryDirectory(prefix="engage-bulk-") as tmp:
+            spooled = Path(tmp) / "stdin"
+            with open(spooled, "w", encoding="utf-8", errors="surrogateescape", newline="") as out:
+                shutil.copyfileobj(text, out, CHUNK_CHARS)
+            yield Source(name, declared_format, path=spooled)
+
+
+@contextmanager
+def _open_stream(name: str, stdin: IO[str]) -> Iterator[IO[str]]:
+    if name == STDIN:
+        yield _stdin_text(stdin)
         return
-    with tempfile.TemporaryDirectory(prefix="engage-bulk-") as tmp:
-        spooled = Path(tmp) / "stdin"
-        with open(spooled, "w", encoding="utf-8", errors="surrogateescape", newline="") as out:
-            shutil.copyfileobj(text, out, CHUNK_CHARS)
-        yield Source(name, declared_format, path=spooled)
+    with ExitStack() as stack:
+        try:
+            raw = stack.enter_context(open(name, "rb"))
+        except OSError as exc:
+            raise UsageError(f"Cannot read {name}: {exc.strerror or exc}.") from None
+        yield stack.enter_context(
+            io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        )
 
 
 def _stdin_text(stdin: IO[str]) -> IO[str]:

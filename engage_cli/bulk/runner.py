@@ -80,6 +80,8 @@ class Tally:
 
 
 Progress = Callable[[Tally], None]
+# One record's end: (record, landed|failed|unknown|not_sent|invalid, error message, status).
+Outcome = Callable[[Record, str, "str | None", "int | None"], None]
 Item = tuple[Record, APIRequest]
 
 
@@ -114,6 +116,7 @@ class Runner:
         max_errors: int = DEFAULT_MAX_ERRORS,
         batch: bool = False,
         progress: Progress | None = None,
+        outcome: Outcome | None = None,
         stop: threading.Event | None = None,
         pacer: Pacer | None = None,
     ) -> None:
@@ -134,9 +137,11 @@ class Runner:
         self.down: TemporaryError | None = None
         self.ledger_error: LedgerError | None = None
         self.unsaved: list[Record] = []  # records the ledger could not take
+        self.too_large = 0  # records failed as too large for any batch: retried without --batch
         self.unread_after: int | None = None  # the line after which the input was not read
         self.pacer = pacer or Pacer(rate)
         self._progress = progress
+        self._outcome = outcome
         self._lock = threading.Lock()
         self._errors_in_a_row = 0
         ahead = BATCHES_AHEAD_PER_WORKER if batch else READ_AHEAD_PER_WORKER
@@ -230,6 +235,8 @@ class Runner:
             self._account(item[0], "failed", f"Unexpected failure: {type(exc).__name__}")
             return
         if ENVELOPE + grown > BATCH_BYTES:
+            with self._lock:
+                self.too_large += 1
             self._account(item[0], "failed", _too_large(ENVELOPE + grown))
             return
         chunk = self._gathering[n]
@@ -310,6 +317,9 @@ class Runner:
         if self.journal is not None:
             self._journal(lambda j: j.acked([r for r, _ in chunk]), chunk)
         self._count("landed", len(chunk))
+        if self._outcome is not None:
+            for record, _ in chunk:
+                self._outcome(record, "landed", None, None)
 
     def _journal(self, write: Callable[[Journal], None], chunk: list[Item]) -> None:
         assert self.journal is not None
@@ -383,6 +393,8 @@ class Runner:
                 self.unsaved.append(record)
                 self.tally.unsaved += 1
             self.stop.set()
+        if self._outcome is not None:
+            self._outcome(record, outcome, message, status)
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:

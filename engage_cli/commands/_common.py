@@ -54,7 +54,11 @@ LastNameOpt = Annotated[Optional[str], typer.Option("--last-name", help="Last na
 EmailOpt = Annotated[Optional[str], typer.Option("--email", help="Email address.")]
 NumberOpt = Annotated[
     Optional[str],
-    typer.Option("--number", help="Phone number in international format, digits only."),
+    typer.Option(
+        "--number",
+        help="Phone number in international format: digits, e.g. 2348012345678 (an E.164 "
+        "+2348012345678 is sent without its +, the form Engage documents).",
+    ),
 ]
 CreatedAtOpt = Annotated[
     Optional[str],
@@ -152,12 +156,13 @@ def show_pages(
     next_command: list[str] | None = None,
     takes_cursors: bool = True,
 ) -> None:
-    """One page, or with --all/--max every page as it arrives. After one page on a
-    terminal, say how to get the next: `next_command` (its words, unquoted) with the cursor
-    the server gave, or with --all when the command `takes_cursors` not."""
+    """One page, or with --all/--max every page as it arrives. After one page, say how to
+    get the next: `next_command` (its words, unquoted) with the cursor the server gave, or
+    with --all when the command `takes_cursors` not. On a terminal that is a line for a
+    person; in a pipe, one JSON object on stderr for a script: {"next_page": {...}}."""
     import shlex
 
-    from engage_cli.pagination import next_cursor, page_hint, take
+    from engage_cli.pagination import following_page, next_cursor, take
 
     with state.client() as client:
         if all_pages or max_items is not None:
@@ -165,13 +170,22 @@ def show_pages(
             return
         page = client.send(request)
         out.items([page.get("data", []) if isinstance(page, dict) else []], rows)
-        if next_command is not None and state.streams.stdout_isatty:
-            words = ["engage", *(["--sandbox"] if state.sandbox else []), *next_command]
-            if takes_cursors:
-                hint = page_hint(page, backward, shlex.join(words), noun=noun)
-            elif isinstance(page, dict) and next_cursor(page, backward):
-                hint = f"More {noun}: {shlex.join(words)} --all"
-            else:
-                hint = None
-            if hint:
-                out.info(hint)
+    if next_command is None:
+        return
+    words = ["engage", *(["--sandbox"] if state.sandbox else []), *next_command]
+    following: dict[str, str] | None = None
+    if takes_cursors:
+        found = following_page(page, backward)
+        if found is not None:
+            option, cursor = found
+            command = f"{shlex.join(words)} {option} {shlex.quote(cursor)}"
+            following = {"cursor": cursor, "option": option, "command": command}
+    elif isinstance(page, dict) and next_cursor(page, backward):
+        following = {"command": f"{shlex.join(words)} --all"}
+    if following is None:
+        return
+    if state.streams.stdout_isatty:
+        more = "  (or --all for every page)" if takes_cursors else ""
+        out.info(f"More {noun}: {following['command']}{more}")
+    else:
+        out.note("next_page", following)

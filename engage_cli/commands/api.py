@@ -30,13 +30,31 @@ class ApiFormat(str, Enum):
     ndjson = "ndjson"
 
 
+def _method(value: str) -> str:
+    """The method in any case (get is GET); a refusal names them as the help does."""
+    try:
+        return Method(value.upper()).value
+    except ValueError:
+        names = ", ".join(method.value for method in Method)
+        raise typer.BadParameter(f"{value!r} is not one of {names}.") from None
+
+
+def _complete_method(incomplete: str) -> list[str]:
+    # In the case being typed: Typer keeps only what starts with `incomplete` as it is.
+    names = [m.value for m in Method if m.value.startswith(incomplete.upper())]
+    return [name.lower() for name in names] if incomplete.islower() else names
+
+
 @app.command("api")
 def api(
     ctx: typer.Context,
     method: Annotated[
-        Method,
+        str,
         typer.Argument(
-            metavar="METHOD", case_sensitive=False, help="GET, POST, PUT, PATCH or DELETE."
+            metavar="METHOD",
+            parser=_method,
+            autocompletion=_complete_method,
+            help="GET, POST, PUT, PATCH or DELETE (any case).",
         ),
     ],
     path: Annotated[
@@ -99,8 +117,8 @@ def api(
     if data is not None or fields_body:
         base = inputs.load_data(data, state.streams.stdin) if data is not None else None
         body = inputs.merge_body(base, fields_body or {})
-    _check(method, body, paginate)
-    request = endpoints.raw(method.value, path, params, body)
+    _check(Method(method), body, paginate)
+    request = endpoints.raw(method, path, params, body)
     if paginate and not dry_run:
         with state.client() as client:
             out.items(client.paginate(request))

@@ -8,7 +8,7 @@ import typer
 
 from engage_cli.commands._common import OutputOpt, fmt, state_of
 from engage_cli.config import PROFILE_KEYS, SECRET_KEYS, check_base_url, choose_profile, shown
-from engage_cli.errors import ConfigError, UsageError
+from engage_cli.errors import ConfigError, CredentialsRefused, UsageError
 
 if TYPE_CHECKING:
     from engage_cli.client import EngageClient
@@ -146,13 +146,13 @@ def _verify(state: State, base_url: str, key: str, secret: str | None) -> None:
                 hint="Fix --base-url, or pass --no-verify to save without the check.",
             ) from None
         except ConfigError as exc:
-            raise ConfigError(
+            raise CredentialsRefused(
                 f"The API refused these credentials ({exc.message}); nothing was saved.",
                 hint="Check the key and secret in Engage's settings, or the base URL.",
                 status=exc.status,
             ) from None
         except EngageError as exc:
-            exc.message += " Nothing was saved."
+            exc.add_sentence("Nothing was saved.")
             exc.hint = "Pass --no-verify to save without the check (offline use)."
             raise
 

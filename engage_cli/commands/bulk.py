@@ -1,18 +1,23 @@
 """`engage users import`, `engage events import` and `engage users delete --from`: the bulk
-commands' options and entry points. Each hands a `BulkOptions` to `bulk_run.run_bulk`, which
-(with `engage_cli.bulk`) is imported only when one of them runs."""
+commands' options and entry points. Each builds a `bulk.run.BulkRun`, confirms, hands it to
+the driver (`engage_cli.bulk.run`, imported only when one of them runs) and prints what it
+returns; `_bulk_report` shows the run on the terminal while it goes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from engage_cli.commands._common import OutputOpt, fmt, state_of
+from engage_cli.commands._common import OutputFormat, OutputOpt, fmt, state_of
 from engage_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from engage_cli.bulk.run import BulkRun, FileInput
 
 
 class Mode(str, Enum):
@@ -29,7 +34,10 @@ class InputFormat(str, Enum):
 FileArg = Annotated[
     str,
     typer.Argument(
-        metavar="FILE|-", help="CSV, JSON Lines or a JSON array; - reads stdin.", show_default=False
+        metavar="FILE|-",
+        help="CSV, JSON Lines or a JSON array; - reads stdin, as /dev/stdin or a pipe does "
+        "(read once: spooled while it is checked).",
+        show_default=False,
     ),
 ]
 FormatOpt = Annotated[
@@ -52,10 +60,24 @@ ConcurrencyOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _finite_rate(value: float | None) -> float | None:
+    # Click's range compares, and every comparison with nan is false: nan passes min=0.1.
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number of requests a second.")
+    return value
+
+
 RateOpt = Annotated[
     Optional[float],
     typer.Option(
-        "--rate", min=0.1, metavar="N", help="At most N requests a second.", show_default=False
+        "--rate",
+        min=0.1,
+        metavar="N",
+        callback=_finite_rate,
+        help="At most N requests a second (at least 0.1).",
+        show_default=False,
     ),
 ]
 FailuresOpt = Annotated[
@@ -124,30 +146,6 @@ AllowEmptyOpt = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class BulkOptions:
-    """What a bulk command was asked for, given once to the shared run."""
-
-    file: str
-    format: str | None = None
-    concurrency: int | None = None
-    rate: float | None = None
-    failures: Path | None = None
-    stream: bool = False
-    dry_run: bool = False
-    output: str | None = None
-    batch: bool = False
-    resume: bool = False
-    max_errors: int | None = None
-    allow_empty: bool = False
-
-    @property
-    def passes(self) -> int:
-        """How often the input is read: checked, then sent; once with --stream or --dry-run
-        (stdin read twice is spooled to a temporary file)."""
-        return 1 if self.stream or self.dry_run else 2
-
-
 def import_users(
     ctx: typer.Context,
     file: FileArg,
@@ -183,13 +181,14 @@ def import_users(
     retry.jsonl
     """
     from engage_cli.bulk import jobs
-    from engage_cli.commands.bulk_run import run_bulk
+    from engage_cli.bulk.run import BulkRun
 
-    options = BulkOptions(
-        file, _declared(format), concurrency, rate, failures, stream, dry_run, fmt(output),
-        batch, resume, max_errors, allow_empty,
+    plan = BulkRun(
+        jobs.users_import_job(mode.value), _input(ctx, file, format),
+        concurrency=concurrency, rate=rate, failures=failures, stream=stream, batch=batch,
+        resume=resume, max_errors=max_errors, allow_empty=allow_empty, dry_run=dry_run,
     )  # fmt: skip
-    run_bulk(ctx, jobs.users_import_job(mode.value), options)
+    _run(ctx, plan, output)
 
 
 def import_events(
@@ -218,39 +217,96 @@ def import_events(
     Example: engage events import events.jsonl --rate 50
     """
     from engage_cli.bulk import jobs
-    from engage_cli.commands.bulk_run import run_bulk
+    from engage_cli.bulk.run import BulkRun
 
-    options = BulkOptions(
-        file, _declared(format), concurrency, rate, failures, stream, dry_run, fmt(output),
-        batch, resume, max_errors, allow_empty,
+    plan = BulkRun(
+        jobs.EVENTS_IMPORT, _input(ctx, file, format),
+        concurrency=concurrency, rate=rate, failures=failures, stream=stream, batch=batch,
+        resume=resume, max_errors=max_errors, allow_empty=allow_empty, dry_run=dry_run,
     )  # fmt: skip
-    run_bulk(ctx, jobs.EVENTS_IMPORT, options)
+    _run(ctx, plan, output)
 
 
-def delete_users_from(ctx: typer.Context, options: BulkOptions, *, yes: bool) -> None:
+def delete_users_from(
+    ctx: typer.Context,
+    file: str,
+    format: InputFormat | None,
+    *,
+    concurrency: int | None,
+    rate: float | None,
+    failures: Path | None,
+    dry_run: bool,
+    output: OutputFormat | None,
+    yes: bool,
+    allow_empty: bool,
+) -> None:
     """`engage users delete --from FILE`: every uid (or id) in the file, each once; a user
-    already gone counts as deleted."""
+    already gone counts as deleted. A file with no uids is refused unless `allow_empty`, as
+    an import's is: most often it is the wrong file."""
     from engage_cli.bulk import jobs, readers
-    from engage_cli.commands.bulk_run import run_bulk
+    from engage_cli.bulk.run import BulkRun
 
     state = state_of(ctx)
 
     def confirm(count: int) -> None:
         if yes:
             return
-        if options.file == readers.STDIN:
+        if readers.is_stream(file):
+            where = "stdin" if file == readers.STDIN else file
             raise UsageError(
-                "Refusing to delete without --yes: stdin holds the uids, not an answer.",
+                f"Refusing to delete without --yes: {where} holds the uids, not an answer.",
                 hint="Pass --yes to confirm.",
             )
         from engage_cli.commands._common import confirm_or_refuse
 
-        confirm_or_refuse(
-            state, f"Delete {count} users listed in {options.file}? This cannot be undone."
-        )
+        confirm_or_refuse(state, f"Delete {count} users listed in {file}? This cannot be undone.")
 
-    run_bulk(ctx, jobs.USERS_DELETE, options, confirm=confirm)
+    plan = BulkRun(
+        jobs.USERS_DELETE, _input(ctx, file, format), concurrency=concurrency, rate=rate,
+        failures=failures, dry_run=dry_run, allow_empty=allow_empty,
+    )  # fmt: skip
+    _run(ctx, plan, output, confirm=confirm)
 
 
-def _declared(format: InputFormat | None) -> str | None:
-    return format.value if format is not None else None
+def _input(ctx: typer.Context, file: str, format: InputFormat | None) -> FileInput:
+    from engage_cli.bulk.run import FileInput
+
+    declared = format.value if format is not None else None
+    return FileInput(file, declared, state_of(ctx).streams.stdin)
+
+
+def _run(
+    ctx: typer.Context,
+    plan: BulkRun,
+    output: OutputFormat | None,
+    confirm: Callable[[int], None] | None = None,
+) -> None:
+    """Run it through the driver, print the summary, and end as the outcome says."""
+    from engage_cli.bulk import outcome
+    from engage_cli.bulk import run as driver
+    from engage_cli.bulk.readers import STDIN, is_stream
+    from engage_cli.commands._bulk_report import TerminalReporter, print_summary, retry_command
+
+    state = state_of(ctx)
+    out = state.choose_output(fmt(output))
+    with TerminalReporter(state, out, plan.job.command) as reporter:
+        result = driver.run(plan, state.client, reporter, confirm)
+    summary = result.summary
+    if summary.dry_run:
+        if out.format == "ndjson":
+            state.streams.stderr.write(summary.sentence() + f" Each would be {plan.job.sends}.\n")
+            return
+        if out.format == "table" and reporter.shown > 1:
+            state.streams.stderr.write(
+                f"(the first of {reporter.shown} requests; -o ndjson lists every one)\n"
+            )
+    print_summary(state, out, summary)
+    if summary.dry_run:
+        return
+    # A record too large for any batch fails the same way in a batch again: its retry goes
+    # one request a record, as its failure says.
+    batch = plan.batch and not result.too_large
+    retry = retry_command(state, plan, summary.failures_file, batch=batch)
+    file = plan.source.name
+    stream = ("stdin" if file == STDIN else file) if is_stream(file) else None
+    outcome.raise_for_outcome(result, retry, from_stream=stream)

@@ -46,6 +46,10 @@ def add(
 ) -> None:
     """Add an event to a user (POST /users/UID/events).
 
+    A UID that does not exist yet is created by the API (as Engage's SDKs track anonymous
+    ids before they identify them); its answer is the same either way, so check the uid
+    first (`engage users get UID`) where a typo would matter.
+
     Example: engage events add u144 "Add to cart" --timestamp 2020-05-30T09:30:10Z
     -p product=T123 -p currency=USD -p amount:=12.99
     """

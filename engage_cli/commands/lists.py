@@ -74,7 +74,10 @@ def list_(
 ) -> None:
     """List the lists (GET /lists): one page, or every page with --all.
 
-    Archived lists are not listed; `engage lists get` still shows them.
+    Archived lists are not listed; `engage lists get` still shows them. One page ends, on
+    a terminal, with the command for the next; in a pipe, stderr gets that as one JSON
+    line for scripts, {"next_page": {"cursor": C, "option": "--next-cursor", "command":
+    "engage ..."}} (none after the last page).
 
     Example: engage lists list --all -o json
     """

@@ -247,15 +247,19 @@ def list_(
             "--columns",
             metavar="COL,...",
             help="The table's columns, e.g. uid,email,meta.plan (default: uid, name, email, "
-            "created, then number, lists and meta keys while they fit).",
+            "created, then number, lists and meta keys while they fit); an unknown one is "
+            "refused, listing those there are.",
         ),
     ] = None,
     output: OutputOpt = None,
 ) -> None:
     """List users, one page or (with --all) every page, streamed as they arrive.
 
-    A page on a terminal ends with the command for the next one. --previous-cursor and
-    --before-id page backward.
+    One page ends, on a terminal, with the command for the next; in a pipe, stderr gets
+    that as one JSON line for scripts, {"next_page": {"cursor": C, "option":
+    "--next-cursor", "command": "engage ..."}} (none after the last page). The option is
+    --after-id where the server pages by id. --previous-cursor and --before-id page
+    backward.
 
     Example: engage users list --email akinyele@example.com; engage users list --all -o ndjson |
     jq -r .email
@@ -271,7 +275,7 @@ def list_(
         raise UsageError(f"--email {email!r} is not an email address (something@something).")
     from engage_cli import endpoints
 
-    rows = UserRows(tuple(c.strip() for c in columns.split(",") if c.strip())) if columns else USERS
+    rows = _user_rows(columns)
     state = state_of(ctx)
     out = state.choose_output(fmt(output))
     request = endpoints.list_users(limit, cursor_of(cursors), email, lists)
@@ -291,6 +295,21 @@ def list_(
         backward=previous_cursor is not None or before_id is not None,
         next_command=again,
     )
+
+
+def _user_rows(columns: str | None) -> UserRows:
+    """The table of `users list --columns`; a name no user row has is a typo (exit 2)."""
+    if columns is None:
+        return USERS
+    chosen = tuple(c.strip() for c in columns.split(",") if c.strip())
+    unknown = UserRows.unknown_columns(chosen)
+    if unknown or not chosen:
+        named = ", ".join(repr(c) for c in unknown) or repr(columns)
+        raise UsageError(
+            f"--columns: no such column {named}.",
+            hint=f"Choose from {', '.join(UserRows.COLUMNS)}, or meta.KEY.",
+        )
+    return UserRows(chosen)
 
 
 @app.command("delete")
@@ -317,13 +336,15 @@ def delete(
     concurrency: bulk.ConcurrencyOpt = None,
     rate: bulk.RateOpt = None,
     failures: bulk.DeleteFailuresOpt = None,
+    allow_empty: bulk.AllowEmptyOpt = False,
     output: OutputOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
     """Delete a user (DELETE /users/UID), or every user listed in a file with --from.
 
-    Asks first on a terminal; scripts pass --yes. --format, --concurrency, --rate and
-    --failures apply to --from, as for `engage users import`.
+    Asks first on a terminal; scripts pass --yes. --format, --concurrency, --rate,
+    --failures and --allow-empty apply to --from, as for `engage users import`: a file
+    with no uids is refused (exit 2) unless --allow-empty says it may be.
 
     Example: engage users delete u144 --yes; engage users delete --from seed.csv --yes
     """
@@ -333,20 +354,15 @@ def delete(
             hint="engage users delete u144 --yes, or engage users delete --from seed.csv --yes",
         )
     if from_file is not None:
-        options = bulk.BulkOptions(
-            from_file,
-            format.value if format is not None else None,
-            concurrency,
-            rate,
-            failures,
-            dry_run=dry_run,
-            output=fmt(output),
-            allow_empty=True,  # a teardown with nothing left to delete is done
-        )
-        bulk.delete_users_from(ctx, options, yes=yes)
+        bulk.delete_users_from(
+            ctx, from_file, format, concurrency=concurrency, rate=rate, failures=failures,
+            dry_run=dry_run, output=output, yes=yes, allow_empty=allow_empty,
+        )  # fmt: skip
         return
-    if any(option is not None for option in (format, concurrency, rate, failures)):
-        raise UsageError("--format, --concurrency, --rate and --failures go with --from FILE.")
+    if any(option is not None for option in (format, concurrency, rate, failures)) or allow_empty:
+        raise UsageError(
+            "--format, --concurrency, --rate, --failures and --allow-empty go with --from FILE."
+        )
     assert uid is not None
     from engage_cli import endpoints
 

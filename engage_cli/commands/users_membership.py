@@ -59,6 +59,9 @@ def members(
 ) -> None:
     """List the customers of an account (GET /users/ACCOUNT_UID/members).
 
+    One page ends, on a terminal, with the command for every page (--all); in a pipe,
+    stderr gets that as one JSON line, {"next_page": {"command": "engage ..."}}.
+
     Example: engage users create --id acme --account; engage users accounts add u144 acme;
     engage users members acme --all -o json
     """

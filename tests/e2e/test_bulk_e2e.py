@@ -210,3 +210,15 @@ def test_stdin_is_spooled_sniffed_and_checked_before_anything_is_sent(
         assert deleted.returncode == 0, deleted.stderr
         assert json.loads(deleted.stdout)["landed"] == 50
     assert users_in(sandbox) == {}
+
+
+def test_events_import_reads_dev_stdin_from_a_pipe(sandbox: Sandbox) -> None:
+    # What many shells and CI tools pass for a pipe (issue 22): it used to say "not a file".
+    lines = "".join(
+        json.dumps({"uid": "p1", "event": "Piped", "value": n}) + "\n" for n in range(5)
+    )
+    imported = sandbox.engage("events", "import", "/dev/stdin", "-o", "json", input=lines)
+    assert imported.returncode == 0, imported.stderr
+    summary = json.loads(imported.stdout)
+    assert (summary["input"], summary["read"], summary["landed"]) == ("/dev/stdin", 5, 5)
+    assert sorted(event_values(sandbox)) == [0, 1, 2, 3, 4]

@@ -1,7 +1,8 @@
 """Every example a reader can copy runs, as it stands, against a fresh sandbox server.
 
-The examples are each command's `Example:` paragraph in --help (so the generated README
-reference too) and the README's ```sh blocks, cut at blank and comment-only lines
+The examples are each command's `Example:` paragraph in --help (so the generated
+docs/reference.md too) and the ```sh blocks of README.md and docs/reference.md, cut at blank
+and comment-only lines
 (`python -m engage_cli.docs --examples` lists them). Each one runs in `bash -euo pipefail`
 with the installed `engage` first on PATH, and passes when it exits 0, or N when its last line
 ends with the comment `# exits N`.
@@ -111,6 +112,30 @@ def test_example_runs(example: docs.Example, start_sandbox: StartSandbox, tmp_pa
     else:
         code, out, err = _run(example.script, cwd, env)
     assert code == expected, _failure(example, expected, code, out, err)
+
+
+def test_the_readme_try_line_runs_again_on_a_fresh_home(tmp_path: Path) -> None:
+    """The README's first command (what .ci/run runs in a throwaway home) past its install:
+    run twice, both times exit 0, so a newcomer can paste it again."""
+    readme = (docs.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- try -->", 1)[1].split("<!-- /try -->", 1)[0]
+    (line,) = [text for text in block.splitlines() if text and not text.startswith("```")]
+    install, _, commands = line.partition("pip install -e . && ")
+    assert install and commands.startswith("engage --sandbox "), line
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGE_")}
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        PATH=f"{Path(engage_binary()).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    for attempt in (1, 2):
+        code, out, err = _run(commands, cwd, env)
+        assert code == 0, f"attempt {attempt} exited {code}:\n{_tail(err)}"
+        assert '"uid": "u144"' in out
 
 
 def _fixture(sandbox: Sandbox, tmp_path: Path, *, with_users: bool) -> tuple[Path, dict[str, str]]:

@@ -167,6 +167,20 @@ def test_server_stops_cleanly_on_sigterm(start_sandbox: StartSandbox) -> None:
     assert server.stop() == 0
 
 
+def test_a_server_that_went_down_is_named_with_what_to_do(start_sandbox: StartSandbox) -> None:
+    server = start_sandbox()
+    assert server.stop() == 0  # nothing listens on its port now
+    port = server.url.split(":")[2].split("/")[0]
+    result = server.engage("--retries", "0", "users", "get", "bob", "-o", "table")
+    assert result.returncode == 6
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: Cannot connect to 127.0.0.1:{port} (GET /users/bob): [Errno 111] Connection "
+        f"refused.\nHint: Is the server running? Start the local one with `engage sandbox serve "
+        f"--port {port}`, or check --base-url ({server.url}).\n"
+    )
+
+
 def _seed(sandbox: Sandbox, count: int) -> None:
     with httpx.Client(base_url=sandbox.url, auth=(sandbox.key, "")) as http:
         for i in range(count):
