@@ -150,6 +150,7 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # inside a string, to its end
 _STRING_TAIL = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*(\\?)\Z', re.S)  # no end: a dangling "\"?
 _STRUCTURE = re.compile(r'[\[\]{}"]')
+_HAS_STRUCTURE = re.compile(r"[\[\]{}]").search
 
 
 class NestingGuard:
@@ -166,6 +167,8 @@ class NestingGuard:
 
     def feed(self, piece: str) -> bool:
         """False once the document is nested deeper than the limit."""
+        if not self._in_string and not _HAS_STRUCTURE(piece) and piece.endswith("\n"):
+            return True  # no bracket, and no string left open: a line cannot hold one
         start = 0
         if self._in_string:
             start = 1 if self._escaped else 0

@@ -358,6 +358,7 @@ def _send(
                 outcome=reporter.outcome,
                 stop=stop,
             )
+
             def stopping() -> None:
                 reporter.stopping(failures.target)
 
