@@ -360,8 +360,15 @@ class EngageClient:
         self.close()
 
     # What would be sent: for --dry-run and --debug.
+    def target(self, request: APIRequest) -> str:
+        """Where a request goes: under the base URL, or from its root (`from_root`)."""
+        if not request.from_root:
+            return self.base_url + request.path
+        base = httpx.URL(self.base_url)
+        return str(base.copy_with(raw_path=request.path.encode("ascii")))
+
     def url(self, request: APIRequest) -> str:
-        url = httpx.URL(self.base_url + request.path)
+        url = httpx.URL(self.target(request))
         return mask_url(str(url.copy_with(params=request.params) if request.params else url))
 
     def shown_headers(self, request: APIRequest) -> dict[str, str]:
@@ -395,7 +402,7 @@ class EngageClient:
     def send(self, request: APIRequest) -> Any:
         """Send with retries; return the parsed JSON answer or raise an EngageError."""
         self.check_credentials(request)
-        http_request = self._build(request, self.base_url + request.path, request.params)
+        http_request = self._build(request, self.target(request), request.params)
         assert self.api_key is not None
         # Username authentication is the key with an empty password.
         auth = (self.api_key, self.api_secret or "")

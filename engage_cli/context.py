@@ -132,14 +132,16 @@ class State:
         sleep: Callable[[float], None] | None = None,
         credentials: tuple[str, str, str | None] | None = None,
         default_retries: int | None = None,
+        transport: Any = None,
     ) -> EngageClient:
         """The API client of this invocation; `credentials` (base URL, key, secret) are ones
         not saved yet, which `auth login` checks before saving them. `default_retries` replaces
-        the built-in default only: a --retries flag or a profile's retries still wins."""
+        the built-in default only: a --retries flag or a profile's retries still wins.
+        `transport` replaces the invocation's (a sandbox store chosen with --db)."""
         from engage_cli.client import EngageClient
 
         settings = self.settings()
-        transport = self.transport
+        transport = transport if transport is not None else self.transport
         base_url: str
         key: str | None
         secret: str | None
@@ -190,10 +192,11 @@ def open_sandbox_store(path: Path | None = None) -> SandboxStore:
         ) from exc
 
 
-def sandbox_transport() -> Any:
-    """The in-process sandbox: the same store `engage sandbox serve` uses, no socket."""
+def sandbox_transport(path: Path | None = None) -> Any:
+    """The in-process sandbox: the same store `engage sandbox serve` uses (or the one at
+    `path`), no socket."""
     from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI
     from engage_cli.sandbox.transport import SandboxTransport
 
-    api = SandboxAPI(open_sandbox_store(), DEFAULT_KEY, DEFAULT_SECRET)
+    api = SandboxAPI(open_sandbox_store(path), DEFAULT_KEY, DEFAULT_SECRET)
     return SandboxTransport(api, close_store=True)

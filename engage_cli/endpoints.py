@@ -40,6 +40,9 @@ class APIRequest:
     # What a success answer must be: "object" (every Engage endpoint answers a JSON object),
     # "page" (an object with a `data` array), "any" (JSON or nothing: `engage api`).
     answer: str = "object"
+    # The path is from the server's root, not under the base URL's path (the sandbox's
+    # /__sandbox/ control API sits beside /v1, not in it).
+    from_root: bool = False
 
     def __post_init__(self) -> None:
         # httpx refuses a URL over 64 KB with an exception of its own, and servers stop far
@@ -235,3 +238,25 @@ def check_credentials(with_secret: bool) -> APIRequest:
     if with_secret:
         return APIRequest("GET", "/users", params={"limit": "1"}, needs_secret=True)
     return APIRequest("GET", "/lists", params={"limit": "1"})
+
+
+# --- the sandbox's control API (outside /v1; key and secret) ---------------------------------
+
+SANDBOX_CONTROL = ("requests", "events", "batches", "reset", "state")
+
+
+def sandbox_control(
+    method: str, name: str, body: Any = None, params: dict[str, QueryValue] | None = None
+) -> APIRequest:
+    """`/__sandbox/NAME` on the server the base URL names (`engage sandbox events|...`)."""
+    if name not in SANDBOX_CONTROL:
+        raise ValueError(f"no sandbox control endpoint {name!r}")
+    return APIRequest(
+        method,
+        f"/__sandbox/{name}",
+        params=params or {},
+        body=body,
+        needs_secret=True,
+        from_root=True,
+        answer="any",  # the sandbox's own answers: lists, documents, or nothing (reset)
+    )

@@ -427,3 +427,52 @@ def render_card(pairs: list[tuple[str, str]], width: int) -> list[str]:
             lines.append(f"{label}{GAP}{part}".rstrip())
             label = " " * key_width
     return lines
+
+
+class RequestRows(Rows):
+    """The sandbox's request log: one line per request, as a person scans it."""
+
+    whole = frozenset({"#", "status"})
+
+    def table_row(self, item: Any) -> dict[str, str]:
+        if not isinstance(item, dict):
+            return flatten_generic(item)
+        query = item.get("query") or {}
+        shown = "&".join(f"{k}={v}" for k, values in query.items() for v in values)
+        return {
+            "#": cell_text(item.get("seq")),
+            "time": cell_text(item.get("time"))[11:23],
+            "method": cell_text(item.get("method")),
+            "path": cell_text(item.get("path")) + (f"?{shown}" if shown else ""),
+            "status": cell_text(item.get("status")),
+            "body": cell_text(item.get("body")),
+        }
+
+    def table_columns(self, rows: list[dict[str, str]]) -> tuple[list[str], list[str]]:
+        return ["#", "time", "method", "path", "status"], ["body"]
+
+
+class BatchRows(Rows):
+    """The sandbox's batches: one line per batch, its failed items with their errors."""
+
+    whole = frozenset({"#", "items", "applied"})
+
+    def table_row(self, item: Any) -> dict[str, str]:
+        if not isinstance(item, dict):
+            return flatten_generic(item)
+        items = [i for i in item.get("items") or [] if isinstance(i, dict)]
+        failed = [i for i in items if i.get("status") == "failed"]
+        return {
+            "#": cell_text(item.get("seq")),
+            "received": cell_text(item.get("received"))[:19].replace("T", " "),
+            "items": str(len(items)),
+            "applied": str(len(items) - len(failed)),
+            "failed": "; ".join(f"{i.get('index')}: {cell_text(i.get('error'))}" for i in failed),
+        }
+
+    def table_columns(self, rows: list[dict[str, str]]) -> tuple[list[str], list[str]]:
+        return ["#", "received", "items", "applied", "failed"], []
+
+
+REQUESTS = RequestRows()
+BATCHES = BatchRows()

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from engage_cli.commands._common import (
-    DryRunOpt,
-    OutputOpt,
-    YesOpt,
-    confirm_or_refuse,
-    fmt,
-    state_of,
-)
+from engage_cli.commands import sandbox_control
+from engage_cli.commands._common import state_of
 from engage_cli.errors import UsageError
-
-if TYPE_CHECKING:
-    from engage_cli.sandbox.store import SandboxStore
 
 app = typer.Typer(no_args_is_help=True)  # its one-line summary: app.COMMANDS
 
@@ -31,6 +22,14 @@ DbOpt = Annotated[
         help="SQLite file of the sandbox (else ENGAGE_SANDBOX_DB, else the user data dir).",
     ),
 ]
+StateOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--state",
+        metavar="FILE",
+        help="Start from this snapshot (`engage sandbox export`'s), replacing what --db held.",
+    ),
+]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_LATENCY_MS = 600_000.0  # ten minutes: past any client's timeout
 
@@ -39,22 +38,6 @@ def _db_path(db: Path | None) -> Path:
     from engage_cli.sandbox.api import default_db_path
 
     return db if db is not None else default_db_path()
-
-
-def _existing_store(db: Path | None) -> SandboxStore | None:
-    """The store to read or empty, never created by looking: None when the default one was
-    never made (nothing recorded yet); a --db that is not there is a typo, named."""
-    from engage_cli.context import open_sandbox_store
-
-    path = _db_path(db)
-    if not path.exists():
-        if db is not None:
-            raise UsageError(
-                f"There is no sandbox database at {db}.",
-                hint="Check the path; `engage sandbox serve --db PATH` creates one.",
-            )
-        return None
-    return open_sandbox_store(path)
 
 
 def _finite(value: float) -> float:
@@ -137,6 +120,7 @@ def serve(
             "--rate-limit", min=1, metavar="N", help="Answer 429 past N requests a second."
         ),
     ] = None,
+    state_file: StateOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Log each request to stderr.")] = False,
 ) -> None:
     """Serve the Engage API on loopback until Ctrl-C or SIGTERM.
@@ -148,8 +132,14 @@ def serve(
     """
     from engage_cli.context import open_sandbox_store
     from engage_cli.sandbox.server import run_sandbox_server
+    from engage_cli.sandbox.snapshot import StateError, parse_state
 
     state = state_of(ctx)
+    if state_file is not None:  # a bad snapshot is refused before the store is touched
+        try:
+            parse_state(sandbox_control.read_document(state, str(state_file)))
+        except StateError as exc:
+            raise UsageError(f"--state {state_file}: {exc}") from exc
     open_sandbox_store(_db_path(db)).close()  # a bad --db is a store error, not a port error
     if host not in LOOPBACK_HOSTS:
         state.streams.stderr.write(f"Warning: listening on {host}, beyond loopback.\n")
@@ -163,6 +153,7 @@ def serve(
             latency_ms=latency,
             fail_rate=fail_rate,
             rate_limit=rate_limit,
+            state_file=state_file,
             verbose=verbose,
             out=state.streams.stdout,
             err=state.streams.stderr,
@@ -174,52 +165,9 @@ def serve(
         ) from exc
 
 
-@app.command("events")
-def events(
-    ctx: typer.Context,
-    uid: Annotated[Optional[str], typer.Option("--uid", help="Only this user's events.")] = None,
-    db: DbOpt = None,
-    output: OutputOpt = None,
-) -> None:
-    """List the events the sandbox recorded, oldest first (the real API has no such read).
-
-    Example: engage sandbox events --uid u144 -o ndjson
-    """
-    state = state_of(ctx)
-    out = state.choose_output(fmt(output))
-    store = _existing_store(db)
-    if store is None:
-        out.items([[]])
-        return
-    with store:
-        recorded = store.list_events(uid)
-    out.items([recorded])
-
-
-@app.command("reset")
-def reset(
-    ctx: typer.Context, yes: YesOpt = False, db: DbOpt = None, dry_run: DryRunOpt = False
-) -> None:
-    """Empty the sandbox: every user and event. Asks first on a terminal.
-
-    Example: engage sandbox reset --yes
-    """
-    state = state_of(ctx)
-    path = _db_path(db)
-    store = _existing_store(db)
-    if store is None:
-        state.streams.stderr.write(f"The sandbox is empty: nothing was ever stored ({path}).\n")
-        return
-    with store:
-        users, events = store.count_users(), store.count_events()
-        if dry_run:
-            state.streams.stderr.write(
-                f"Dry run: would delete {users} users and {events} events in {path}.\n"
-            )
-            return
-        if not yes:
-            confirm_or_refuse(
-                state, f"Delete {users} users and {events} events in the sandbox at {path}?"
-            )
-        store.reset()
-    state.streams.stderr.write(f"Sandbox emptied ({path}).\n")
+app.command("events")(sandbox_control.events)
+app.command("requests")(sandbox_control.requests)
+app.command("batches")(sandbox_control.batches)
+app.command("reset")(sandbox_control.reset)
+app.command("export")(sandbox_control.export)
+app.command("import")(sandbox_control.import_)

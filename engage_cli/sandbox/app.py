@@ -20,13 +20,15 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote
 
 import platformdirs
 
+from engage_cli.sandbox.control import Control, is_control
+from engage_cli.sandbox.requestlog import RequestLog
 from engage_cli.sandbox.routes import ALL_ROUTES
+from engage_cli.sandbox.routing import Router, parse_query
 from engage_cli.sandbox.store import SandboxStore, StoreClosedError
 from engage_cli.sandbox.web import (
     NEEDS_SECRET,
@@ -35,8 +37,6 @@ from engage_cli.sandbox.web import (
     ApiError,
     Request,
     Response,
-    Route,
-    bad_request,
     json_answer,
 )
 
@@ -54,85 +54,6 @@ def default_db_path() -> Path:
     if override:
         return Path(override).expanduser()
     return platformdirs.user_data_path("engage") / "sandbox.sqlite3"
-
-
-# -- routing ---------------------------------------------------------------------------------
-
-
-def _path_segment(raw: str) -> str:
-    try:
-        return unquote(raw, errors="strict")
-    except UnicodeDecodeError as exc:
-        raise bad_request("The path is not valid percent-encoded UTF-8.") from exc
-
-
-def _segments(path: str) -> list[str]:
-    """The raw segments after `/` and an optional `v1`, without a trailing empty one."""
-    segments = path.split("/")
-    if segments[0] != "":
-        return []
-    segments = segments[1:]
-    if segments[:1] == ["v1"]:
-        segments = segments[1:]
-    if len(segments) > 1 and segments[-1] == "":
-        segments.pop()
-    return segments
-
-
-class Router:
-    """Finds the route for (method, path). Literal segments beat parameters, so
-    `POST /users/merge` is the merge call while `GET /users/merge` still reads the user "merge".
-    A path served under other methods answers 405 with `Allow`; any other path 404."""
-
-    def __init__(self, routes: Iterable[Route]) -> None:
-        self._by_path: dict[tuple[str, ...], dict[str, Route]] = {}
-        for route in routes:
-            methods = self._by_path.setdefault(route.path, {})
-            if route.method in methods:
-                raise ValueError(f"two routes for {route.method} /{'/'.join(route.path)}")
-            methods[route.method] = route
-        # Most literal segments first, then literals earlier in the path first.
-        self._patterns = sorted(
-            self._by_path, key=lambda p: [not s.startswith("{") for s in p], reverse=True
-        )
-
-    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        segments = _segments(path)
-        allowed: set[str] = set()
-        for pattern in self._patterns:
-            params = self._bind(pattern, segments)
-            if params is None:
-                continue
-            route = self._by_path[pattern].get(method)
-            if route is not None:
-                return route, params
-            allowed.update(self._by_path[pattern])
-        if allowed:
-            raise ApiError(405, "Method not allowed.", {"Allow": ", ".join(sorted(allowed))})
-        raise ApiError(404, "Not found.")
-
-    @staticmethod
-    def _bind(pattern: tuple[str, ...], segments: list[str]) -> dict[str, str] | None:
-        """Path parameters if the segments fit the pattern. A parameter is percent-decoded
-        after the split on "/", so an encoded slash (%2F) stays inside a uid."""
-        if len(pattern) != len(segments):
-            return None
-        params: dict[str, str] = {}
-        for expected, raw in zip(pattern, segments, strict=True):
-            if expected.startswith("{"):
-                if not raw:
-                    return None
-                params[expected[1:-1]] = raw
-            elif raw != expected:
-                return None
-        return {name: _path_segment(raw) for name, raw in params.items()}
-
-
-def _query(text: str) -> dict[str, list[str]]:
-    query: dict[str, list[str]] = {}
-    for name, value in parse_qsl(text, keep_blank_values=True):
-        query.setdefault(name, []).append(value)
-    return query
 
 
 # -- faults ----------------------------------------------------------------------------------
@@ -197,12 +118,41 @@ class SandboxAPI:
         self._rng_lock = threading.Lock()
         self._limiter = None if rate_limit is None else _RateLimiter(rate_limit, clock)
         self._router = Router(ALL_ROUTES)
+        self.requests = RequestLog()
+        self._control = Control(self.requests)
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
-        """Answer one request. `target` is the raw path with its query string."""
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        waited: bool = False,
+    ) -> Response:
+        """Answer one request. `target` is the raw path with its query string. Every request
+        but the control API's own is kept in the request log with its answer. `waited`: the
+        caller has already waited `delay(target)` (the HTTP server does, without a thread)."""
+        method = method.upper()
+        if is_control(target):
+            return self._answer(self._control_dispatch, method, target, headers, body)
+        if not waited and self.latency_ms:
+            time.sleep(self.latency_ms / 1000)  # no lock held: slow answers still overlap
+        answer = self._answer(self._dispatch, method, target, headers, body)
+        self.requests.record(method, target, answer[0], body, answer[2])
+        return answer
+
+    def _answer(
+        self,
+        dispatch: Callable[[str, str, Mapping[str, str], bytes], Response],
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Response:
         try:
             lowered = {name.lower(): value for name, value in headers.items()}
-            return self._dispatch(method.upper(), target, lowered, body)
+            return dispatch(method, target, lowered, body)
         except ApiError as error:
             return json_answer(error.status, {"error": error.message}, error.headers)
         except StoreClosedError:
@@ -217,8 +167,6 @@ class SandboxAPI:
     def _dispatch(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes
     ) -> Response:
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000)  # no lock held: slow answers still overlap
         access = self._authenticate(headers)
         self._admit()
         self._maybe_fail()
@@ -227,7 +175,26 @@ class SandboxAPI:
         if not route.key_only and access is not Access.FULL:
             raise ApiError(401, NEEDS_SECRET)
         request = Request(
-            store=self.store, access=access, params=params, query=_query(query), body=body
+            store=self.store, access=access, params=params, query=parse_query(query), body=body
+        )
+        return route.handler(request)
+
+    def delay(self, target: str) -> float:
+        """Seconds of injected latency before answering `target` (none for the control API,
+        which serves the test asserting on the code under test, not that code)."""
+        return 0.0 if is_control(target) else self.latency_ms / 1000
+
+    def _control_dispatch(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> Response:
+        # The sandbox's own key and secret; no latency, rate limit or simulated failure, which
+        # are for the code under test, not for the test asserting on it.
+        if self._authenticate(headers) is not Access.FULL:
+            raise ApiError(401, NEEDS_SECRET)
+        path, _, query = target.partition("?")
+        route, params = self._control.router.match(method, path)
+        request = Request(
+            store=self.store, access=Access.FULL, params=params, query=parse_query(query), body=body
         )
         return route.handler(request)
 

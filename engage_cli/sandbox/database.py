@@ -55,6 +55,12 @@ CREATE TABLE IF NOT EXISTS lists (
     archived INTEGER NOT NULL DEFAULT 0,
     body     TEXT NOT NULL        -- the list object as JSON (subscriber_count computed on read)
 ) WITHOUT ROWID;
+-- Each /batch request received, with every item's outcome (the control API's /batches).
+CREATE TABLE IF NOT EXISTS batches (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    received TEXT NOT NULL,
+    items    TEXT NOT NULL        -- JSON array of {index, type, id, status, error?}
+);
 """
 
 
@@ -217,6 +223,85 @@ class Database:
                 user = normalise_user(decode(body))
                 conn.execute("UPDATE users SET body = ? WHERE uid = ?", (json.dumps(user), uid))
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- the whole state, as a snapshot holds it (snapshot.py validates and shapes it) --------
+
+    def stored_documents(self) -> tuple[list[JSONObject], list[JSONObject]]:
+        """Every user and every list as stored, in creation (internal id) order."""
+        with self._read() as conn:
+            users = [
+                normalise_user(decode(body))
+                for (body,) in conn.execute("SELECT body FROM users ORDER BY id")
+            ]
+            lists = [decode(body) for (body,) in conn.execute("SELECT body FROM lists ORDER BY id")]
+        return users, lists
+
+    def replace_everything(
+        self, users: list[JSONObject], lists: list[JSONObject], events: list[JSONObject]
+    ) -> None:
+        """Replace users, lists and events with these (already validated) in one transaction,
+        forget the batches, and move the id sequence past every id given, so new ids stay
+        larger than any imported one."""
+        with self._write() as conn:
+            for table in ("users", "lists", "events", "batches"):
+                conn.execute(f"DELETE FROM {table}")
+            for user in users:
+                email = user.get("email")
+                conn.execute(
+                    "INSERT INTO users (id, uid, email, body) VALUES (?, ?, ?, ?)",
+                    (
+                        user["id"],
+                        user["uid"],
+                        email.lower() if isinstance(email, str) else None,
+                        json.dumps(user),
+                    ),
+                )
+            for stored in lists:
+                conn.execute(
+                    "INSERT INTO lists (id, archived, body) VALUES (?, ?, ?)",
+                    (stored["id"], int(bool(stored.get("archived"))), json.dumps(stored)),
+                )
+            conn.executemany(
+                "INSERT INTO events (uid, event, value, properties, timestamp)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        e["uid"],
+                        e["event"],
+                        None if e.get("value") is None else json.dumps(e["value"]),
+                        json.dumps(e.get("properties") or {}),
+                        e["timestamp"],
+                    )
+                    for e in events
+                ],
+            )
+            ids = [str(doc["id"]) for doc in (*users, *lists)]
+            if ids:
+                top = max(ids)
+                seconds, seq = int(top[:8], 16), int(top[8:], 16)
+                conn.execute(
+                    "UPDATE id_state SET seconds = max(seconds, ?), seq = max(seq, ?) WHERE k = 0",
+                    (seconds, seq),
+                )
+
+    # -- batches -------------------------------------------------------------------------------
+
+    def record_batch(self, received: str, items: list[JSONObject]) -> None:
+        """Keep one /batch request's item outcomes (inside its transaction, if one is open)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO batches (received, items) VALUES (?, ?)",
+                (received, json.dumps(items)),
+            )
+
+    def list_batches(self) -> list[JSONObject]:
+        """Every batch received, oldest first: `{seq, received, items}`."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT seq, received, items FROM batches ORDER BY seq").fetchall()
+        return [
+            {"seq": seq, "received": received, "items": json.loads(items)}
+            for seq, received, items in rows
+        ]
 
     def schema_version(self) -> int:
         with self._connection() as conn:

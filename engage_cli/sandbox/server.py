@@ -1,173 +1,114 @@
-"""Serve a SandboxAPI over HTTP/1.1 on loopback: stdlib http.server on a bounded pool of
-worker threads, each answering one connection at a time (`connection.py`: deadlines, capped
-bodies, malformed requests answered 400 in JSON), and a clean stop on SIGINT/SIGTERM."""
+"""Serve a SandboxAPI over HTTP/1.1: uvicorn with h11 on one event loop (so idle, slow and
+half-open connections cost a little memory, never a thread), `protocol.py`'s protections,
+`asgi.py`'s adapter calling `SandboxAPI.handle` on a pool of threads, the start-up banner,
+and a clean stop on SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
-import queue
+import logging
 import signal
 import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from http.server import HTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any, Union
 
-from engage_cli.sandbox.api import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI, default_db_path
-from engage_cli.sandbox.connection import (
-    IDLE_TIMEOUT_SECONDS,
-    REQUEST_TIMEOUT_SECONDS,
-    SEND_TIMEOUT_SECONDS,
-    ConnectionHandler,
-    error_body,
-)
+import uvicorn
+
+from engage_cli.sandbox.app import DEFAULT_KEY, DEFAULT_SECRET, SandboxAPI, default_db_path
+from engage_cli.sandbox.asgi import SandboxASGI
+from engage_cli.sandbox.protocol import MAX_HEAD_BYTES, Limits, SandboxConfig
+from engage_cli.sandbox.snapshot import load_state_file
 from engage_cli.sandbox.store import SandboxStore
 
-__all__ = [
-    "SandboxHTTPServer",
-    "base_url",
-    "make_server",
-    "run_sandbox_server",
-    "serve_until_stopped",
-]
+__all__ = ["SandboxServer", "base_url", "make_server", "run_sandbox_server", "serve_until_stopped"]
 
-# Threads answering connections; connections beyond them wait in a queue, and past
-# MAX_WAITING_CONNECTIONS of those a new connection is answered 503 at once.
-MAX_WORKERS = 64
-MAX_WAITING_CONNECTIONS = 512
-# How shutdown waits for requests already being answered before closing the store.
-DRAIN_SECONDS = 5.0
-# How often serve_forever checks for a stop request: the worst-case delay of a shutdown.
-POLL_SECONDS = 0.05
+# Threads running `handle`. Writes are serialised by the store and Python code by the GIL, so
+# more threads add no speed, only contention (`--latency` is waited on the event loop, holding
+# no thread); a few let reads overlap a write's commit. tests/benchmarks/sandbox_load.py
+# --baseline measured 4, 8 and 64 alike at 16 and 64 clients, within the machine's noise.
+HANDLER_THREADS = 8
+# A keep-alive connection idle this long is closed (idle connections cost no thread).
+IDLE_TIMEOUT_SECONDS = 120
+# How long a stop waits for answers in flight before closing the store.
+DRAIN_SECONDS = 5
+# Connections the kernel queues before the server accepts them: bursts are not refused.
+BACKLOG = 1024
 
 _SignalHandler = Union[Callable[[int, Union[FrameType, None]], Any], int, None]
 
 
-_BUSY_BODY = error_body("The sandbox is busy; retry shortly.")
-_BUSY = (
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-    b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
-    % (len(_BUSY_BODY), _BUSY_BODY)
-)
+class _Uvicorn(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn would re-raise a captured SIGTERM after stopping (exit status -15): the
+        # sandbox installs its own handlers (serve_until_stopped) and exits 0.
+        yield
 
 
-class SandboxHTTPServer(HTTPServer):
-    """An HTTPServer bound to one SandboxAPI, answering on a bounded pool of worker threads,
-    and counting the requests it is answering."""
-
-    request_queue_size = 128  # bursts of many clients connecting at once are not refused
-    allow_reuse_address = True
+class SandboxServer:
+    """A bound socket and the uvicorn server that will answer on it (see serve_until_stopped)."""
 
     def __init__(
         self,
-        address: tuple[str, int],
         api: SandboxAPI,
+        sock: socket.socket,
         *,
         verbose: bool = False,
-        max_workers: int = MAX_WORKERS,
-        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
-        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
-        send_timeout: float = SEND_TIMEOUT_SECONDS,
+        limits: Limits | None = None,
+        handler_threads: int = HANDLER_THREADS,
     ) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
         self.api = api
-        self.verbose = verbose
-        self.max_workers = max_workers
-        self.request_timeout = request_timeout
-        self.idle_timeout = idle_timeout
-        self.send_timeout = send_timeout
-        self.closing = False
-        self._active = 0
-        self._idle = threading.Condition()
-        self._pool_lock = threading.Lock()
-        self._connections: queue.SimpleQueue[tuple[socket.socket, Any] | None]
-        self._connections = queue.SimpleQueue()
-        self._waiting = 0  # connections accepted and not yet picked up by a worker
-        self._free_workers = 0
-        self._workers: list[threading.Thread] = []
-        super().__init__(address, ConnectionHandler)
+        self.socket = sock
+        self.server_address: tuple[Any, ...] = sock.getsockname()
+        self.executor = ThreadPoolExecutor(handler_threads, thread_name_prefix="sandbox-handler")
+        config = SandboxConfig(
+            SandboxASGI(api, self.executor),
+            limits=limits or Limits(),
+            lifespan="off",
+            loop="asyncio",
+            ws="none",
+            interface="asgi3",
+            proxy_headers=False,
+            server_header=False,
+            timeout_keep_alive=IDLE_TIMEOUT_SECONDS,
+            timeout_graceful_shutdown=DRAIN_SECONDS,
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+            backlog=BACKLOG,
+            log_config=None,
+            log_level=logging.INFO if verbose else logging.CRITICAL,
+            access_log=verbose,
+        )
+        self._uvicorn = _Uvicorn(config)
+        self._stopped = threading.Event()
 
-    @property
-    def worker_count(self) -> int:
-        """Worker threads started so far (never more than max_workers)."""
-        return len(self._workers)
-
-    @property
-    def busy(self) -> bool:
-        """Whether connections are waiting for a worker and no more can be started."""
-        return self._waiting > self._free_workers and len(self._workers) >= self.max_workers
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._pool_lock:
-            if self._waiting >= MAX_WAITING_CONNECTIONS:
-                self._refuse(request)
-                return
-            self._waiting += 1
-            if self._waiting > self._free_workers and len(self._workers) < self.max_workers:
-                worker = threading.Thread(
-                    target=self._work, name=f"sandbox-worker-{len(self._workers)}", daemon=True
-                )
-                self._workers.append(worker)
-                worker.start()
-        self._connections.put((request, client_address))
-
-    def _work(self) -> None:
-        while True:
-            with self._pool_lock:
-                self._free_workers += 1
-            item = self._connections.get()
-            with self._pool_lock:
-                self._free_workers -= 1
-                if item is None:  # the server closed
-                    return
-                self._waiting -= 1
-            request, client_address = item
-            try:
-                self.finish_request(request, client_address)
-            except Exception:
-                self.handle_error(request, client_address)
-            finally:
-                self.shutdown_request(request)
-
-    def _refuse(self, request: socket.socket) -> None:
+    def serve(self) -> None:
+        """Answer until shutdown() or a stop signal; returns once the server has stopped."""
         try:
-            request.setblocking(False)
-            request.send(_BUSY)
-        except OSError:
-            pass
-        self.shutdown_request(request)
-
-    def server_close(self) -> None:
-        self.closing = True  # idle keep-alive connections let their workers go
-        super().server_close()
-        for _ in self._workers:
-            self._connections.put(None)  # after the connections still queued
-
-    @contextmanager
-    def tracking_request(self) -> Iterator[None]:
-        with self._idle:
-            self._active += 1
-        try:
-            yield
+            self._uvicorn.run(sockets=[self.socket])
         finally:
-            with self._idle:
-                self._active -= 1
-                self._idle.notify_all()
+            self._stopped.set()
 
-    def drain(self, timeout: float = DRAIN_SECONDS) -> bool:
-        """Wait for requests in progress to be answered; False if some still were at timeout."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._active == 0, timeout)
+    def stop(self, *, force: bool = False) -> None:
+        """Ask the server to stop (safe from a signal handler): at most ~0.1 s to notice."""
+        if force:
+            self._uvicorn.force_exit = True
+        self._uvicorn.should_exit = True
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client hanging up mid-answer is routine under load; anything else is worth a trace.
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)
+    def shutdown(self) -> None:
+        """Stop and wait until serving has ended."""
+        self.stop()
+        self._stopped.wait()
+
+    def close(self) -> None:
+        """After serving: let handlers in flight go, close the store (they see 503 past it)."""
+        self.socket.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.api.store.close()
 
 
 def make_server(
@@ -176,23 +117,33 @@ def make_server(
     port: int = 0,
     *,
     verbose: bool = False,
-    **limits: float,
-) -> SandboxHTTPServer:
-    """Bind (port 0 = any free port) but do not serve yet; see `serve_until_stopped`.
-    `limits` are SandboxHTTPServer's max_workers and timeouts."""
-    return SandboxHTTPServer((host, port), api, verbose=verbose, **limits)  # type: ignore[arg-type]
+    limits: Limits | None = None,
+    handler_threads: int = HANDLER_THREADS,
+) -> SandboxServer:
+    """Bind (port 0 = any free port) but do not serve yet; see `serve_until_stopped`."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP said outright: asyncio turns Nagle off only on sockets whose proto says TCP
+    # (accepted ones inherit it), and with Nagle on the body written after the headers waits
+    # for the client's delayed ACK, ~40 ms a request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return SandboxServer(api, sock, verbose=verbose, limits=limits, handler_threads=handler_threads)
 
 
-def base_url(server: SandboxHTTPServer) -> str:
+def base_url(server: SandboxServer) -> str:
     host, port = server.server_address[:2]
-    if isinstance(host, bytes):
-        host = host.decode()
     shown = f"[{host}]" if ":" in str(host) else str(host)
     return f"http://{shown}:{port}/v1"
 
 
 def serve_until_stopped(
-    server: SandboxHTTPServer,
+    server: SandboxServer,
     out: IO[str],
     err: IO[str] | None = None,
     *,
@@ -214,24 +165,23 @@ def serve_until_stopped(
         if err is not None:
             err.write(f"Engage sandbox, data in {server.api.store.path}. Stop it with Ctrl-C.\n")
             err.flush()
-        server.serve_forever(poll_interval=POLL_SECONDS)
+        server.serve()
     finally:
         for signum, previous in restore.items():
             signal.signal(signum, previous)
-        server.server_close()  # stop accepting first, then let answers in flight finish
-        server.drain()
-        server.api.store.close()
+        server.close()
     return 0
 
 
-def _install_stop_signals(server: SandboxHTTPServer) -> dict[int, _SignalHandler]:
+def _install_stop_signals(server: SandboxServer) -> dict[int, _SignalHandler]:
     if threading.current_thread() is not threading.main_thread():
         return {}
+    stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        # shutdown() waits for serve_forever to return, and serve_forever runs in this very
-        # thread: calling it here would deadlock, so another thread asks for the stop.
-        threading.Thread(target=server.shutdown, name="sandbox-stop", daemon=True).start()
+        # A second Ctrl-C stops without waiting for answers in flight.
+        server.stop(force=stopping.is_set())
+        stopping.set()
 
     previous: dict[int, _SignalHandler] = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -250,15 +200,19 @@ def run_sandbox_server(
     latency_ms: float = 0,
     fail_rate: float = 0,
     rate_limit: int | None = None,
+    state_file: str | Path | None = None,
     verbose: bool = False,
     out: IO[str] | None = None,
     err: IO[str] | None = None,
 ) -> int:
-    """What `engage sandbox serve` does: open the store, bind, print the banner, serve until
-    SIGINT/SIGTERM, close. Returns the exit status (0). Raises OSError if the port is taken and
-    ValueError for out-of-range fault options."""
+    """What `engage sandbox serve` does: open the store (replacing its state with `state_file`
+    if given), bind, print the banner, serve until SIGINT/SIGTERM, close. Returns the exit
+    status (0). Raises OSError if the port is taken, ValueError for out-of-range fault options
+    or a malformed state file."""
     store = SandboxStore(db_path if db_path is not None else default_db_path())
     try:
+        if state_file is not None:
+            load_state_file(store, Path(state_file))
         api = SandboxAPI(
             store,
             key=key,
@@ -271,6 +225,9 @@ def run_sandbox_server(
     except BaseException:
         store.close()
         raise
+    if verbose:
+        handler = logging.StreamHandler(err if err is not None else sys.stderr)
+        logging.getLogger("uvicorn").addHandler(handler)
     return serve_until_stopped(
         server, out if out is not None else sys.stdout, err if err is not None else sys.stderr
     )

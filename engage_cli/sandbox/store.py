@@ -478,9 +478,10 @@ class SandboxStore(Database):
     # -- all ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget every user, list and event. The id sequence carries on, so old cursors match
-        nothing."""
+        """Forget every user, list, event and batch. The id sequence carries on, so old cursors
+        match nothing."""
         with self._write() as conn:
             conn.execute("DELETE FROM users")
             conn.execute("DELETE FROM events")
             conn.execute("DELETE FROM lists")
+            conn.execute("DELETE FROM batches")

@@ -146,8 +146,16 @@ def _device(body: JSONObject) -> Device | None:
     return {"token": token, "platform": _platform(platform)}
 
 
+# Booleans as text, as connectors send them: RudderStack's group call puts a trait's value,
+# "false", in `subscribed`, and the API takes it. "false" reads as false (never as a non-empty,
+# so truthy, string); any other text is still refused.
+_TEXT_BOOLEANS = {"true": True, "false": False}
+
+
 def boolean(body: JSONObject, name: str) -> bool:
     value = body[name]
+    if isinstance(value, str) and value.strip().lower() in _TEXT_BOOLEANS:
+        return _TEXT_BOOLEANS[value.strip().lower()]
     if not isinstance(value, bool):
         raise bad_request(f"{name} must be true or false.")
     return value

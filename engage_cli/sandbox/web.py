@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 # Messages the notes fix word for word; clients and tests match on them.
-WRONG_CREDENTIALS = "Wrong authentication credentials"
+WRONG_CREDENTIALS = "Wrong authentication credentials."
 NEEDS_SECRET = "This operation requires full (key and secret) authentication."
 USER_NOT_FOUND = "User not found."
 LIST_NOT_FOUND = "List not found."

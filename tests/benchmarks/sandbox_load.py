@@ -3,11 +3,14 @@
 Not a test (pytest does not collect it): run it by hand when touching the server or the store.
 
     python tests/benchmarks/sandbox_load.py [--requests 4000] [--clients 1,8,32,64]
+    python tests/benchmarks/sandbox_load.py --clients 16,64 --baseline OTHER/.venv/bin/engage
 
 Each level gets a fresh server on an ephemeral loopback port with a temporary database. The mix
 per client is 20% creates, 30% gets, 20% updates, 20% events and 10% list pages. Clients and
 server share one Python process (and its GIL) unless --server-process runs the real
-`engage sandbox serve` in its own process, as users run it.
+`engage sandbox serve` in its own process, as users run it. --baseline ENGAGE runs each level
+against that other `engage` too (e.g. a checkout of main in its own venv), alternating the two
+in one run, and prints the ratio of requests per second.
 """
 
 from __future__ import annotations
@@ -88,9 +91,9 @@ def start_in_thread(db: Path) -> tuple[str, Callable[[], None]]:
     return base_url(server), stop
 
 
-def start_in_process(db: Path) -> tuple[str, Callable[[], None]]:
+def start_in_process(db: Path, engage: Path | None = None) -> tuple[str, Callable[[], None]]:
     """`engage sandbox serve` in its own process: clients and server no longer share a GIL."""
-    engage = Path(sys.executable).parent / "engage"
+    engage = engage or Path(sys.executable).parent / "engage"
     process = subprocess.Popen(
         [str(engage), "sandbox", "serve", "--port", "0", "--db", str(db)],
         stdout=subprocess.PIPE,
@@ -107,12 +110,21 @@ def start_in_process(db: Path) -> tuple[str, Callable[[], None]]:
     return url, stop
 
 
-def run_level(clients: int, total_requests: int, workdir: Path, separate: bool) -> dict[str, float]:
-    db = workdir / f"load-{clients}.sqlite3"
+def run_level(
+    clients: int,
+    total_requests: int,
+    workdir: Path,
+    separate: bool,
+    engage: Path | None = None,
+) -> dict[str, float]:
+    db = Path(tempfile.mkdtemp(dir=workdir)) / f"load-{clients}.sqlite3"
     with SandboxStore(db) as seed:
         for n in range(SEED_USERS):
             seed.create_user(f"seed{n}", {})
-    url, stop = (start_in_process if separate else start_in_thread)(db)
+    if engage is not None:
+        url, stop = start_in_process(db, engage)
+    else:
+        url, stop = (start_in_process if separate else start_in_thread)(db)
     per_client = max(1, total_requests // clients)
     # Clients are built (and their first connection opened) before the clock starts.
     pool = [
@@ -156,6 +168,21 @@ def run_level(clients: int, total_requests: int, workdir: Path, separate: bool) 
     }
 
 
+HEADER = (
+    f"{'server':>8} {'clients':>7} {'requests':>8} {'seconds':>7} {'req/s':>8} {'p50 ms':>7} "
+    f"{'p99 ms':>7} {'errors':>6}  writes"
+)
+
+
+def show(label: str, row: dict[str, float]) -> None:
+    print(
+        f"{label:>8} {row['clients']:>7.0f} {row['requests']:>8.0f} {row['seconds']:>7.2f} "
+        f"{row['rps']:>8.0f} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} "
+        f"{row['errors']:>6.0f}  {'all landed' if row['all_writes_landed'] else 'LOST'}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=4000, help="requests per level")
@@ -165,19 +192,32 @@ def main() -> None:
         action="store_true",
         help="run `engage sandbox serve` as its own process instead of a thread",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="ENGAGE",
+        help="another engage binary to compare with, both as their own process",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternations with --baseline")
     args = parser.parse_args()
     levels = [int(level) for level in args.clients.split(",")]
-    print(
-        f"{'clients':>7} {'requests':>8} {'seconds':>7} {'req/s':>8} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'errors':>6}  writes"
-    )
+    print(HEADER)
     with tempfile.TemporaryDirectory(prefix="engage-sandbox-load-") as workdir:
         for clients in levels:
-            row = run_level(clients, args.requests, Path(workdir), args.server_process)
+            if args.baseline is None:
+                show("this", run_level(clients, args.requests, Path(workdir), args.server_process))
+                continue
+            ours = Path(sys.executable).parent / "engage"
+            rates: dict[str, list[float]] = {"this": [], "baseline": []}
+            for _ in range(args.rounds):  # alternated, so a busy moment hits both alike
+                for label, engage in (("this", ours), ("baseline", args.baseline)):
+                    row = run_level(clients, args.requests, Path(workdir), True, engage)
+                    show(label, row)
+                    rates[label].append(row["rps"])
+            this, base = statistics.median(rates["this"]), statistics.median(rates["baseline"])
             print(
-                f"{row['clients']:>7.0f} {row['requests']:>8.0f} {row['seconds']:>7.2f} "
-                f"{row['rps']:>8.0f} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} "
-                f"{row['errors']:>6.0f}  {'all landed' if row['all_writes_landed'] else 'LOST'}",
+                f"{clients} clients: median {this:.0f} req/s vs baseline {base:.0f} req/s "
+                f"(ratio {this / base:.2f})",
                 flush=True,
             )
 

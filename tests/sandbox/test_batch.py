@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
@@ -30,7 +29,7 @@ def test_items_are_applied_in_order(call: Caller) -> None:
     assert call("GET", "/v1/users/made%20elsewhere%2F1").status == 200
 
 
-def test_bad_items_are_skipped_and_logged(call: Caller, caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_items_are_skipped_and_their_outcomes_kept(call: Caller) -> None:
     items = [
         {"type": "create", "id": "ok1"},
         {"type": "create", "id": "bad id"},
@@ -42,13 +41,15 @@ def test_bad_items_are_skipped_and_logged(call: Caller, caplog: pytest.LogCaptur
         {"id": "ok3"},
         {"type": "create", "id": "ok4"},
     ]
-    with caplog.at_level(logging.WARNING, logger="engage_cli.sandbox.routes.batch"):
-        assert call("POST", "/batch", {"data": items}).json == {"status": "queued"}
+    assert call("POST", "/batch", {"data": items}).json == {"status": "queued"}
     assert [u["uid"] for u in call("GET", "/v1/users").json["data"]] == ["ok1", "ok4"]
-    skipped = [r.getMessage() for r in caplog.records]
-    assert [m.split(":")[0] for m in skipped] == [
-        f"batch item {n} skipped" for n in (1, 2, 3, 4, 5, 6, 7)
+    [batch] = call("GET", "/__sandbox/batches").json["data"]
+    assert [(i["index"], i["status"]) for i in batch["items"]] == [
+        (0, "applied"),
+        *((n, "failed") for n in (1, 2, 3, 4, 5, 6, 7)),
+        (8, "applied"),
     ]
+    assert batch["items"][5]["error"] == "A user with this id already exists."
 
 
 def test_over_100_kb_is_413_and_applies_nothing(call: Caller) -> None:

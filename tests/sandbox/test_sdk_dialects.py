@@ -72,7 +72,7 @@ def test_the_php_sdk_sees_a_wrong_key_as_401(api: SandboxAPI) -> None:
 
 def test_a_wrong_key_reads_word_for_word_as_the_live_api_answers_it(api: SandboxAPI) -> None:
     # engage-java's UserResourceTest.ItShouldReturnError, run against the live API, compares the
-    # message with assertEquals: no trailing period (engage-api-more.md section 1, a source that
-    # speaks, so the notes' undecorated guess gives way).
+    # message with assertEquals: with its full stop since commit 7d522d9 (2022-12-09), none
+    # before (engage-api-more.md section 1: the later test is what the API says now).
     status, answer = php(api, "PUT", "/users/1234", {"id": "1234"}, auth=basic("test", "test"))
-    assert (status, answer["error"]) == (401, "Wrong authentication credentials")
+    assert (status, answer["error"]) == (401, "Wrong authentication credentials.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engage_cli.sandbox.routes import accounts, batch, events, lists, users
+from engage_cli.sandbox.routes import accounts, batch, events, lists, posthog, users
 from engage_cli.sandbox.web import Route
 
 __all__ = ["ALL_ROUTES"]
@@ -13,4 +13,5 @@ ALL_ROUTES: tuple[Route, ...] = (
     *accounts.ROUTES,
     *lists.ROUTES,
     *batch.ROUTES,
+    *posthog.ROUTES,
 )
