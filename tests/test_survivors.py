@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engage_cli.bulk import jobs, ledger, pacing
+from engage_cli.bulk import jobs, ledger, pacing, readers
 from engage_cli.bulk.readers import Record
 from engage_cli.endpoints import add_event, create_user, update_user
 from engage_cli.sandbox.store import SandboxStore
@@ -112,3 +112,91 @@ def test_a_users_row_marks_the_lists_it_is_unsubscribed_from() -> None:
 @pytest.mark.parametrize(("text", "width"), [("ＡＢ", 4), ("李", 2), ("ｱ", 1), ("e\u0301", 1)])
 def test_full_width_characters_take_two_columns(text: str, width: int) -> None:
     assert cell_width(text) == width
+
+
+# --- bulk/jobs.py: what mutation testing left loose (tests/benchmarks/mutation.py) -----------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "uid: is required"),
+        ({"uid": ""}, "uid: must be a non-empty string"),
+        ({"uid": 3}, "uid: must be a non-empty string"),
+    ],
+)
+def test_a_records_key_says_what_is_wrong(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        jobs._key(data, "uid")
+    assert str(caught.value) == message
+
+
+def test_route_key_is_the_uid_a_request_is_about() -> None:
+    assert jobs.route_key(create_user({"id": "a@b.co"})) == "a@b.co"
+    assert jobs.route_key(update_user("a@b.co", {})) == "a%40b.co"
+    assert jobs.route_key(add_event("u1", {"event": "E"})) == "u1"
+
+
+@pytest.mark.parametrize(
+    ("mode", "sends", "resume"),
+    [("create", "POST /users", "users import {file} --mode create"),
+     ("upsert", "PUT /users/{uid}", "users import {file}")],
+)  # fmt: skip
+def test_users_import_jobs_say_what_they_send_and_how_to_resume(
+    mode: str, sends: str, resume: str
+) -> None:
+    job = jobs.users_import_job(mode)
+    assert (job.command, job.sends, job.resume) == ("users import", sends, resume)
+    assert job.schema is readers.USER_CSV and not job.dedupe and job.done_statuses == frozenset()
+
+
+def test_prepare_names_the_line_and_each_problem() -> None:
+    job = USERS_IMPORT
+    with pytest.raises(jobs.InvalidRecord) as caught:
+        jobs.prepare(job, Record(3, {"id": "u1"}, ("a", "b")))
+    assert caught.value.message == "line 3: a; b."
+    with pytest.raises(jobs.InvalidRecord) as caught:
+        jobs.prepare(job, Record(4, ["u1"]))
+    assert caught.value.message == "line 4: expected a JSON object."
+    with pytest.raises(jobs.InvalidRecord) as caught:
+        jobs.prepare(job, Record(5, {"id": "u1", "email": "nope"}))
+    assert caught.value.message == (
+        "line 5: invalid user update: email: 'nope' is not an email address (something@something)."
+    )
+    with pytest.raises(jobs.InvalidRecord) as caught:
+        jobs.prepare(jobs.EVENTS_IMPORT, Record(6, {"event": "E"}))
+    assert caught.value.message == "line 6: invalid event: uid: is required."
+    assert caught.value.hint is None
+
+
+def test_the_check_pass_error_lists_the_first_problems_and_counts_the_rest() -> None:
+    checked = jobs.Checked(read=25, valid=2, duplicates=1)
+    checked.problems = [f"line {n}: bad." for n in range(jobs.MAX_PROBLEMS_SHOWN)]
+    err = checked.error("users.csv")
+    assert err.message == (
+        "22 of 25 records in users.csv are invalid; nothing was sent:\n"
+        + "\n".join(f"  line {n}: bad." for n in range(20))
+        + "\n  ... and 2 more"
+    )
+    assert err.hint == "Fix them and run again; --dry-run checks a file without sending."
+    checked.hint = "Another hint."
+    assert checked.error("x").hint == "Another hint."
+
+
+def test_check_all_counts_and_keeps_what_it_is_told_to() -> None:
+    kept: list[int] = []
+    valid: list[int] = []
+    records = [
+        Record(2, {"uid": "a"}),
+        Record(3, {"uid": "a"}),
+        Record(4, {}),
+        Record(5, {"uid": "b"}),
+    ]
+    checked = jobs.check_all(
+        records, jobs.USERS_DELETE,
+        on_valid=lambda r, q: valid.append(r.line), keep=lambda r, q: kept.append(r.line),
+    )  # fmt: skip
+    assert (checked.read, checked.valid, checked.duplicates, checked.invalid) == (4, 2, 1, 1)
+    assert kept == [2, 3, 5] and valid == [2, 5]
+    assert checked.problems == ["line 4: invalid user: id: is required."]
+    assert checked.sample is not None and checked.sample.path == "/users/a"
