@@ -6,21 +6,24 @@ live here, as small named functions that the tests drive with tables of cases.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import math
 import random
 import re
+import socket
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
-from engage_cli import __version__
+from engage_cli import __version__, strict
 from engage_cli.config import mask_url
 from engage_cli.endpoints import APIRequest, EncodedJSON
 from engage_cli.errors import (
@@ -28,6 +31,8 @@ from engage_cli.errors import (
     ConfigError,
     ConnectFailed,
     EngageError,
+    Interrupted,
+    LongWait,
     MissingCredentials,
     NetworkError,
     NotFoundError,
@@ -44,6 +49,8 @@ RETRY_AFTER_CAP = 60.0  # longest wait a Retry-After may ask for; longer fails a
 CONNECT_TIMEOUT = 5.0  # connecting is quick or not happening: no need to wait --timeout
 MAX_REDIRECTS = 5  # 307/308 hops followed for one request
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+# Answers that say the server refused before acting: resent whatever the request.
+REFUSED_STATUSES = frozenset({429, 503})
 MAX_POOL_CONNECTIONS = 64
 MAX_RATE_LIMITED = 100  # 429s a request waits through with on_rate_limit set
 
@@ -57,16 +64,31 @@ Log = Callable[[str], None]
 
 
 def should_retry_status(status: int, repeatable: bool) -> bool:
-    """A 429 was refused before anything happened; a 5xx may have acted, so only a
-    request that is harmless to repeat goes again."""
-    if status == 429:
+    """A 429 or a 503 was refused before anything happened; a 502 or 504 may have acted, so
+    only a request that is harmless to repeat goes again."""
+    if status in REFUSED_STATUSES:
         return True
     return status in RETRYABLE_STATUSES and repeatable
 
 
+def never_reached(exc: Exception) -> bool:
+    """A transport failure that happened before the request left: no connection was made."""
+    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+
+
+def may_have_acted(request: APIRequest, status: int | None, exc: Exception | None) -> bool:
+    """Uncertain: a request that is not harmless to repeat (an event POST) was sent, and no
+    answer says whether the server acted on it (no answer at all, a 500, 502 or 504)."""
+    if request.repeatable:
+        return False
+    if exc is not None:
+        return not never_reached(exc)
+    return status is not None and status >= 500 and status not in REFUSED_STATUSES
+
+
 def should_retry_exception(exc: Exception, repeatable: bool) -> bool:
     """Connection failures never reached the server; other transport failures may have."""
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+    if never_reached(exc):
         return True
     return isinstance(exc, httpx.TransportError) and repeatable
 
@@ -135,8 +157,8 @@ def backoff(attempt: int, rand: Callable[[], float] = random.random) -> float:
 def error_text(response: httpx.Response) -> str:
     """The server's `error` message, or the first line of a non-JSON body."""
     try:
-        data = response.json()
-    except (ValueError, UnicodeDecodeError):
+        data = strict.loads_answer(response.content.decode(response.encoding or "utf-8"))
+    except ValueError:  # UnicodeDecodeError included
         data = None
     if isinstance(data, dict):
         err = data.get("error", data.get("message"))
@@ -168,6 +190,12 @@ def error_for_response(request: APIRequest, response: httpx.Response) -> EngageE
             retryable=True,
         )
     if status >= 500:
+        if may_have_acted(request, status, None):
+            return TemporaryError(
+                f"The API failed ({status} on {where}): {text}. {MAY_HAVE_ACTED}",
+                status=status,
+                uncertain=True,
+            )
         return TemporaryError(
             f"The API failed ({status} on {where}): {text}", status=status, retryable=True
         )
@@ -181,6 +209,12 @@ def error_for_response(request: APIRequest, response: httpx.Response) -> EngageE
             location=location,
         )
     return APIRefusedError(f"The API refused the request ({status}): {text}", status=status)
+
+
+MAY_HAVE_ACTED = (
+    "The server may have acted on it all the same (an event may have been recorded): check "
+    "before sending it again."
+)
 
 
 def error_for_exception(
@@ -197,9 +231,10 @@ def error_for_exception(
             port=port,
         )
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-    return NetworkError(
-        f"The request {kind} ({where}): {str(exc) or type(exc).__name__}", retryable=True
-    )
+    message = f"The request {kind} ({where}): {str(exc) or type(exc).__name__}"
+    if may_have_acted(request, None, exc):
+        return NetworkError(f"{message}. {MAY_HAVE_ACTED}", uncertain=True)
+    return NetworkError(message, retryable=True)
 
 
 def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: float) -> EngageError:
@@ -207,7 +242,38 @@ def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: flo
     be refused again, so give up now and say how long it asked for."""
     err = error_for_response(request, response)
     err.add_sentence(f"It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s we wait.")
-    return err
+    return LongWait(err.message, status=err.status, wait=wait)
+
+
+class _Deadline(httpx.SyncByteStream):
+    """An answer's body, refused (httpx.ReadTimeout) once it is still coming at the deadline."""
+
+    def __init__(
+        self, stream: Any, deadline: float, timeout: float, request: httpx.Request
+    ) -> None:
+        self._stream = stream
+        self._deadline = deadline
+        self._timeout = timeout
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            if time.monotonic() > self._deadline:
+                raise httpx.ReadTimeout(
+                    f"no complete answer within {self._timeout:g} s", request=self._request
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "an array"
+    return f"{json.dumps(value)[:40]}"
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -245,6 +311,7 @@ class EngageClient:
         self.api_key = api_key
         self.api_secret = api_secret
         self.retries = retries
+        self.timeout = timeout
         self._log = log
         self._sleep = sleep or time.sleep
         self._rand = rand
@@ -257,6 +324,10 @@ class EngageClient:
         # Set by a bulk run: told of every failed attempt about to be retried (and why), so
         # that failures in a row across all its requests can say the API is down.
         self.on_retry: Callable[[str, int | None], None] | None = None
+        # The connections this client opened, so that cancel() can cut them from another
+        # thread (a bulk run stopped by Ctrl-C or SIGTERM); weak: the pool closes them.
+        self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._cancelled = False
         limits = httpx.Limits(
             max_connections=min(max_connections, MAX_POOL_CONNECTIONS),
             max_keepalive_connections=min(max_connections, MAX_POOL_CONNECTIONS),
@@ -274,6 +345,18 @@ class EngageClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def cancel(self) -> None:
+        """End every request in flight now (callable from any thread or a signal handler):
+        their connections are shut down, so each fails at once instead of at its timeout,
+        and no attempt starts after this. A request that was sent is then uncertain, as
+        any request left without an answer."""
+        self._cancelled = True
+        for stream in list(self._streams):
+            sock = stream.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):  # closed already
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> EngageClient:
         return self
@@ -331,12 +414,17 @@ class EngageClient:
         attempt = limited = redirects = 0
         while True:
             self._wait_for_pause()
+            if self._cancelled:
+                raise Interrupted(f"Cancelled before sending {request.method} {request.path}.")
             started = time.monotonic()
             self._debug_request(request, http_request)
             try:
-                response = self._http.send(http_request, auth=auth)
+                response = self._receive(http_request, auth, started + self.timeout)
             except httpx.TransportError as exc:
                 self._debug(f"< {type(exc).__name__}: {exc}")
+                if self._cancelled:
+                    cut = httpx.ReadError("cancelled as the run was stopped", request=http_request)
+                    raise error_for_exception(request, cut) from exc
                 if attempt < self.retries and should_retry_exception(exc, request.repeatable):
                     self._retry_wait(attempt, None, f"{type(exc).__name__}")
                     attempt += 1
@@ -357,10 +445,12 @@ class EngageClient:
                 and self.on_rate_limit is not None
                 and limited < MAX_RATE_LIMITED
             ):
+                delay = retry_delay(response.headers)
+                if delay is not None and delay > RETRY_AFTER_CAP:
+                    raise error_for_long_wait(request, response, delay)
                 limited += 1
                 self._debug("  rate limited: waiting for the run's next slot")
-                delay = retry_delay(response.headers)
-                self.on_rate_limit(None if delay is None else min(delay, RETRY_AFTER_CAP))
+                self.on_rate_limit(delay)
                 continue
             if attempt < self.retries and should_retry_status(
                 response.status_code, request.repeatable
@@ -386,7 +476,7 @@ class EngageClient:
         """Yield page after page, following `next_cursor` (or `previous_cursor` going
         backward) when the server sends one, else `has_more` with the edge item's id."""
         params = dict(request.params)
-        seen: set[str] = set()
+        seen = {str(v) for k, v in params.items() if k in CURSOR_PARAMS}
         while True:
             page = self.send(request.with_params(params))
             items = page.get("data") if isinstance(page, dict) else None
@@ -394,12 +484,16 @@ class EngageClient:
                 raise UnexpectedAnswer(
                     f"Unexpected list answer from {request.path}: no `data` array."
                 )
-            yield items
             cursor = next_cursor(page, backward)
+            if cursor is not None and cursor in seen:
+                # The pages would loop forever; this one may hold rows shown already.
+                raise UnexpectedAnswer(
+                    f"The API repeated the pagination cursor {cursor!r} ({request.method} "
+                    f"{request.path}): its pages loop. Stopped before showing rows twice."
+                )
+            yield items
             if cursor is None:
                 return
-            if cursor in seen:  # a server answering the same cursor again would loop forever
-                raise EngageError(f"The API repeated the pagination cursor {cursor!r}.")
             seen.add(cursor)
             params = {k: v for k, v in params.items() if k not in CURSOR_PARAMS}
             params[cursor_param(page, backward)] = cursor
@@ -415,18 +509,59 @@ class EngageClient:
             params=params or None,
             content=encode_body(request.body) if request.body is not None else None,
             headers={"Content-Type": "application/json"} if request.body is not None else None,
+            extensions={"trace": self._trace},
         )
 
-    def _json(self, request: APIRequest, response: httpx.Response) -> Any:
-        if not response.content:
-            return None
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: keep each connection opened, for cancel()."""
+        if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
+            self._streams.add(info["return_value"])
+
+    def _receive(
+        self, http_request: httpx.Request, auth: tuple[str, str], deadline: float
+    ) -> httpx.Response:
+        """The whole answer by `deadline` (the timeout bounds a request from connecting to
+        its last byte, not each read: a server sending a byte a second would never end),
+        or httpx.ReadTimeout."""
+        response = self._http.send(http_request, auth=auth, stream=True)
+        response.stream = _Deadline(response.stream, deadline, self.timeout, http_request)
         try:
-            return response.json()
-        except ValueError as exc:
+            response.read()
+        finally:
+            response.close()
+        return response
+
+    def _json(self, request: APIRequest, response: httpx.Response) -> Any:
+        """The answer, checked to be what the endpoint returns: a success whose body is
+        not (no body, not JSON, NaN, nested without end, a list without `data`) is an
+        error, never a success with nothing in it."""
+        where = f"{request.method} {request.path} ({response.status_code})"
+        uncertain = not request.repeatable  # it may well have acted: a 2xx says so
+        if not response.content:
+            if request.answer == "any":
+                return None
+            raise UnexpectedAnswer(f"The API answered {where} with no body.", uncertain=uncertain)
+        try:
+            data = strict.loads_answer(response.content.decode(response.encoding or "utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError included
+            detail = exc if isinstance(exc, strict.NestingError) else error_text(response)
             raise UnexpectedAnswer(
-                f"The API answered {request.method} {request.path} with something that is "
-                f"not JSON ({response.status_code}): {error_text(response)}"
+                f"The API answered {where} with something that is not JSON ({detail}).",
+                uncertain=uncertain,
             ) from exc
+        if request.answer == "any":
+            return data
+        if not isinstance(data, dict):
+            raise UnexpectedAnswer(
+                f"The API answered {where} with {_kind(data)}, not an object.",
+                uncertain=uncertain,
+            )
+        if request.answer == "page" and not isinstance(data.get("data"), list):
+            raise UnexpectedAnswer(
+                f"The API answered {where} with no `data` array: not a page of a list.",
+                uncertain=uncertain,
+            )
+        return data
 
     def _retry_wait(
         self, attempt: int, delay: float | None, why: str, status: int | None = None

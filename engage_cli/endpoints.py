@@ -42,6 +42,9 @@ class APIRequest:
     params: dict[str, QueryValue] = field(default_factory=dict)
     body: Any = None
     needs_secret: bool = False
+    # What a success answer must be: "object" (every Engage endpoint answers a JSON object),
+    # "page" (an object with a `data` array), "any" (JSON or nothing: `engage api`).
+    answer: str = "object"
     # The path is from the server's root, not under the base URL's path (the sandbox's
     # /__sandbox/ control API sits beside /v1, not in it).
     from_root: bool = False
@@ -149,7 +152,7 @@ def list_users(
         params["email"] = email
     if lists:
         params["lists[]"] = list(lists)
-    return APIRequest("GET", "/users", params=params, needs_secret=True)
+    return APIRequest("GET", "/users", params=params, needs_secret=True, answer="page")
 
 
 # --- users beyond create/read/update/delete ------------------------------------------------
@@ -171,7 +174,8 @@ def archive_user(uid: str) -> APIRequest:
 
 def list_members(account_uid: str, limit: int | None = None) -> APIRequest:
     params = _page_params(limit, None)
-    return APIRequest("GET", user_path(account_uid) + "/members", params, needs_secret=True)
+    path = user_path(account_uid) + "/members"
+    return APIRequest("GET", path, params, needs_secret=True, answer="page")
 
 
 def add_accounts(uid: str, body: dict[str, Any]) -> APIRequest:
@@ -205,7 +209,7 @@ def remove_token(uid: str, token: str) -> APIRequest:
 
 
 def list_lists(limit: int | None = None, cursor: tuple[str, str] | None = None) -> APIRequest:
-    return APIRequest("GET", "/lists", params=_page_params(limit, cursor))
+    return APIRequest("GET", "/lists", params=_page_params(limit, cursor), answer="page")
 
 
 def get_list(list_id: str) -> APIRequest:
@@ -250,7 +254,7 @@ def raw(method: str, path: str, params: Mapping[str, QueryValue], body: Any) -> 
     # The path is taken as typed (percent-escapes kept); control characters, which no URL
     # may hold as they are, are escaped rather than refused by httpx as a crash.
     path = _CONTROL.sub(lambda match: f"%{ord(match.group()):02X}", path)
-    return APIRequest(method, path, params=dict(params), body=body)
+    return APIRequest(method, path, params=dict(params), body=body, answer="any")
 
 
 def check_credentials(with_secret: bool) -> APIRequest:
@@ -280,4 +284,5 @@ def sandbox_control(
         body=body,
         needs_secret=True,
         from_root=True,
+        answer="any",  # the sandbox's own answers: lists, documents, or nothing (reset)
     )

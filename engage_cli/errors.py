@@ -32,12 +32,16 @@ class EngageError(Exception):
         hint: str | None = None,
         status: int | None = None,
         retryable: bool = False,
+        uncertain: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.status = status
         self.retryable = retryable
+        # Sent, and no answer says whether the server acted (a timeout or a 500/502/504 after
+        # an event POST): never retryable, since sending it again may do it twice.
+        self.uncertain = uncertain
 
     def add_sentence(self, text: str) -> None:
         """Say more after the message, which ends as a sentence first: one quoting the
@@ -94,8 +98,12 @@ class RedirectError(ConfigError):
         self.location = location
 
 
-class UnexpectedAnswer(ConfigError):
-    """A success answer that is not the Engage API's (not JSON, not the shape expected)."""
+class UnexpectedAnswer(EngageError):
+    """A success answer that is not what the endpoint returns (no body, not JSON, not the
+    shape expected, nested without end, a pagination cursor repeated): the server's fault,
+    exit 6 like a 5xx; never retried, as the server may have acted."""
+
+    exit_code = ExitCode.TEMPORARY
 
 
 class NotFoundError(EngageError):
@@ -112,6 +120,15 @@ class TemporaryError(EngageError):
     """Rate limits, server errors, timeouts and network failures once retries ran out."""
 
     exit_code = ExitCode.TEMPORARY
+
+
+class LongWait(TemporaryError):
+    """The server asked to wait longer than any request waits (Retry-After): sooner would
+    only be refused again, so the request (and a bulk run) gives up at once."""
+
+    def __init__(self, message: str, *, status: int | None, wait: float) -> None:
+        super().__init__(message, status=status, retryable=True)
+        self.wait = wait
 
 
 class NetworkError(TemporaryError):

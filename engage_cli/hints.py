@@ -52,6 +52,8 @@ def _hint(err: EngageError, state: State) -> str | None:
         if isinstance(err, CredentialsRefused):
             return None  # `auth login` says what to check about the credentials it was given
         return "Check the API key and secret: `engage auth status`."
+    if err.uncertain:  # it may have been done: neither "try again" nor "raise --timeout"
+        return None
     if isinstance(err, ConnectFailed):
         return _connect_hint(err, state)
     if isinstance(err, NetworkError):

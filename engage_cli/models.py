@@ -9,6 +9,7 @@ import re
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,7 +23,7 @@ from pydantic import (
 )
 
 from engage_cli.errors import UsageError
-from engage_cli.ids import UID_CHARACTERS, is_valid_uid
+from engage_cli.ids import UID_RULE, is_valid_uid
 from engage_cli.strict import parse_iso8601
 
 # A meta value, event value or property value: string, number or boolean; never null,
@@ -133,19 +134,23 @@ class _UserFields(_PersonFields):
         return self
 
 
+def check_uid(value: str) -> str:
+    """The one rule for a uid that creates a user (create, an upsert import)."""
+    if not is_valid_uid(value):
+        raise ValueError(f"{value!r} is not a user id: it may only be {UID_RULE}")
+    return value
+
+
+# A uid that creates a user: reachable by every later command.
+Uid = Annotated[StrictStr, Field(min_length=1), AfterValidator(check_uid)]
+
+
 class UserCreate(_UserFields):
     """POST /users."""
 
     label = "user"
 
-    id: NonEmpty
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        if not is_valid_uid(value):
-            raise ValueError(f"{value!r} may only contain {UID_CHARACTERS}")
-        return value
+    id: Uid
 
     @field_validator("lists")
     @classmethod
@@ -159,6 +164,13 @@ class UserUpdate(_UserFields):
     """PUT /users/{uid}: any of the fields; meta merges into the stored meta, lists subscribe."""
 
     label = "user update"
+
+
+class UserUpsert(UserUpdate):
+    """PUT /users/{uid} from an import, which creates the users it does not find: its uid
+    (`id`, not sent in the body) holds to the rule of create."""
+
+    id: Uid
 
 
 class UserMerge(_Strict):

@@ -18,6 +18,10 @@ ISO_8601 = re.compile(
 )
 
 
+class NestingError(ValueError):
+    """JSON nested deeper than MAX_DEPTH."""
+
+
 class NumberOutOfRange(ValueError):
     """A JSON number no float can hold (1e999): valid syntax, but never sendable."""
 
@@ -53,15 +57,24 @@ def loads_json(text: str) -> Any:
             f"the text is not UTF-8 text: it holds {describe_surrogate(bad.group())} "
             f"at position {bad.start()}"
         )
+    value = loads_answer(text)
+    # A cheap test first: most documents hold no escaped surrogate.
+    if _ESCAPED_SURROGATE.search(text):
+        _check_strings(value)
+    return value
+
+
+def loads_answer(text: str) -> Any:
+    """JSON as an answer from the API is read: NaN, Infinity, numbers too large for a float
+    and nesting deeper than MAX_DEPTH refused (ValueError); any text kept as it came (a
+    lone surrogate escape included: the output shows it escaped)."""
     try:
         value = DECODER.decode(text)
     except RecursionError:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
-    # Cheap tests first: most documents cannot be that deep, or hold no escaped surrogate.
+        raise NestingError(f"nested more than {MAX_DEPTH} levels deep") from None
+    # A cheap test first: most documents cannot be that deep.
     if text.count("[") + text.count("{") > MAX_DEPTH:
         _check_depth(value)
-    if _ESCAPED_SURROGATE.search(text):
-        _check_strings(value)
     return value
 
 
@@ -77,7 +90,7 @@ def _check_depth(value: Any) -> None:
         item, depth = stack.pop()
         children = item.values() if isinstance(item, dict) else item
         if depth > MAX_DEPTH:
-            raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+            raise NestingError(f"nested more than {MAX_DEPTH} levels deep")
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
 
@@ -129,3 +142,57 @@ def _offset(text: str | None) -> timezone:
     digits = text[1:].replace(":", "")
     delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
     return timezone(-delta if text[0] == "-" else delta)  # ValueError past 24 hours
+
+
+# --- depth while streaming ---------------------------------------------------------------------
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # inside a string, to its end
+_STRING_TAIL = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*(\\?)\Z', re.S)  # no end: a dangling "\"?
+_STRUCTURE = re.compile(r'[\[\]{}"]')
+_HAS_STRUCTURE = re.compile(r"[\[\]{}]").search
+
+
+class NestingGuard:
+    """How deep a JSON document fed piece by piece is nested, watched before a parser builds
+    it: a document of 100,000 `[` costs a streaming parser memory in the square of its depth
+    (24 GB, then the OOM killer). Strings are skipped whole (at C speed), so a bracket inside
+    one does not count; a string cut between two pieces is picked up where it left off."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.depth = 0
+        self._in_string = False
+        self._escaped = False
+
+    def feed(self, piece: str) -> bool:
+        """False once the document is nested deeper than the limit."""
+        if not self._in_string and not _HAS_STRUCTURE(piece) and piece.endswith("\n"):
+            return True  # no bracket, and no string left open: a line cannot hold one
+        start = 0
+        if self._in_string:
+            start = 1 if self._escaped else 0
+            self._escaped = False
+            end = _STRING_REST.match(piece, start)
+            if end is None:
+                self._cut_string(piece, start)
+                return True
+            start, self._in_string = end.end(), False
+        rest = _STRING.sub("", piece[start:]) if '"' in piece else piece[start:]
+        for match in _STRUCTURE.finditer(rest):
+            char = match.group()
+            if char == '"':  # a string this piece does not finish
+                self._in_string = True
+                self._cut_string(rest, match.end())
+                return True
+            if char in "[{":
+                self.depth += 1
+                if self.depth > self.limit:
+                    return False
+            else:
+                self.depth -= 1
+        return True
+
+    def _cut_string(self, text: str, start: int) -> None:
+        tail = _STRING_TAIL.match(text, start)
+        self._escaped = bool(tail and tail.group(1))

@@ -764,11 +764,13 @@ def test_rate_reaches_the_pacer_which_spaces_requests_50_ms_apart(
     assert sorted(waits) == pytest.approx([0.05 * n for n in range(1, 11)])
 
 
-def test_events_without_an_answer_are_unknown_never_retried_and_never_doubled(
+def test_events_refused_with_503s_are_resent_and_land_once(
     tmp_path: Path, sandbox_api: Callable[..., SandboxAPI]
 ) -> None:
     import random
 
+    # A 503 is the server refusing before acting: resent within the retry budget, never set
+    # apart as unknown (it was: about 30% of these events, exit 7).
     api = sandbox_api(fail_rate=0.3, rng=random.Random(4))
     path = tmp_path / "events.jsonl"
     path.write_text(
@@ -778,16 +780,34 @@ def test_events_without_an_answer_are_unknown_never_retried_and_never_doubled(
         encoding="utf-8",
     )
     first = run(["events", "import", str(path), "-o", "json"], transport=SandboxTransport(api))
-    assert first.exit_code == 7
+    assert first.exit_code == 0, first.stderr
     landed = [e["value"] for e in api.store.list_events()]
-    unknown_path = only(tmp_path, "events.jsonl.*.unknown.jsonl")
-    unknown = [e["value"] for e in failures_in(unknown_path)]
-    assert len(landed) == len(set(landed))
-    assert sorted(landed + unknown) == list(range(80))
+    assert sorted(landed) == list(range(80))  # each once
     summary = first.json()
-    assert (summary["landed"], summary["unknown"], summary["failed"]) == (
-        len(landed), len(unknown), 0,
-    )  # fmt: skip
+    assert (summary["landed"], summary["unknown"], summary["failed"]) == (80, 0, 0)
+    assert summary["retries"] > 0
+    assert not list(tmp_path.glob("*.unknown.jsonl")) and not list(tmp_path.glob("*.failed.jsonl"))
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_events_answered_500_502_504_are_unknown_never_retried_and_never_doubled(
+    tmp_path: Path, status: int
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps({"uid": f"u{i}", "event": "Paid", "value": i}) + "\n"
+                            for i in range(6)))  # fmt: skip
+
+    def failing_on_odd(request: httpx.Request) -> httpx.Response:
+        value = json.loads(request.content)["value"]
+        return httpx.Response(status if value % 2 else 200, json={"status": "ok"})
+
+    first = run(["events", "import", str(path), "-o", "json", "-c", "2"], failing_on_odd)
+    assert first.exit_code == 7
+    assert len(first.sent) == 6  # none sent twice
+    unknown_path = only(tmp_path, "events.jsonl.*.unknown.jsonl")
+    assert sorted(e["value"] for e in failures_in(unknown_path)) == [1, 3, 5]
+    summary = first.json()
+    assert (summary["landed"], summary["unknown"], summary["failed"]) == (3, 3, 0)
     assert summary["unknown_file"] == str(unknown_path) and summary["failures_file"] is None
     error = json.loads(first.stderr)["error"]
     assert "may have landed" in error["message"] and "hint" not in error  # no retry offered
@@ -853,9 +873,9 @@ def run_stops(monkeypatch: pytest.MonkeyPatch) -> list[threading.Event]:
     stops: list[threading.Event] = []
     watched = pacing.stop_on_interrupt
 
-    def watching(stop: threading.Event, say: Callable[[], None]) -> Any:
+    def watching(stop: threading.Event, *args: Any) -> Any:
         stops.append(stop)
-        return watched(stop, say)
+        return watched(stop, *args)
 
     monkeypatch.setattr(pacing, "stop_on_interrupt", watching)
     return stops
@@ -885,7 +905,7 @@ def test_ctrl_c_finishes_requests_in_flight_and_saves_the_rest(
     summary = result.json()
     assert summary["interrupted"] is True and summary["landed"] == len(landed)
     assert 10 <= len(landed) <= 10 + 4  # at most one more in flight on each worker
-    assert "Stopping: waiting for the requests in flight" in result.stderr
+    assert "Stopping: the requests in flight are cut short" in result.stderr
     error = json.loads(result.stderr.splitlines()[-1])["error"]
     failures_path = only(tmp_path, "events.csv.*.failed.jsonl")
     # The resume line repeats this run's own options.
@@ -1206,10 +1226,10 @@ def test_a_failures_file_that_cannot_be_written_stops_and_names_what_is_unsaved(
         ["users", "import", str(path), "-c", "2", "--failures", "/dev/full", "-o", "json"],
         Recorder(refuse_uids("u3")),
     )
-    assert result.exit_code == 7
+    assert result.exit_code == 6  # a full disk is temporary; it was 7, as if the run ended
     error = json.loads(result.stderr)["error"]["message"]
     assert "Cannot write /dev/full (No space left on device): stopped." in error
-    assert "line 5 (u3)" in error and "saved nowhere" in error
+    assert "line 5 (u3)" in error and "saved nowhere: " in error and f"of {path}." in error
     summary = result.json()
     assert summary["unsaved"] >= 1 and summary["read"] <= 30  # u3 at least; then it stopped
     # Every record read is landed or named; what was not read is said too.

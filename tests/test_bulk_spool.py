@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import signal
 import threading
@@ -13,6 +15,7 @@ import pytest
 
 from engage_cli.bulk import readers, spool
 from engage_cli.bulk import run as driver
+from engage_cli.endpoints import APIRequest
 from tests.harness import run
 
 
@@ -129,3 +132,21 @@ def test_ctrl_c_on_stdin_input_saves_every_record_not_landed(
     saved = [json.loads(line)["value"] for line in failures.read_text().splitlines()]
     assert sorted(landed + saved) == list(range(200))
     assert result.json()["landed"] == len(landed) < 200
+
+
+def test_a_spool_whose_buffer_cannot_be_written_is_dropped_never_raised() -> None:
+    # Buffered writes fail only when flushed: under a file size limit, at the end of the
+    # check pass ('Unexpected failure: OSError: File too large', exit 1, before this).
+    class Full(io.BytesIO):
+        def flush(self) -> None:
+            raise OSError(errno.EFBIG, "File too large")
+
+        def close(self) -> None:
+            self.flush()
+
+    kept = spool.Spool()
+    kept.close()
+    kept._file = Full()
+    kept.add(readers.Record(2, {"id": "u1"}), APIRequest("PUT", "/users/u1", body={}))
+    assert kept.usable is False  # the send pass reads the input again instead
+    kept.close()

@@ -92,7 +92,7 @@ def test_event_from_data_with_flag_override() -> None:
 
 @pytest.mark.parametrize(
     "failure",
-    [reply(503, {"error": "busy"}), reply(502, "bad gateway"), httpx.ReadTimeout("slow")],
+    [reply(500, {"error": "oops"}), reply(502, "bad gateway"), httpx.ReadTimeout("slow")],
 )
 def test_an_event_is_never_repeated_after_it_may_have_landed(failure: object) -> None:
     # One reply: a second attempt would be a request beyond the script, which fails the test.
@@ -105,11 +105,12 @@ def test_an_event_is_retried_when_it_cannot_have_landed() -> None:
     replies = [
         httpx.ConnectError("refused"),
         reply(429, {"error": "slow down"}, {"Retry-After": "0"}),
+        reply(503, {"error": "busy"}, {"Retry-After": "0"}),  # refused before acting
         reply(200, OK),
     ]
     result = run(["events", "add", "u1", "Paid"], replies)  # type: ignore[arg-type]
     assert result.exit_code == 0, result.stderr
-    assert len(result.sent) == 3
+    assert len(result.sent) == 4
 
 
 def test_table_mode_confirms_on_stderr() -> None:

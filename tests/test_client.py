@@ -36,6 +36,7 @@ from engage_cli.errors import (
     ConfigError,
     ConnectFailed,
     EngageError,
+    LongWait,
     MissingCredentials,
     NotFoundError,
     RedirectError,
@@ -55,7 +56,9 @@ from tests.harness import BASE, KEY, SECRET, Reply, reply, run
         (503, True, True),
         (504, True, True),
         (502, False, False),
-        (503, False, False),
+        (503, False, True),  # refused before acting: resent whatever the request
+        (504, False, False),
+        (500, False, False),
         (500, True, False),
         (400, True, False),
         (401, True, False),
@@ -251,10 +254,10 @@ def test_paginate_follows_has_more_and_detects_loops() -> None:
     client, _ = make_client(handler)
     pages = client.paginate(list_users(limit=1))
     assert next(pages) == [{"id": "1"}]
-    assert next(pages) == [{"id": "1"}]
-    assert sent[1].url.params["after_id"] == "1"
-    with pytest.raises(EngageError, match="repeated"):
+    # The second page leads back to where it came from: it is not shown (its rows were).
+    with pytest.raises(UnexpectedAnswer, match="repeated"):
         next(pages)
+    assert sent[1].url.params["after_id"] == "1"
 
 
 def test_paginate_refuses_a_non_list_answer() -> None:
@@ -749,7 +752,7 @@ def test_the_shown_url_carries_the_query() -> None:
 def test_paginate_refuses_an_answer_that_is_a_bare_list() -> None:
     handler, _ = sequence(httpx.Response(200, json=[{"id": "1"}]))
     client, _ = make_client(handler)
-    with pytest.raises(UnexpectedAnswer, match="no `data` array"):
+    with pytest.raises(UnexpectedAnswer, match="with an array, not an object"):
         list(client.paginate(list_users()))
 
 
@@ -774,7 +777,7 @@ def logging_client(
 
 def test_a_429_in_a_bulk_run_is_handed_to_it_and_uses_no_retry() -> None:
     client, clock, sent, lines = logging_client(
-        httpx.Response(429, headers={"Retry-After": "90"}),
+        httpx.Response(429, headers={"Retry-After": "60"}),
         httpx.Response(429),
         httpx.Response(429, headers={"retry-after-ms": "2000"}),
         httpx.Response(200, json={"ok": True}),
@@ -783,9 +786,22 @@ def test_a_429_in_a_bulk_run_is_handed_to_it_and_uses_no_retry() -> None:
     handed: list[float | None] = []
     client.on_rate_limit = handed.append
     assert client.send(get_user("u1")) == {"ok": True}
-    assert handed == [c.RETRY_AFTER_CAP, None, 2.0]  # capped: the run decides how to pace
+    assert handed == [c.RETRY_AFTER_CAP, None, 2.0]  # the run decides how to pace
     assert len(sent) == 4 and clock.slept == []
     assert lines.count("  rate limited: waiting for the run's next slot") == 3
+
+
+def test_a_bulk_run_is_never_handed_a_wait_longer_than_the_cap() -> None:
+    # A run waited 60 s at a time through Retry-After: 100000, silent, until killed.
+    client, clock, sent, _ = logging_client(
+        httpx.Response(429, headers={"Retry-After": "100000"}), retries=3
+    )
+    handed: list[float | None] = []
+    client.on_rate_limit = handed.append
+    with pytest.raises(LongWait, match="asked to wait 100000 s, longer than the 60 s") as caught:
+        client.send(get_user("u1"))
+    assert caught.value.wait == 100000 and caught.value.exit_code == 6
+    assert handed == [] and clock.slept == [] and len(sent) == 1
 
 
 def test_a_bulk_run_hands_over_at_most_max_rate_limited_429s() -> None:

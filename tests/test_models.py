@@ -3,12 +3,15 @@ is required.`), and the body each sends: only the fields given, in the order giv
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engage_cli import models
 from engage_cli.errors import UsageError
+from tests.harness import run
 
 LONG_SCALAR = "must be a string, number or boolean (not null, an array or an object)"
 
@@ -27,7 +30,8 @@ def refusal(model: type[models._Strict], data: dict[str, Any]) -> str:
         (models.UserCreate, {"id": ""}, "invalid user: id: must not be empty."),
         (models.UserCreate, {"id": 1}, "invalid user: id: must be a string."),
         (models.UserCreate, {"id": "u 1"},
-         "invalid user: id: 'u 1' may only contain letters, digits and _ - . @ +."),
+         "invalid user: id: 'u 1' is not a user id: it may only be letters, digits and "
+         "_ - . @ + (not . or .. alone)."),
         (models.UserCreate, {"id": "u1", "email": None},
          "invalid user: email: must not be null (leave the field out instead)."),
         (models.UserCreate, {"id": "u1", "email": "a@b@c"},
@@ -192,3 +196,37 @@ def test_labels() -> None:
                               models.ListUpdate, models.EventCreate)] == [
         "user", "user update", "list", "list", "event"
     ]  # fmt: skip
+
+
+# --- one uid rule for whatever creates a user ------------------------------------------------
+
+
+@pytest.mark.parametrize("uid", [".", "..", "a b", "a\x00b", "é", "u1\n"])
+def test_a_uid_no_later_command_could_reach_is_refused_by_create(uid: str) -> None:
+    with pytest.raises(UsageError, match="is not a user id"):
+        models.validate(models.UserCreate, {"id": uid})
+
+
+@pytest.mark.parametrize("uid", ["u1", "a.b", "...", "a@b.co", "x+1", "_-"])
+def test_a_uid_of_the_rule_is_taken(uid: str) -> None:
+    assert models.validate(models.UserCreate, {"id": uid}) == {"id": uid}
+
+
+@pytest.mark.parametrize("uid", [".", "..", "a b", "a\x00b"])
+def test_create_and_an_upsert_import_refuse_the_same_uids(uid: str, tmp_path: Path) -> None:
+    create = run(["users", "create", "--id", uid])
+    assert create.exit_code == 2 and create.sent == []
+    path = tmp_path / "users.jsonl"
+    path.write_text(json.dumps({"id": uid, "first_name": "A"}) + "\n", encoding="utf-8")
+    imported = run(["users", "import", str(path)])
+    assert imported.exit_code == 2 and imported.sent == []
+    assert "is not a user id" in imported.stderr
+
+
+@pytest.mark.parametrize("uid", [".", ".."])
+def test_the_sandbox_refuses_a_dot_uid_as_create_does(uid: str) -> None:
+    from engage_cli.sandbox import validate
+
+    with pytest.raises(Exception, match="id must contain only") as caught:
+        validate.user_id({"id": uid})
+    assert getattr(caught.value, "status", None) == 400

@@ -85,7 +85,8 @@ def build_user_create(data: dict[str, Any]) -> APIRequest:
 def build_user_upsert(data: dict[str, Any]) -> APIRequest:
     key, rest = _user_key(data)
     lists = rest.pop("lists", None)
-    body = models.validate(models.UserUpdate, rest)
+    body = models.validate(models.UserUpsert, {"id": key, **rest})
+    del body["id"]  # it is the path
     if lists is not None:
         # An export carries each user's lists; the API takes them on PUT as its SDKs send
         # them, so an export imports back whatever the mode.

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engage_cli.bulk import locks
 from engage_cli.bulk.jobs import Job
 from engage_cli.bulk.readers import ERROR_KEY, Record, is_stream
 from engage_cli.endpoints import APIRequest
-from engage_cli.errors import UsageError
+from engage_cli.errors import TemporaryError, UsageError
 
 FAILURES_HINT = "Choose another place with --failures FILE."
 UNKNOWN_SUFFIX = ".unknown.jsonl"
@@ -122,6 +123,8 @@ class RecordsFile:
         self._mode = mode
         self._fd: int | None = None
         self._tmp: Path | None = None
+        self._held: int | None = None  # `replace`: the target, locked against other runs
+        self._created = False  # ... created empty to be locked: removed if left so
         self._lock = threading.Lock()
         if target.is_dir():
             raise UsageError(f"The failures file {target} is a directory.", hint=FAILURES_HINT)
@@ -129,6 +132,7 @@ class RecordsFile:
             self._mode = "direct"
         try:
             if self._mode == "replace":
+                self._held, self._created = locks.hold(target, "failures file")
                 fd, tmp = tempfile.mkstemp(
                     prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
                 )
@@ -138,6 +142,7 @@ class RecordsFile:
             elif not os.access(target.parent, os.W_OK):  # claim: fail now, not at record 1
                 raise PermissionError(errno.EACCES, "Permission denied")
         except OSError as exc:
+            self._release()
             raise UsageError(
                 f"Cannot write the failures file {target}: {exc.strerror}.", hint=FAILURES_HINT
             ) from None
@@ -161,14 +166,24 @@ class RecordsFile:
         if self._fd is not None:
             os.close(self._fd)
         if self._mode == "replace" and self._tmp is not None:
-            if self.count or self._keep_empty:
-                os.replace(self._tmp, self.target)
-                return self.target if self.count else None
-            self._tmp.unlink()
-            return None
+            try:
+                if self.count or self._keep_empty:
+                    os.replace(self._tmp, self.target)
+                    return self.target if self.count else None
+                self._tmp.unlink()
+                if self._created:  # made empty only to be held: nothing is left of it
+                    self.target.unlink(missing_ok=True)
+                return None
+            finally:
+                self._release()
         if self._mode == "claim" and self._fd is not None and not self.count:
             self.target.unlink(missing_ok=True)
         return self.target if self.count else None
+
+    def _release(self) -> None:
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
 
 
 def open_failures(job: Job, source_name: str, given: Path | None, stamp: str) -> RecordsFile:
@@ -219,6 +234,13 @@ class Resumed:
     path: Path
     acked: dict[int, str] = field(default_factory=dict)
     sent: dict[int, str] = field(default_factory=dict)
+    # The journal, locked while this run resumes it: a second --resume refuses to.
+    held: int | None = None
+
+    def release(self) -> None:
+        if self.held is not None:
+            os.close(self.held)
+            self.held = None
 
     def check(self, record: Record, request: APIRequest) -> None:
         """Refuse (UsageError) a record the journal names with another request."""
@@ -249,10 +271,19 @@ class Journal:
     under an exclusive lock while the run lives, so `--resume` never picks a live run's."""
 
     def __init__(self, stem: str, header: dict[str, Any]) -> None:
-        self.path, self._fd = claim(stem, JOURNAL_SUFFIX)
+        path = Path(stem + JOURNAL_SUFFIX)
+        try:
+            path, self._fd = claim(stem, JOURNAL_SUFFIX)
+        except OSError as exc:
+            raise _unwritable_journal(path, exc) from None
+        self.path = path
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._lock = threading.Lock()
-        self._write(json.dumps(header) + "\n")
+        try:
+            self._write(json.dumps(header) + "\n")
+        except OSError as exc:  # a full disk, a file size limit: before anything is sent
+            self.close(keep=False)
+            raise _unwritable_journal(path, exc) from None
 
     def sent(self, records: list[tuple[Record, APIRequest]]) -> None:
         self._write("".join(f"S {r.line} {fingerprint(q)}\n" for r, q in records))
@@ -270,26 +301,33 @@ class Journal:
             _write_all(self._fd, text.encode("ascii"))
 
 
+def _unwritable_journal(path: Path, exc: OSError) -> TemporaryError:
+    return TemporaryError(
+        f"Cannot write the journal {path} ({exc.strerror or exc}); nothing was sent.",
+        hint="Free some space where the input is (the run's files go beside it), then run again.",
+    )
+
+
 def read_journal(path: Path) -> Resumed:
-    """A killed run's journal. UsageError if it is not one, or its run is still going."""
+    """A killed run's journal, held (locked) by this run until `release`: UsageError if it is
+    not one, or another live run writes or resumes it."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise UsageError(f"Cannot read the journal {path}: {exc.strerror}.") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(
-                f"The run that writes {path} is still going; wait for it to end."
-            ) from None
+        locks.try_lock(fd, path)
         with os.fdopen(os.dup(fd), encoding="ascii", errors="replace") as fh:
             lines = fh.read().splitlines()
-    finally:
+        if not lines or not lines[0].startswith("{"):
+            raise UsageError(f"{path} is not a journal of engage.")
+    except locks.Held as exc:
         os.close(fd)
-    resumed = Resumed(path)
-    if not lines or not lines[0].startswith("{"):
-        raise UsageError(f"{path} is not a journal of engage.")
+        raise locks.refusal("journal", exc) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    resumed = Resumed(path, held=fd)
     for text in lines[1:]:
         parts = text.split()
         if len(parts) == 3 and parts[0] == "S" and parts[1].isdigit():
@@ -313,6 +351,7 @@ def find_journal(job: Job, source_name: str) -> Path:
     """The journal a killed run left for this input: the newest one no live run holds."""
     prefix = Path(journal_prefix(job, source_name))
     found = []
+    held: list[locks.Held] = []
     for path in prefix.parent.glob(f"{glob_escape(prefix.name)}*{JOURNAL_SUFFIX}"):
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -321,10 +360,13 @@ def find_journal(job: Job, source_name: str) -> Path:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            continue  # a live run's
+            held.append(locks.Held(path, locks.holder(fd)))  # a live run's, or resumed
+            continue
         finally:
             os.close(fd)
         found.append(path)
+    if not found and held:
+        raise locks.refusal("journal", held[0])
     if not found:
         raise UsageError(
             f"--resume: no journal of a killed run over {source_name} "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from engage_cli.bulk.readers import Record
 from engage_cli.bulk.run import Result
-from engage_cli.errors import EngageError, Interrupted, PartialFailure
+from engage_cli.errors import EngageError, Interrupted, PartialFailure, TemporaryError
 
 UNSAVED_SHOWN = 20  # records saved nowhere named in the error; the rest are counted
 
@@ -60,7 +60,8 @@ def raise_for_outcome(result: Result, retry: str, *, from_stream: str | None = N
 
 
 def _unsaved(result: Result, maybe: str) -> EngageError:
-    """The failures file could not be written: say which records are saved nowhere."""
+    """The failures file could not be written: stop (exit 6, as a full disk is temporary)
+    and say which records of the input are saved nowhere, to send again from there."""
     assert result.ledger_error is not None
     shown = ", ".join(_named(record) for record in result.unsaved[:UNSAVED_SHOWN])
     more = len(result.unsaved) - UNSAVED_SHOWN
@@ -68,11 +69,12 @@ def _unsaved(result: Result, maybe: str) -> EngageError:
         shown += f" and {more} more"
     text = (
         f"Cannot write {result.ledger_error.path} ({result.ledger_error.reason}): stopped. "
-        f"{len(result.unsaved)} records that did not land are saved nowhere: {shown}."
+        f"{len(result.unsaved)} records that did not land are saved nowhere: {shown} of "
+        f"{result.summary.input}."
     )
     if result.unread_after is not None:
         text += f" The input after line {result.unread_after} was not read."
-    return PartialFailure(
+    return TemporaryError(
         text + maybe,
         hint="Free the space (or choose --failures FILE elsewhere) and send those again.",
     )

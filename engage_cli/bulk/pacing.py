@@ -116,9 +116,13 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a CI job being can
 
 
 @contextmanager
-def stop_on_interrupt(stop: threading.Event, say: Callable[[], None]) -> Iterator[None]:
+def stop_on_interrupt(
+    stop: threading.Event, say: Callable[[], None], cancel: Callable[[], None] | None = None
+) -> Iterator[None]:
     """Ctrl-C (or SIGTERM) sets `stop` instead of raising, so no record is caught half-way
-    between the reader and the queue; requests in flight finish and are counted."""
+    between the reader and the queue, and `cancel`s the requests in flight, so the run ends
+    within seconds, not at their timeouts: each is then accounted as any request left
+    without an answer (uncertain if it was not harmless to repeat)."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers live on the main thread; Runner catches KeyboardInterrupt
         return
@@ -127,6 +131,8 @@ def stop_on_interrupt(stop: threading.Event, say: Callable[[], None]) -> Iterato
         if not stop.is_set():
             say()
         stop.set()
+        if cancel is not None:
+            cancel()
 
     previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:

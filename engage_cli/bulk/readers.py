@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from engage_cli.errors import EngageError, UsageError
 from engage_cli.inputs import parse_scalar
-from engage_cli.strict import loads_json
+from engage_cli.strict import NestingGuard, loads_json
 
 CHUNK_CHARS = 64 * 1024  # how much of a JSON document is decoded at a time
 STDIN = "-"
@@ -47,6 +47,11 @@ class Record:
 
 
 MAX_DEPTH = 32  # objects and arrays inside a record; no Engage field nests deeper than 2
+# The characters one record may take, whatever the format: a CSV row or JSON Lines line, a
+# record of a JSON document. As Python's csv module caps a cell (131,072); no request the API
+# takes is larger (a whole batch is under 100 KB).
+MAX_RECORD_CHARS = 131_072
+TOO_LARGE = f"larger than {MAX_RECORD_CHARS:,} characters, the most a record may take"
 
 
 def record_from_json(
@@ -255,7 +260,7 @@ def csv_record(columns: list[Column], cells: list[str], line: int) -> Record:
 
 def read_csv(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -> Iterator[Record]:
     # strict: a quote never closed is an error, not the rest of the file read as one cell.
-    reader = csv.reader(text.lines(), strict=True)
+    reader = csv.reader(_csv_lines(text), strict=True)
     columns: list[Column] | None = None
     start = end = 0
     try:
@@ -266,7 +271,10 @@ def read_csv(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) ->
             if columns is None:
                 columns = csv_columns(cells, schema, warn, f"{text.name}, line {start}")
                 continue
-            yield csv_record(columns, cells, start)
+            record = csv_record(columns, cells, start)
+            if sum(map(len, cells)) > MAX_RECORD_CHARS:
+                record = Record(start, None, (TOO_LARGE,))
+            yield record
     except csv.Error as exc:
         if "unexpected end of data" in str(exc):
             raise UsageError(
@@ -277,11 +285,21 @@ def read_csv(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) ->
         raise UsageError(f"{text.name}, line {reader.line_num}: not valid CSV ({exc}).") from None
 
 
+def _csv_lines(text: TextInput) -> Iterator[str]:
+    for number, line in enumerate(text.bounded_lines(MAX_RECORD_CHARS), 1):
+        if line is None:  # a CSV record spans lines, so no record can be cut out of it
+            raise UsageError(f"{text.name}, line {number}: {TOO_LARGE}; nothing was sent.")
+        yield line
+
+
 # --- JSON Lines and JSON -------------------------------------------------------------------
 
 
 def read_jsonl(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -> Iterator[Record]:
-    for number, line in enumerate(text.lines(), 1):
+    for number, line in enumerate(text.bounded_lines(MAX_RECORD_CHARS), 1):
+        if line is None:
+            yield Record(number, None, (TOO_LARGE,))
+            continue
         if not line.strip():
             continue
         try:
@@ -312,28 +330,47 @@ def read_json(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -
         parser = ijson.items_coro(built, "", use_float=True, multiple_values=True)
     lines = _LineCounter()
     lone: tuple[str, ...] = ()  # a lone surrogate escape, which yajl would turn into "?"
+    nesting = NestingGuard(MAX_DEPTH + (first == "["))  # the array holding the records
+    unfinished = 0  # characters of the record being built
     try:
         for piece, ends_line in _pieces(text):
+            unfinished += len(piece)
+            too_deep = not nesting.feed(piece)
+            if too_deep or unfinished > MAX_RECORD_CHARS + CHUNK_CHARS:
+                # Stopped before the parser builds it; what follows cannot be trusted.
+                problem = f"nested more than {MAX_DEPTH} levels deep" if too_deep else TOO_LARGE
+                yield Record(lines.current, None, (f"{problem}; nothing after it was read",))
+                return
             if "\\u" in piece and _LONE_SURROGATE.search(piece):
                 lone = (f"line {lines.current} holds a lone surrogate escape, which is not text",)
             parser.send(piece.encode("utf-8", "surrogateescape"))
             for value in built:
-                yield record_from_json(lines.start(), value, lone)
+                yield _sized(lines.start(), value, lone, unfinished)
                 lone = ()
             lines.fed(piece, ends_line, completed=bool(built))
+            if built:  # the next record may have started anywhere in this piece
+                unfinished = len(piece)
             del built[:]
         parser.close()
         for value in built:
-            yield record_from_json(lines.start(), value)
+            yield _sized(lines.start(), value, (), unfinished)
     except (ijson.JSONError, UnicodeDecodeError) as exc:
         for value in built:  # what was whole before the error
-            yield record_from_json(lines.start(), value)
+            yield _sized(lines.start(), value, (), unfinished)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if lone:  # yajl turns a lone low surrogate into bytes that then cannot be decoded
             message = lone[0]
         yield Record(
             lines.current, None, (f"not valid JSON ({message}); nothing after it was read",)
         )
+
+
+def _sized(line: int, value: Any, problems: tuple[str, ...], fed: int) -> Record:
+    """A record of a JSON document, refused if larger than a record may be: measured only
+    when the characters fed since the last record ended (`fed`) could hold one that large."""
+    if fed > MAX_RECORD_CHARS and len(json.dumps(value, ensure_ascii=False)) > MAX_RECORD_CHARS:
+        return Record(line, None, (TOO_LARGE,))
+    return record_from_json(line, value, problems)
 
 
 _LONE_SURROGATE = re.compile(
@@ -414,6 +451,25 @@ class TextInput:
         if len(head) >= size > 0:
             return head
         return head + self._stream.read(size - len(head) if size > 0 else -1)
+
+    def bounded_lines(self, limit: int) -> Iterator[str | None]:
+        """Each line, or None for a line longer than `limit`, skipped without being held:
+        memory stays bounded whatever the input."""
+        head, self._head = self._head, ""
+        while True:
+            line = head + self._stream.readline(limit + 1 - len(head)) if head else ""
+            line = line or self._stream.readline(limit + 1)
+            head = ""
+            if not line:
+                return
+            if len(line) <= limit or line.endswith(("\n", "\r")):
+                yield line
+                continue
+            while True:  # the rest of the long line, read and dropped
+                rest = self._stream.readline(CHUNK_CHARS)
+                if not rest or rest.endswith(("\n", "\r")):
+                    break
+            yield None
 
     def lines(self) -> Iterator[str]:
         head, self._head = self._head, ""

@@ -198,6 +198,7 @@ def run(
         resumed = None
         if plan.resume:
             resumed = ledger.read_journal(ledger.find_journal(plan.job, source.name))
+            stack.callback(resumed.release)  # held while this run resumes it
         total = None
         spool = None
         if not plan.stream:
@@ -330,7 +331,12 @@ def _send(
         unknown = ledger.RecordsFile(plan.unknown, mode="replace")
     else:
         unknown = ledger.unknown_file(stem)
-    journal = ledger.Journal(stem, {"command": job.command, "input": source.label})
+    try:
+        journal = ledger.Journal(stem, {"command": job.command, "input": source.label})
+    except BaseException:  # it cannot be written: nothing was sent, nothing is kept
+        failures.close()
+        unknown.close()
+        raise
     stop = threading.Event()
     clean = False
     reporter.sending(total, failures.target)
@@ -353,7 +359,11 @@ def _send(
                 outcome=reporter.outcome,
                 stop=stop,
             )
-            with pacing.stop_on_interrupt(runner.stop, lambda: reporter.stopping(failures.target)):
+
+            def stopping() -> None:
+                reporter.stopping(failures.target)
+
+            with pacing.stop_on_interrupt(runner.stop, stopping, client.cancel):
                 if spool is not None and spool.usable:  # read and checked once, sent as checked
                     runner.run_prepared(spool.items())
                 else:

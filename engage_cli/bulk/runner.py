@@ -27,7 +27,7 @@ from engage_cli.bulk.ledger import Journal, LedgerError, RecordsFile, Resumed
 from engage_cli.bulk.pacing import Pacer
 from engage_cli.bulk.readers import Record
 from engage_cli.endpoints import APIRequest, EncodedJSON
-from engage_cli.errors import ConfigError, EngageError, Interrupted, TemporaryError
+from engage_cli.errors import ConfigError, EngageError, Interrupted, LongWait, TemporaryError
 
 # Every tunable number of a bulk run.
 DEFAULT_CONCURRENCY = 8
@@ -68,6 +68,7 @@ class Tally:
     unsaved: int = 0
     retries: int = 0
     rate_limited: int = 0  # 429 answers
+    waiting_until: float = 0.0  # the monotonic time a 429's Retry-After pauses the run to
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -136,7 +137,9 @@ class Runner:
         self.tally = Tally()  # its clock starts when sending does
         self.stop = stop or threading.Event()
         self.fatal: EngageError | None = None  # bad credentials: every request would fail
-        self.down: TemporaryError | None = None  # the API failed max_errors times in a row
+        # The API failed max_errors times in a row, or asked for a longer pause than any run
+        # waits: the run stops (exit 6), every record not landed in the failures file.
+        self.down: TemporaryError | None = None
         self.ledger_error: LedgerError | None = None
         self.unsaved: list[Record] = []  # records the ledger could not take
         self.too_large = 0  # records failed as too large for any batch: retried without --batch
@@ -330,6 +333,10 @@ class Runner:
             self.client.send(request)
         except EngageError as err:
             self._answered(err)
+            if isinstance(err, LongWait):  # no run waits that long: stop, as a command does
+                with self._lock:
+                    self.down = self.down or err
+                self.stop.set()
             if err.status in self.job.done_statuses:
                 self._landed(chunk)
             elif _uncertain(err, request):
@@ -396,6 +403,10 @@ class Runner:
         new slot; the request then goes again without using up one of its retries."""
         self._count("rate_limited")
         self.pacer.throttled(pause)
+        if pause and self._progress is not None:  # a terminal shows that the run waits
+            with self._lock:
+                self.tally.waiting_until = max(self.tally.waiting_until, time.monotonic() + pause)
+                self._progress(self.tally)
         if not self.pacer.wait(self.stop):
             raise Interrupted("Stopped while waiting out a rate limit; not sent again.")
 
@@ -447,13 +458,7 @@ IN_FLIGHT_AT_KILL = (
 
 
 def _uncertain(err: EngageError, request: APIRequest) -> bool:
-    """Sent, and no answer says whether it acted: a timeout or a 5xx after a request that is
-    not harmless to repeat (an event POST, a batch). A connection that never opened is not."""
-    if request.repeatable or not isinstance(err, TemporaryError) or err.status == 429:
-        return False
-    if err.status is not None:
-        return err.status >= 500
-    from engage_cli.client import should_retry_exception
-
-    cause = err.__cause__
-    return not (isinstance(cause, Exception) and should_retry_exception(cause, False))
+    """Sent, and no answer says whether it acted: the client's one rule (a timeout, a dropped
+    connection, a 500/502/504 or an answer that is not one, after a request that is not
+    harmless to repeat: an event POST, a batch). A 503 or a 429 refused before acting."""
+    return err.uncertain and not request.repeatable

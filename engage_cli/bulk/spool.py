@@ -32,6 +32,13 @@ class Spool:
 
     @property
     def usable(self) -> bool:
+        """True if every record added is kept: the writes still buffered are flushed first,
+        as a full disk (a file size limit) shows only then."""
+        if self._file is not None:
+            try:
+                self._file.flush()
+            except OSError:
+                self.close()
         return self._file is not None
 
     def add(self, record: Record, request: APIRequest) -> None:
@@ -67,8 +74,12 @@ class Spool:
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()  # a TemporaryFile is gone once closed
-            self._file = None
+            try:
+                self._file.close()  # a TemporaryFile is gone once closed
+            except OSError:
+                pass  # what the buffer held could not be written: dropped with the rest
+            finally:
+                self._file = None
 
 
 HEADER = struct.Struct("<cI")  # how the entry is encoded, and its length

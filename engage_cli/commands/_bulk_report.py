@@ -5,6 +5,7 @@ not land."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
@@ -76,7 +77,8 @@ class TerminalReporter:
     def stopping(self, failures: Path) -> None:
         stderr = self.state.streams.stderr
         stderr.write(
-            f"\nStopping: waiting for the requests in flight; the rest go to {failures}.\n"
+            f"\nStopping: the requests in flight are cut short (they may have landed: see the "
+            f"summary); the rest go to {failures}.\n"
         )
         stderr.flush()
 
@@ -89,6 +91,11 @@ class TerminalReporter:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def waiting(label: str, wait: float) -> str:
+    """The bar's label, saying so while a 429's Retry-After pauses the run."""
+    return f"{label} (rate limited: waiting {wait:.0f} s)" if wait >= 0.5 else label
 
 
 class TerminalProgress:
@@ -118,12 +125,15 @@ class TerminalProgress:
             redirect_stdout=False,
             redirect_stderr=False,
         )
+        self._label = label
         self._task = self._progress.add_task(label, total=total, failed=0, rate=0.0)
         self._progress.start()
 
     def update(self, tally: Tally) -> None:
+        wait = tally.waiting_until - time.monotonic()
         self._progress.update(
             self._task,
+            description=waiting(self._label, wait),
             completed=tally.done,
             failed=tally.failed + tally.unknown,
             rate=tally.rate(),
