@@ -115,7 +115,7 @@ BAD = [
     ("model refuses a meta value", "s.yaml", "name: s\nusers:\n  - id: u1\n    meta: {a: [1]}\n",
      "line 4 (users[0].meta)", "must be a string, number or boolean"),
     ("bad uid", "s.yaml", "name: s\nusers:\n  - id: 'a b'\n", "line 3 (users[0].id)",
-     "may only contain"),
+     "may only be letters"),
     ("bad event", "s.yaml", "name: s\nusers:\n  - id: u1\n    events: [{value: 3}]\n",
      "line 4 (users[0].events[0])", "event: is required"),
     ("missing name", "s.yaml", "users: []\n", "s.yaml, line 1", "name is required"),
