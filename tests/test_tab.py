@@ -136,12 +136,16 @@ def save_profiles(*names: str) -> None:
     ConfigFile(path, names[0], {name: {"api_key": f"key-{name}"} for name in names}).save()
 
 
-def test_every_command_path_and_option_prefix_completes_as_typer_does() -> None:
+SHARDS = 8  # the walk's lines in eight tests, so pytest-xdist spreads them over the workers
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_command_path_and_option_prefix_completes_as_typer_does(shard: int) -> None:
     save_profiles("ci", "staging", "prod")
     cases = lines_to_complete()
     assert len(cases) > 1000, "the walk lost its subject"
     differences = []
-    for words in cases:
+    for words in cases[shard::SHARDS]:
         if "--version" in words[:-1]:
             continue  # see test_a_version_flag_before_tab_is_not_run
         # Every case in bash and zsh (zsh shows help); fish and PowerShell format help the
