@@ -43,7 +43,7 @@ DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_con
 
 # Deeper than any body the API takes, and shallow enough that nothing downstream (validation,
 # encoding, rendering) can run out of stack on it.
-MAX_DEPTH = 32  # as bulk.readers: no Engage field nests deeper than 2
+MAX_DEPTH = 32  # as bulk.records: no Engage field nests deeper than 2
 SURROGATE = re.compile("[\ud800-\udfff]")
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 

@@ -15,8 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from engage_cli.bulk import jobs, ledger, pacing, readers
+from engage_cli.bulk import jobs, json_records, ledger, pacing, readers
 from engage_cli.bulk import runner as running
+from engage_cli.bulk.csv_records import EVENT_CSV, USER_CSV, CsvSchema, read_csv
+from engage_cli.bulk.json_records import read_json
+from engage_cli.bulk.records import Record
+from engage_cli.bulk.text_input import TextInput
 from engage_cli.errors import UsageError
 from engage_cli.sandbox.api import SandboxAPI
 from engage_cli.sandbox.store import SandboxStore
@@ -49,18 +53,14 @@ class Recorder:
         return {r.url.path for r in self.requests}
 
 
-def csv_records(text: str, schema: readers.CsvSchema = readers.USER_CSV) -> list[readers.Record]:
+def csv_records(text: str, schema: CsvSchema = USER_CSV) -> list[Record]:
     warnings: list[str] = []
     return list(
-        readers.read_csv(
-            readers.TextInput(io.StringIO(text, newline=""), "t.csv"), schema, warnings.append
-        )
+        read_csv(TextInput(io.StringIO(text, newline=""), "t.csv"), schema, warnings.append)
     )
 
 
-def read_file(
-    path: Path, schema: readers.CsvSchema = readers.USER_CSV, fmt: str | None = None
-) -> list[readers.Record]:
+def read_file(path: Path, schema: CsvSchema = USER_CSV, fmt: str | None = None) -> list[Record]:
     return list(readers.read_records(readers.Source(str(path), fmt, path=path), schema))
 
 
@@ -126,8 +126,8 @@ def test_csv_quoted_cells_spanning_lines_keep_line_numbers_right() -> None:
 def test_csv_unknown_columns_go_to_meta_as_text_with_one_warning() -> None:
     warnings: list[str] = []
     text = "id,plan,seats:=\nu1,pro,3\nu2,free,1\n"
-    stream = readers.TextInput(io.StringIO(text), "seed.csv")
-    records = list(readers.read_csv(stream, readers.USER_CSV, warnings.append))
+    stream = TextInput(io.StringIO(text), "seed.csv")
+    records = list(read_csv(stream, USER_CSV, warnings.append))
     assert [r.data for r in records] == [
         {"id": "u1", "meta": {"plan": "pro", "seats": 3}},
         {"id": "u2", "meta": {"plan": "free", "seats": 1}},
@@ -162,7 +162,7 @@ def test_csv_events_value_reads_like_events_add_and_properties_follow_the_typing
         "u1,Tag,gold,,,\n"
         "u1,Bad,null,,,\n"
     )
-    records = csv_records(text, readers.EVENT_CSV)
+    records = csv_records(text, EVENT_CSV)
     assert records[0].data == {
         "uid": "u1",
         "event": "Paid",
@@ -216,7 +216,7 @@ def json_array(n: int) -> str:
 def test_json_array_streams_in_chunks_with_line_numbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    monkeypatch.setattr(readers, "CHUNK_CHARS", chunk)
+    monkeypatch.setattr(json_records, "CHUNK_CHARS", chunk)
     path = tmp_path / "users.json"
     path.write_text(json_array(30), encoding="utf-8")
     records = read_file(path)
@@ -238,13 +238,11 @@ def test_a_json_array_is_read_record_by_record_not_whole() -> None:
             delivered += len(chunk)
             return chunk
 
-    records = readers.read_json(
-        readers.TextInput(Counting(text), "big.json"), readers.USER_CSV, print
-    )
+    records = read_json(TextInput(Counting(text), "big.json"), USER_CSV, print)
     first = next(records)
     assert first.data == {"id": "u0", "meta": {"n": 0, "s": ""}}
-    assert len(text) > 10 * readers.CHUNK_CHARS
-    assert delivered <= 2 * readers.CHUNK_CHARS
+    assert len(text) > 10 * json_records.CHUNK_CHARS
+    assert delivered <= 2 * json_records.CHUNK_CHARS
     assert sum(1 for _ in records) == 19_999
 
 
@@ -691,12 +689,12 @@ def test_reading_stays_only_a_few_records_ahead_of_sending(tmp_path: Path) -> No
     ahead = 0
     lock = threading.Lock()
 
-    def records() -> Iterator[readers.Record]:
+    def records() -> Iterator[Record]:
         nonlocal ahead
         for n in range(2_000):
             with lock:  # read but not yet answered, as the next record is read
                 ahead = max(ahead, n - finished)
-            yield readers.Record(n + 2, {"id": f"u{n}"})
+            yield Record(n + 2, {"id": f"u{n}"})
 
     class Slow:
         on_rate_limit = None
@@ -1092,7 +1090,7 @@ def test_a_stop_cuts_a_retry_wait_short_and_keeps_the_record(tmp_path: Path) -> 
     )
     failures = ledger.RecordsFile(tmp_path / "f.jsonl", mode="claim")
     runner = running.Runner(jobs.users_import_job("upsert"), client, failures, stop=stop)
-    thread = threading.Thread(target=runner.run, args=([readers.Record(2, {"id": "u1"})],))
+    thread = threading.Thread(target=runner.run, args=([Record(2, {"id": "u1"})],))
     thread.start()
     assert waiting.wait(10)  # the request got its 503 and waits 30 s to retry
     stop.set()

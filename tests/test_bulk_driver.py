@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from engage_cli.bulk import readers
+from engage_cli.bulk.csv_records import USER_CSV
 from engage_cli.bulk.jobs import Job
-from engage_cli.bulk.readers import Record
+from engage_cli.bulk.records import Record
 from engage_cli.bulk.run import BulkRun, RecordsInput, run
 from engage_cli.bulk.runner import Tally
 from engage_cli.context import State
@@ -34,7 +34,7 @@ def build(data: dict[str, Any]) -> APIRequest:
 
 JOB = Job(
     command="seed apply",
-    schema=readers.USER_CSV,
+    schema=USER_CSV,
     build=build,
     sends="PUT /users/{uid}",
     resume="seed apply --resume {file}",

@@ -11,15 +11,17 @@ from pathlib import Path
 import pytest
 
 from engage_cli.bulk import readers
+from engage_cli.bulk.csv_records import USER_CSV
+from engage_cli.bulk.records import MAX_DEPTH, MAX_RECORD_CHARS, TOO_LARGE, Record
 from engage_cli.strict import NestingGuard
 from tests.harness import run
 
-BIG = "x" * (readers.MAX_RECORD_CHARS + 1)
+BIG = "x" * (MAX_RECORD_CHARS + 1)
 
 
-def read(path: Path) -> list[readers.Record]:
+def read(path: Path) -> list[Record]:
     source = readers.Source(str(path), path=path)
-    return list(readers.read_records(source, readers.USER_CSV))
+    return list(readers.read_records(source, USER_CSV))
 
 
 @pytest.mark.parametrize(
@@ -45,7 +47,7 @@ def test_a_json_document_nested_without_end_is_refused_while_streaming(tmp_path:
     path.write_text("[" * 100_000 + "]" * 100_000)
     (record,) = read(path)
     assert record.problems == (
-        f"nested more than {readers.MAX_DEPTH} levels deep; nothing after it was read",
+        f"nested more than {MAX_DEPTH} levels deep; nothing after it was read",
     )
     result = run(["users", "import", str(path)])
     assert result.exit_code == 2 and result.sent == []
@@ -63,7 +65,7 @@ def test_records_before_a_too_deep_one_are_read(tmp_path: Path) -> None:
 
 
 def test_a_record_just_at_the_depth_limit_is_read(tmp_path: Path) -> None:
-    inner = "[" * (readers.MAX_DEPTH - 1) + "1" + "]" * (readers.MAX_DEPTH - 1)
+    inner = "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1)
     path = tmp_path / "d.json"
     path.write_text('[{"id": "u1", "x": ' + inner + "}]")
     (record,) = read(path)
@@ -80,19 +82,19 @@ def test_one_size_limit_for_every_format(tmp_path: Path, suffix: str) -> None:
     elif suffix == ".json":
         path.write_text(json.dumps([small, huge]))
     else:  # two cells, each under the csv module's own cap of a cell, the row over
-        half = "y" * (readers.MAX_RECORD_CHARS // 2 + 1)
+        half = "y" * (MAX_RECORD_CHARS // 2 + 1)
         path.write_text(f"id,first_name,last_name\nu1,A,B\nu2,{half},{half}\n")
     result = run(["users", "import", str(path)])
     assert result.exit_code == 2 and result.sent == []
     line = 3 if suffix == ".csv" else 2 if suffix == ".jsonl" else 1
-    assert f"line {line}: larger than {readers.MAX_RECORD_CHARS:,} characters" in result.stderr
+    assert f"line {line}: larger than {MAX_RECORD_CHARS:,} characters" in result.stderr
 
 
 def test_a_too_long_json_lines_line_is_skipped_without_being_held(tmp_path: Path) -> None:
     path = tmp_path / "u.jsonl"
     path.write_text(json.dumps({"id": "u1", "first_name": BIG * 8}) + "\n" + '{"id": "u2"}\n')
     records = read(path)
-    assert records[0].problems == (readers.TOO_LARGE,) and records[0].data is None
+    assert records[0].problems == (TOO_LARGE,) and records[0].data is None
     assert (records[1].line, records[1].data) == (2, {"id": "u2"})
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from engage_cli.bulk import readers, spool
 from engage_cli.bulk import run as driver
+from engage_cli.bulk.records import Record
 from engage_cli.endpoints import APIRequest
 from tests.harness import run
 
@@ -147,6 +148,6 @@ def test_a_spool_whose_buffer_cannot_be_written_is_dropped_never_raised() -> Non
     kept = spool.Spool()
     kept.close()
     kept._file = Full()
-    kept.add(readers.Record(2, {"id": "u1"}), APIRequest("PUT", "/users/u1", body={}))
+    kept.add(Record(2, {"id": "u1"}), APIRequest("PUT", "/users/u1", body={}))
     assert kept.usable is False  # the send pass reads the input again instead
     kept.close()

@@ -13,7 +13,7 @@ import httpx
 
 from engage_cli.bulk import jobs, ledger, pacing
 from engage_cli.bulk import runner as running
-from engage_cli.bulk.readers import Record
+from engage_cli.bulk.records import Record
 from engage_cli.commands._bulk_report import waiting
 from tests.harness import run
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from engage_cli.bulk import jobs, ledger
-from engage_cli.bulk.readers import Record
+from engage_cli.bulk.records import Record
 from engage_cli.endpoints import APIRequest
 from engage_cli.errors import UsageError
 

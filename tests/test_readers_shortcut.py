@@ -1,5 +1,5 @@
 """The JSON Lines reader skips the walk of a record's values when its text shows there is
-nothing to find (bulk/readers.plainly_sound): it must never skip a record the walk refuses."""
+nothing to find (bulk/records.plainly_sound): it must never skip a record the walk refuses."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage_cli.bulk.readers import MAX_DEPTH, data_problems, plainly_sound, record_from_json
+from engage_cli.bulk.json_records import record_from_json
+from engage_cli.bulk.records import MAX_DEPTH, data_problems, plainly_sound
 
 # Text with what the walk looks for: lone surrogates, and bytes that were not UTF-8.
 hostile_text = st.one_of(

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from engage_cli.bulk import jobs, ledger, pacing, readers
-from engage_cli.bulk.readers import Record
+from engage_cli.bulk import jobs, ledger, pacing
+from engage_cli.bulk.csv_records import USER_CSV
+from engage_cli.bulk.records import Record
 from engage_cli.endpoints import add_event, create_user, update_user
 from engage_cli.sandbox.store import SandboxStore
 from engage_cli.tables import USERS, cell_width
@@ -147,7 +148,7 @@ def test_users_import_jobs_say_what_they_send_and_how_to_resume(
 ) -> None:
     job = jobs.users_import_job(mode)
     assert (job.command, job.sends, job.resume) == ("users import", sends, resume)
-    assert job.schema is readers.USER_CSV and not job.dedupe and job.done_statuses == frozenset()
+    assert job.schema is USER_CSV and not job.dedupe and job.done_statuses == frozenset()
 
 
 def test_prepare_names_the_line_and_each_problem() -> None:

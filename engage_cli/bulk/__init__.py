@@ -1,6 +1,7 @@
 """Bulk runs, in the order a record passes through them:
 
-1. `readers`: read a record from CSV, JSON Lines or JSON, with its line number;
+1. `readers`: open the input and read each record (a `records.Record`), with its line number,
+   through `csv_records` or `json_records`;
 2. `jobs`: validate it and build its request (every record is checked before any is sent);
 3. `spool`: keep what was checked for the send pass, so the input is read once;
 4. `runner`: send it, concurrently, with faults handled; `pacing`: the shared rate, and

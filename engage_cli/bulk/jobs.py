@@ -9,14 +9,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from engage_cli import endpoints, ids, models
-from engage_cli.bulk.readers import (
+from engage_cli.bulk.csv_records import (
     EVENT_CSV,
     SERVER_FIELDS,
     UID_CSV,
     USER_CSV,
     CsvSchema,
-    Record,
 )
+from engage_cli.bulk.records import Record
 from engage_cli.endpoints import APIRequest
 from engage_cli.errors import UsageError
 

@@ -28,7 +28,8 @@ from typing import Any
 
 from engage_cli.bulk import locks
 from engage_cli.bulk.jobs import Job
-from engage_cli.bulk.readers import ERROR_KEY, Record, is_stream
+from engage_cli.bulk.readers import is_stream
+from engage_cli.bulk.records import ERROR_KEY, Record
 from engage_cli.endpoints import APIRequest
 from engage_cli.errors import TemporaryError, UsageError
 

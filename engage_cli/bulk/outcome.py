@@ -8,7 +8,7 @@ answer are never in it.
 
 from __future__ import annotations
 
-from engage_cli.bulk.readers import Record
+from engage_cli.bulk.records import Record
 from engage_cli.bulk.run import Result
 from engage_cli.errors import EngageError, Interrupted, PartialFailure, TemporaryError
 

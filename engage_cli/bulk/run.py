@@ -10,7 +10,7 @@ Contract
 - `plan` (a `BulkRun`) says what to do: the `job` (record -> request, with its name, its
   statuses that still mean done and whether it dedupes) and the `source` of records: a
   `FileInput` (a path, or "-" with the stdin stream to read) or `RecordsInput` (records
-  already in memory, each a `readers.Record` whose `line` is its position, e.g. a plan's
+  already in memory, each a `records.Record` whose `line` is its position, e.g. a plan's
   actions); then concurrency, rate, batch, resume, the failures and unknown paths, retries,
   max_errors, stream, dry_run, allow_empty.
 - `connect(...)` builds the API client (`State.client` fits): once for the preflight (or the
@@ -56,7 +56,8 @@ from engage_cli.bulk import jobs, ledger, pacing, progress, readers
 from engage_cli.bulk import runner as running
 from engage_cli.bulk.jobs import Checked, Job
 from engage_cli.bulk.progress import Summary
-from engage_cli.bulk.readers import Record, Source
+from engage_cli.bulk.readers import Source
+from engage_cli.bulk.records import Record
 from engage_cli.bulk.runner import Runner, Tally
 from engage_cli.endpoints import APIRequest
 from engage_cli.errors import EngageError, Interrupted, UsageError

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from engage_cli.bulk.jobs import InvalidRecord, Job, batch_item, prepare, route_key
 from engage_cli.bulk.ledger import Journal, LedgerError, RecordsFile, Resumed
 from engage_cli.bulk.pacing import Pacer
-from engage_cli.bulk.readers import Record
+from engage_cli.bulk.records import Record
 from engage_cli.endpoints import APIRequest, EncodedJSON
 from engage_cli.errors import ConfigError, EngageError, Interrupted, LongWait, TemporaryError
 

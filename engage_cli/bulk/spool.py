@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-from engage_cli.bulk.readers import Record
+from engage_cli.bulk.records import Record
 from engage_cli.endpoints import APIRequest
 
 

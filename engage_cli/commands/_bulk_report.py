@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from engage_cli.bulk.progress import Summary
-    from engage_cli.bulk.readers import Record
+    from engage_cli.bulk.records import Record
     from engage_cli.bulk.run import BulkRun
     from engage_cli.bulk.runner import Tally
     from engage_cli.client import EngageClient

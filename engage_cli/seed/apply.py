@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from engage_cli import endpoints
 from engage_cli.bulk import run as driver
+from engage_cli.bulk.csv_records import USER_CSV
 from engage_cli.bulk.jobs import Job
-from engage_cli.bulk.readers import USER_CSV, Record
+from engage_cli.bulk.records import Record
 from engage_cli.endpoints import APIRequest
 from engage_cli.seed.file import Seed
 from engage_cli.seed.plan import Action, Plan, list_ids

@@ -14,7 +14,7 @@ from engage_cli.errors import UsageError
 STDIN = "-"
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
-MAX_DEPTH = 32  # as the bulk readers: no seed field nests deeper than 4
+MAX_DEPTH = 32  # as bulk.records: no seed field nests deeper than 4
 # Values once YAML aliases are expanded: a few aliases of aliases (a "billion laughs") would
 # otherwise grow into more than memory holds. A seed listing 100,000 users stays under.
 MAX_VALUES = 1_000_000

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from engage_cli import strict
 from engage_cli.bulk import readers
+from engage_cli.bulk.csv_records import USER_CSV
 
 
 def read_all(path: Path) -> float:
     started = time.perf_counter()
-    for _ in readers.read_records(readers.Source(str(path), path=path), readers.USER_CSV):
+    for _ in readers.read_records(readers.Source(str(path), path=path), USER_CSV):
         pass
     return time.perf_counter() - started
 

@@ -1,0 +1,159 @@
+"""Reading JSON Lines and JSON: a line, or a record of a streamed JSON document, becomes a
+record; nesting and size are guarded before a record is built, so memory stays flat."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from engage_cli.bulk.csv_records import CsvSchema  # every reader takes the schema; JSON needs none
+from engage_cli.bulk.records import (
+    ERROR_KEY,
+    MAX_DEPTH,
+    MAX_RECORD_CHARS,
+    TOO_LARGE,
+    Record,
+    data_problems,
+    plainly_sound,
+)
+from engage_cli.bulk.text_input import CHUNK_CHARS, TextInput
+from engage_cli.strict import NestingGuard, loads_json
+
+
+def record_from_json(
+    line: int, value: Any, problems: tuple[str, ...] = (), text: str | None = None
+) -> Record:
+    """`text`, the JSON the value was decoded from, spares the walk of a record it shows has
+    no problem (most of them: the walk was a fifth of reading a JSON Lines file)."""
+    if text is None or not plainly_sound(text):
+        problems += data_problems(value)
+    if problems:
+        return Record(line, value if isinstance(value, dict) else None, problems)
+    if not isinstance(value, dict):
+        kind = "an array" if isinstance(value, list) else f"{json.dumps(value)[:40]}"
+        return Record(line, value, (f"expected a JSON object, got {kind}",))
+    return Record(line, {k: v for k, v in value.items() if k != ERROR_KEY})
+
+
+def read_jsonl(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -> Iterator[Record]:
+    for number, line in enumerate(text.bounded_lines(MAX_RECORD_CHARS), 1):
+        if line is None:
+            yield Record(number, None, (TOO_LARGE,))
+            continue
+        if not line.strip():
+            continue
+        try:
+            value = loads_json(line)
+        except RecursionError:
+            yield Record(number, None, (f"nested more than {MAX_DEPTH} levels deep",))
+            continue
+        except ValueError as exc:
+            yield Record(number, line.rstrip("\r\n"), (f"not valid JSON ({exc})",))
+            continue
+        yield record_from_json(number, value, text=line)
+
+
+def read_json(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -> Iterator[Record]:
+    """A JSON array of records, streamed by ijson (only the record being built is in memory);
+    also one object, or objects one after another. Past a syntax error nothing can be
+    trusted: it is the last record, saying where, and nothing after it is read."""
+    import ijson  # type: ignore[import-untyped]  # its C backend, imported for JSON only
+    from ijson.utils import sendable_list  # type: ignore[import-untyped]
+
+    built: Any = sendable_list()
+    first = text.first_char()
+    if not first:
+        return
+    if first == "[":
+        parser = ijson.items_coro(built, "item", use_float=True)
+    else:
+        parser = ijson.items_coro(built, "", use_float=True, multiple_values=True)
+    lines = _LineCounter()
+    lone: tuple[str, ...] = ()  # a lone surrogate escape, which yajl would turn into "?"
+    nesting = NestingGuard(MAX_DEPTH + (first == "["))  # the array holding the records
+    unfinished = 0  # characters of the record being built
+    try:
+        for piece, ends_line in _pieces(text):
+            unfinished += len(piece)
+            too_deep = not nesting.feed(piece)
+            if too_deep or unfinished > MAX_RECORD_CHARS + CHUNK_CHARS:
+                # Stopped before the parser builds it; what follows cannot be trusted.
+                problem = f"nested more than {MAX_DEPTH} levels deep" if too_deep else TOO_LARGE
+                yield Record(lines.current, None, (f"{problem}; nothing after it was read",))
+                return
+            if "\\u" in piece and _LONE_SURROGATE.search(piece):
+                lone = (f"line {lines.current} holds a lone surrogate escape, which is not text",)
+            parser.send(piece.encode("utf-8", "surrogateescape"))
+            for value in built:
+                yield _sized(lines.start(), value, lone, unfinished)
+                lone = ()
+            lines.fed(piece, ends_line, completed=bool(built))
+            if built:  # the next record may have started anywhere in this piece
+                unfinished = len(piece)
+            del built[:]
+        parser.close()
+        for value in built:
+            yield _sized(lines.start(), value, (), unfinished)
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        for value in built:  # what was whole before the error
+            yield _sized(lines.start(), value, (), unfinished)
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if lone:  # yajl turns a lone low surrogate into bytes that then cannot be decoded
+            message = lone[0]
+        yield Record(
+            lines.current, None, (f"not valid JSON ({message}); nothing after it was read",)
+        )
+
+
+def _sized(line: int, value: Any, problems: tuple[str, ...], fed: int) -> Record:
+    """A record of a JSON document, refused if larger than a record may be: measured only
+    when the characters fed since the last record ended (`fed`) could hold one that large."""
+    if fed > MAX_RECORD_CHARS and len(json.dumps(value, ensure_ascii=False)) > MAX_RECORD_CHARS:
+        return Record(line, None, (TOO_LARGE,))
+    return record_from_json(line, value, problems)
+
+
+_LONE_SURROGATE = re.compile(
+    r"(?<!\\)\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    r"|(?<![0-9a-fA-F]{2})(?<!\\u[dD][89abAB])(?<!\\)\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _pieces(text: TextInput) -> Iterator[tuple[str, bool]]:
+    """The input in pieces of at most a chunk, cut after each newline, so that what a piece
+    completes is known to end on its line; a long line comes in several pieces."""
+    while True:
+        chunk = text.read(CHUNK_CHARS)
+        if not chunk:
+            return
+        start = 0
+        while True:
+            end = chunk.find("\n", start)
+            if end < 0:
+                if start < len(chunk):
+                    yield chunk[start:], False
+                break
+            yield chunk[start : end + 1], True
+            start = end + 1
+
+
+class _LineCounter:
+    """Which line a record starts on: the first line since the last record ended that holds
+    more than array punctuation, or the line it ended on."""
+
+    def __init__(self) -> None:
+        self.current = 1
+        self._pending: int | None = None
+
+    def start(self) -> int:
+        line = self._pending if self._pending is not None else self.current
+        self._pending = None
+        return line
+
+    def fed(self, piece: str, ends_line: bool, *, completed: bool) -> None:
+        if not completed and self._pending is None and piece.strip(" \t\r\n,[]"):
+            self._pending = self.current
+        if ends_line:
+            self.current += 1

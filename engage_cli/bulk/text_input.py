@@ -1,0 +1,67 @@
+"""The text a reader reads: a stream whose start can be peeked to sniff the format, read in
+bounded pieces so that memory stays flat whatever the input."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import IO
+
+CHUNK_CHARS = 64 * 1024  # how much of a JSON document is decoded at a time
+
+
+class TextInput:
+    """A text stream whose first characters can be peeked to sniff the format; a leading
+    byte order mark is dropped whatever the stream's encoding."""
+
+    def __init__(self, stream: IO[str], name: str) -> None:
+        self.name = name
+        self._stream = stream
+        self._head = ""
+
+    def first_char(self) -> str:
+        """The first character that is not white space ('' for an empty input)."""
+        if self._head.strip():
+            return self._head.strip()[0]
+        while True:
+            char = self._stream.read(1)
+            if not char:
+                return ""
+            if char == "\ufeff" and not self._head:
+                continue
+            self._head += char
+            if not char.isspace():
+                return char
+
+    def read(self, size: int) -> str:
+        head, self._head = self._head, ""
+        if len(head) >= size > 0:
+            return head
+        return head + self._stream.read(size - len(head) if size > 0 else -1)
+
+    def bounded_lines(self, limit: int) -> Iterator[str | None]:
+        """Each line, or None for a line longer than `limit`, skipped without being held:
+        memory stays bounded whatever the input."""
+        head, self._head = self._head, ""
+        while True:
+            line = head + self._stream.readline(limit + 1 - len(head)) if head else ""
+            line = line or self._stream.readline(limit + 1)
+            head = ""
+            if not line:
+                return
+            if len(line) <= limit or line.endswith(("\n", "\r")):
+                yield line
+                continue
+            while True:  # the rest of the long line, read and dropped
+                rest = self._stream.readline(CHUNK_CHARS)
+                if not rest or rest.endswith(("\n", "\r")):
+                    break
+            yield None
+
+    def lines(self) -> Iterator[str]:
+        head, self._head = self._head, ""
+        if head:
+            if not head.endswith(("\n", "\r")):
+                head += self._stream.readline()
+            yield from io.StringIO(head, newline="")
+        yield from self._stream
