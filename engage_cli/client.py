@@ -1,58 +1,53 @@
 """EngageClient: the only module that imports httpx.
 
-Auth, timeouts, retries, pagination and the mapping of HTTP failures to typed errors all
-live here, as small named functions that the tests drive with tables of cases.
+Auth, timeouts, the send loop, pagination, and what only httpx can tell (which transport
+failure never reached the server, where a redirect may go). The decisions it applies to
+answers (retry, wait, which error, a well-formed success) are pure, in policy.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import json
-import math
 import random
-import re
 import socket
 import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
-from engage_cli import __version__, strict
+from engage_cli import __version__
 from engage_cli.config import mask_url
 from engage_cli.endpoints import APIRequest, EncodedJSON
 from engage_cli.errors import (
-    APIRefusedError,
-    ConfigError,
     ConnectFailed,
     EngageError,
     Interrupted,
-    LongWait,
     MissingCredentials,
     NetworkError,
-    NotFoundError,
     RedirectError,
-    TemporaryError,
     UnexpectedAnswer,
 )
 from engage_cli.pagination import CURSOR_PARAMS, cursor_param, next_cursor
-
-# Every tunable number of the request pipeline.
-BACKOFF_BASE = 0.5  # seconds before the first retry
-BACKOFF_CAP = 8.0  # longest computed backoff
-RETRY_AFTER_CAP = 60.0  # longest wait a Retry-After may ask for; longer fails at once
-CONNECT_TIMEOUT = 5.0  # connecting is quick or not happening: no need to wait --timeout
-MAX_REDIRECTS = 5  # 307/308 hops followed for one request
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
-# Answers that say the server refused before acting: resent whatever the request.
-REFUSED_STATUSES = frozenset({429, 503})
-MAX_POOL_CONNECTIONS = 64
-MAX_RATE_LIMITED = 100  # 429s a request waits through with on_rate_limit set
+from engage_cli.policy import (
+    CONNECT_TIMEOUT,
+    MAX_POOL_CONNECTIONS,
+    MAX_RATE_LIMITED,
+    MAX_REDIRECTS,
+    MAY_HAVE_ACTED,
+    RETRY_AFTER_CAP,
+    backoff,
+    error_for_long_wait,
+    error_for_response,
+    may_have_acted,
+    parse_answer,
+    retry_delay,
+    should_retry_status,
+)
 
 _PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 USER_AGENT = f"engage-cli/{__version__} python/{_PYTHON} httpx/{httpx.__version__}"
@@ -60,15 +55,7 @@ DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 Log = Callable[[str], None]
 
 
-# --- retry policy -------------------------------------------------------------------------
-
-
-def should_retry_status(status: int, repeatable: bool) -> bool:
-    """A 429 or a 503 was refused before anything happened; a 502 or 504 may have acted, so
-    only a request that is harmless to repeat goes again."""
-    if status in REFUSED_STATUSES:
-        return True
-    return status in RETRYABLE_STATUSES and repeatable
+# --- what only httpx can tell -------------------------------------------------------------
 
 
 def never_reached(exc: Exception) -> bool:
@@ -76,55 +63,11 @@ def never_reached(exc: Exception) -> bool:
     return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
 
 
-def may_have_acted(request: APIRequest, status: int | None, exc: Exception | None) -> bool:
-    """Uncertain: a request that is not harmless to repeat (an event POST) was sent, and no
-    answer says whether the server acted on it (no answer at all, a 500, 502 or 504)."""
-    if request.repeatable:
-        return False
-    if exc is not None:
-        return not never_reached(exc)
-    return status is not None and status >= 500 and status not in REFUSED_STATUSES
-
-
 def should_retry_exception(exc: Exception, repeatable: bool) -> bool:
     """Connection failures never reached the server; other transport failures may have."""
     if never_reached(exc):
         return True
     return isinstance(exc, httpx.TransportError) and repeatable
-
-
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)
-
-
-def retry_delay(headers: httpx.Headers, now: datetime | None = None) -> float | None:
-    """Seconds the server asks to wait: `retry-after-ms` (as openai-python reads it) when it
-    is a number, else `Retry-After`. Not capped: a caller refuses a wait too long to honour."""
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            seconds = float(millis) / 1000
-        except ValueError:
-            seconds = math.nan
-        if math.isfinite(seconds):
-            return max(seconds, 0.0)
-    return retry_after(headers.get("Retry-After"), now)
 
 
 def redirect_target(request: httpx.Request, response: httpx.Response) -> httpx.URL | None:
@@ -145,78 +88,6 @@ def redirect_target(request: httpx.Request, response: httpx.Response) -> httpx.U
     return target if same_origin else None
 
 
-def backoff(attempt: int, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with jitter: between half and all of base * 2**attempt."""
-    ceiling: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempt)
-    return ceiling * (0.5 + rand() / 2)
-
-
-# --- error mapping ------------------------------------------------------------------------
-
-
-def error_text(response: httpx.Response) -> str:
-    """The server's `error` message, or the first line of a non-JSON body."""
-    try:
-        data = strict.loads_answer(response.content.decode(response.encoding or "utf-8"))
-    except ValueError:  # UnicodeDecodeError included
-        data = None
-    if isinstance(data, dict):
-        err = data.get("error", data.get("message"))
-        if isinstance(err, dict):
-            err = err.get("message", err)
-        if err:
-            return str(err)
-    text = re.sub(r"<[^>]+>", " ", response.text)
-    for line in text.splitlines():
-        if line.strip():
-            return " ".join(line.split())[:200]
-    return response.reason_phrase or "no details"
-
-
-def error_for_response(request: APIRequest, response: httpx.Response) -> EngageError:
-    """Map an HTTP failure to the typed error (and so the exit code) users see."""
-    status = response.status_code
-    where = f"{request.method} {request.path}"
-    text = error_text(response)
-    if status in (401, 403):
-        return ConfigError(f"Authentication failed ({status} on {where}): {text}", status=status)
-    if status == 404:
-        return NotFoundError(f"Not found ({where}): {text}", status=status)
-    if status == 429:
-        return TemporaryError(
-            f"Rate limited by the API (429 on {where}) and the retries ran out.",
-            hint="Wait a little, or send fewer requests a second.",
-            status=status,
-            retryable=True,
-        )
-    if status >= 500:
-        if may_have_acted(request, status, None):
-            return TemporaryError(
-                f"The API failed ({status} on {where}): {text}. {MAY_HAVE_ACTED}",
-                status=status,
-                uncertain=True,
-            )
-        return TemporaryError(
-            f"The API failed ({status} on {where}): {text}", status=status, retryable=True
-        )
-    if 300 <= status < 400:
-        location = response.headers.get("Location")
-        to = f"to {mask_url(location)}" if location else "without a Location"
-        return RedirectError(
-            f"The API redirected {where} ({status}) {to}; it was not followed, so nothing "
-            "was done.",
-            status=status,
-            location=location,
-        )
-    return APIRefusedError(f"The API refused the request ({status}): {text}", status=status)
-
-
-MAY_HAVE_ACTED = (
-    "The server may have acted on it all the same (an event may have been recorded): check "
-    "before sending it again."
-)
-
-
 def error_for_exception(
     request: APIRequest, exc: Exception, url: httpx.URL | None = None
 ) -> EngageError:
@@ -232,17 +103,9 @@ def error_for_exception(
         )
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     message = f"The request {kind} ({where}): {str(exc) or type(exc).__name__}"
-    if may_have_acted(request, None, exc):
+    if not never_reached(exc) and may_have_acted(request, None):
         return NetworkError(f"{message}. {MAY_HAVE_ACTED}", uncertain=True)
     return NetworkError(message, retryable=True)
-
-
-def error_for_long_wait(request: APIRequest, response: httpx.Response, wait: float) -> EngageError:
-    """The server asked for a longer pause than RETRY_AFTER_CAP: retrying earlier would only
-    be refused again, so give up now and say how long it asked for."""
-    err = error_for_response(request, response)
-    err.add_sentence(f"It asked to wait {wait:g} s, longer than the {RETRY_AFTER_CAP:g} s we wait.")
-    return LongWait(err.message, status=err.status, wait=wait)
 
 
 class _Deadline(httpx.SyncByteStream):
@@ -266,14 +129,6 @@ class _Deadline(httpx.SyncByteStream):
 
     def close(self) -> None:
         self._stream.close()
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, list):
-        return "an array"
-    return f"{json.dumps(value)[:40]}"
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -433,7 +288,7 @@ class EngageClient:
             elapsed_ms = (time.monotonic() - started) * 1000
             self._debug(f"< {response.status_code} {response.reason_phrase} ({elapsed_ms:.0f} ms)")
             if response.status_code < 300:
-                return self._json(request, response)
+                return parse_answer(request, response)
             target = redirect_target(http_request, response)
             if target is not None and redirects < MAX_REDIRECTS:
                 self._debug(f"  following the redirect to {mask_url(str(target))}")
@@ -530,38 +385,6 @@ class EngageClient:
         finally:
             response.close()
         return response
-
-    def _json(self, request: APIRequest, response: httpx.Response) -> Any:
-        """The answer, checked to be what the endpoint returns: a success whose body is
-        not (no body, not JSON, NaN, nested without end, a list without `data`) is an
-        error, never a success with nothing in it."""
-        where = f"{request.method} {request.path} ({response.status_code})"
-        uncertain = not request.repeatable  # it may well have acted: a 2xx says so
-        if not response.content:
-            if request.answer == "any":
-                return None
-            raise UnexpectedAnswer(f"The API answered {where} with no body.", uncertain=uncertain)
-        try:
-            data = strict.loads_answer(response.content.decode(response.encoding or "utf-8"))
-        except ValueError as exc:  # UnicodeDecodeError included
-            detail = exc if isinstance(exc, strict.NestingError) else error_text(response)
-            raise UnexpectedAnswer(
-                f"The API answered {where} with something that is not JSON ({detail}).",
-                uncertain=uncertain,
-            ) from exc
-        if request.answer == "any":
-            return data
-        if not isinstance(data, dict):
-            raise UnexpectedAnswer(
-                f"The API answered {where} with {_kind(data)}, not an object.",
-                uncertain=uncertain,
-            )
-        if request.answer == "page" and not isinstance(data.get("data"), list):
-            raise UnexpectedAnswer(
-                f"The API answered {where} with no `data` array: not a page of a list.",
-                uncertain=uncertain,
-            )
-        return data
 
     def _retry_wait(
         self, attempt: int, delay: float | None, why: str, status: int | None = None

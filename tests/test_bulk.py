@@ -767,9 +767,9 @@ def test_events_refused_with_503s_are_resent_and_land_once(
 ) -> None:
     import random
 
-    from engage_cli import client
+    from engage_cli import policy
 
-    monkeypatch.setattr(client, "BACKOFF_BASE", 0.005)  # the retries' timing is not under test
+    monkeypatch.setattr(policy, "BACKOFF_BASE", 0.005)  # the retries' timing is not under test
     # A 503 is the server refusing before acting: resent within the retry budget, never set
     # apart as unknown (it was: about 30% of these events, exit 7).
     api = sandbox_api(fail_rate=0.3, rng=random.Random(4))

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engage_cli import client
+from engage_cli import policy
 from engage_cli.bulk import pacing
 from engage_cli.bulk import runner as running
 from tests.harness import run
@@ -19,7 +19,7 @@ from tests.harness import run
 
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client, "BACKOFF_BASE", 0.0005)  # the waits' shape, not their length
+    monkeypatch.setattr(policy, "BACKOFF_BASE", 0.0005)  # the waits' shape, not their length
 
 
 class Flaky:

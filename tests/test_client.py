@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from engage_cli import client as c
+from engage_cli import policy
 from engage_cli.app import app
 from engage_cli.context import State
 from engage_cli.endpoints import (
@@ -66,7 +67,7 @@ from tests.harness import BASE, KEY, SECRET, Reply, reply, run
     ],
 )
 def test_should_retry_status(status: int, repeatable: bool, expected: bool) -> None:
-    assert c.should_retry_status(status, repeatable) is expected
+    assert policy.should_retry_status(status, repeatable) is expected
 
 
 @pytest.mark.parametrize(
@@ -107,15 +108,15 @@ NOW = datetime(2026, 11, 29, 8, 0, 0, tzinfo=timezone.utc)
     ],
 )
 def test_retry_after(header: str | None, expected: float | None) -> None:
-    assert c.retry_after(header, now=NOW) == expected
+    assert policy.retry_after(header, now=NOW) == expected
 
 
 @pytest.mark.parametrize(
     ("attempt", "rand", "expected"),
-    [(0, 0.0, 0.25), (0, 1.0, 0.5), (1, 1.0, 1.0), (2, 0.5, 1.5), (10, 1.0, c.BACKOFF_CAP)],
+    [(0, 0.0, 0.25), (0, 1.0, 0.5), (1, 1.0, 1.0), (2, 0.5, 1.5), (10, 1.0, policy.BACKOFF_CAP)],
 )
 def test_backoff(attempt: int, rand: float, expected: float) -> None:
-    assert c.backoff(attempt, lambda: rand) == pytest.approx(expected)
+    assert policy.backoff(attempt, lambda: rand) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -142,7 +143,7 @@ def test_error_for_response(status: int, body: object, kind: type[EngageError], 
         response = httpx.Response(status, content=body)
     else:
         response = httpx.Response(status, json=body)
-    err = c.error_for_response(get_user("u1"), response)
+    err = policy.error_for_response(get_user("u1"), response)
     assert type(err) is kind
     assert text in err.message
     assert err.status == status
@@ -350,12 +351,12 @@ def test_any_other_redirect_is_an_error_naming_the_location(status: int, locatio
 
 def test_a_redirect_loop_ends() -> None:
     handler, sent = sequence(
-        *[httpx.Response(307, headers={"Location": "/v1/users/u1"})] * (c.MAX_REDIRECTS + 1)
+        *[httpx.Response(307, headers={"Location": "/v1/users/u1"})] * (policy.MAX_REDIRECTS + 1)
     )
     client, _ = make_client(handler)
     with pytest.raises(EngageError, match="redirect"):
         client.send(get_user("u1"))
-    assert len(sent) == c.MAX_REDIRECTS + 1
+    assert len(sent) == policy.MAX_REDIRECTS + 1
 
 
 def test_a_3xx_never_counts_as_done_in_the_cli() -> None:
@@ -392,7 +393,7 @@ def test_a_3xx_never_counts_as_done_in_the_cli() -> None:
     ],
 )
 def test_retry_delay(headers: dict[str, str], expected: float | None) -> None:
-    assert c.retry_delay(httpx.Headers(headers), now=NOW) == expected
+    assert policy.retry_delay(httpx.Headers(headers), now=NOW) == expected
 
 
 def test_retry_after_ms_is_honoured() -> None:
@@ -406,7 +407,7 @@ def test_retry_after_ms_is_honoured() -> None:
 
 @pytest.mark.parametrize("header", ["Retry-After", "retry-after-ms"])
 def test_a_wait_longer_than_the_cap_fails_instead_of_retrying_early(header: str) -> None:
-    value = str(c.RETRY_AFTER_CAP + 1) if header == "Retry-After" else "61000"
+    value = str(policy.RETRY_AFTER_CAP + 1) if header == "Retry-After" else "61000"
     handler, sent = sequence(httpx.Response(429, headers={header: value}))
     client, clock = make_client(handler)
     with pytest.raises(TemporaryError) as caught:
@@ -418,7 +419,7 @@ def test_a_wait_longer_than_the_cap_fails_instead_of_retrying_early(header: str)
 # --- timeouts -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("timeout", "connect"), [(30.0, c.CONNECT_TIMEOUT), (2.0, 2.0)])
+@pytest.mark.parametrize(("timeout", "connect"), [(30.0, policy.CONNECT_TIMEOUT), (2.0, 2.0)])
 def test_connecting_has_its_own_short_timeout(timeout: float, connect: float) -> None:
     handler, sent = sequence(httpx.Response(200, json={}))
     client = c.EngageClient(
@@ -597,12 +598,12 @@ def test_a_reader_that_went_away_is_exit_0_and_quiet() -> None:
     ],
 )
 def test_retry_after_dates_in_any_zone(header: str, now: datetime | None, expected: float) -> None:
-    assert c.retry_after(header, now=now) == expected
+    assert policy.retry_after(header, now=now) == expected
 
 
 def test_retry_delay_reads_a_date_against_the_clock_it_is_given() -> None:
     headers = httpx.Headers({"Retry-After": "Sun, 29 Nov 2026 08:00:05 GMT"})
-    assert c.retry_delay(headers, now=NOW) == 5.0
+    assert policy.retry_delay(headers, now=NOW) == 5.0
 
 
 @pytest.mark.parametrize(
@@ -616,13 +617,13 @@ def test_retry_delay_reads_a_date_against_the_clock_it_is_given() -> None:
     ],
 )
 def test_error_text_is_the_servers_message_only(response: httpx.Response, text: str) -> None:
-    assert c.error_text(response) == text
+    assert policy.error_text(response) == text
 
 
 def test_error_for_response_says_what_failed_where() -> None:
-    err = c.error_for_response(get_user("u1"), httpx.Response(401, json={"error": "Wrong."}))
+    err = policy.error_for_response(get_user("u1"), httpx.Response(401, json={"error": "Wrong."}))
     assert err.message == "Authentication failed (401 on GET /users/u1): Wrong."
-    limited = c.error_for_response(get_user("u1"), httpx.Response(429))
+    limited = policy.error_for_response(get_user("u1"), httpx.Response(429))
     assert limited.hint == "Wait a little, or send fewer requests a second."
 
 
@@ -634,7 +635,7 @@ def test_error_for_response_says_what_failed_where() -> None:
     ],
 )
 def test_every_3xx_is_a_redirect_error(status: int, headers: dict[str, str], ending: str) -> None:
-    err = c.error_for_response(get_user("u1"), httpx.Response(status, headers=headers))
+    err = policy.error_for_response(get_user("u1"), httpx.Response(status, headers=headers))
     assert isinstance(err, RedirectError)
     assert err.message == f"The API redirected GET /users/u1 {ending}"
     assert err.location == headers.get("Location")
@@ -786,7 +787,7 @@ def test_a_429_in_a_bulk_run_is_handed_to_it_and_uses_no_retry() -> None:
     handed: list[float | None] = []
     client.on_rate_limit = handed.append
     assert client.send(get_user("u1")) == {"ok": True}
-    assert handed == [c.RETRY_AFTER_CAP, None, 2.0]  # the run decides how to pace
+    assert handed == [policy.RETRY_AFTER_CAP, None, 2.0]  # the run decides how to pace
     assert len(sent) == 4 and clock.slept == []
     assert lines.count("  rate limited: waiting for the run's next slot") == 3
 
@@ -806,14 +807,14 @@ def test_a_bulk_run_is_never_handed_a_wait_longer_than_the_cap() -> None:
 
 def test_a_bulk_run_hands_over_at_most_max_rate_limited_429s() -> None:
     client, _, sent, _ = logging_client(
-        *[httpx.Response(429)] * (c.MAX_RATE_LIMITED + 1), retries=0
+        *[httpx.Response(429)] * (policy.MAX_RATE_LIMITED + 1), retries=0
     )
     handed: list[float | None] = []
     client.on_rate_limit = handed.append
     with pytest.raises(TemporaryError, match="Rate limited"):
         client.send(get_user("u1"))
-    assert len(handed) == c.MAX_RATE_LIMITED
-    assert len(sent) == c.MAX_RATE_LIMITED + 1
+    assert len(handed) == policy.MAX_RATE_LIMITED
+    assert len(sent) == policy.MAX_RATE_LIMITED + 1
 
 
 def test_a_connection_failure_is_retried_and_logged() -> None:
@@ -843,7 +844,7 @@ def test_a_wait_of_exactly_the_cap_is_honoured() -> None:
         httpx.Response(429, headers={"Retry-After": "60"}), httpx.Response(200, json={})
     )
     client.send(get_user("u1"))
-    assert len(sent) == 2 and clock.slept[0] == c.RETRY_AFTER_CAP
+    assert len(sent) == 2 and clock.slept[0] == policy.RETRY_AFTER_CAP
 
 
 def test_debug_logs_each_exchange_and_redirect() -> None:
@@ -866,12 +867,12 @@ def test_debug_logs_each_exchange_and_redirect() -> None:
 
 def test_a_redirect_loop_error_names_the_last_hop() -> None:
     client, _, _, _ = logging_client(
-        *[httpx.Response(307, headers={"Location": "/v1/users/u1"})] * (c.MAX_REDIRECTS + 1)
+        *[httpx.Response(307, headers={"Location": "/v1/users/u1"})] * (policy.MAX_REDIRECTS + 1)
     )
     with pytest.raises(RedirectError) as caught:
         client.send(get_user("u1"))
     assert caught.value.message == (
-        f"The API redirected GET /users/u1 more than {c.MAX_REDIRECTS} times; "
+        f"The API redirected GET /users/u1 more than {policy.MAX_REDIRECTS} times; "
         "the last hop was to https://api.test/v1/users/u1."
     )
     assert caught.value.status == 307
