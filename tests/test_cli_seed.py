@@ -128,7 +128,16 @@ def test_plan_on_a_terminal_is_a_coloured_diff_and_check_exits_8(sandbox: Record
     assert "\x1b[32m+ list news\x1b[0m" in result.stdout
     assert "\x1b[36m> user u144 event Signup\x1b[0m" in result.stdout
     assert "2 events to send" in result.stdout
-    assert "differs from seed checkout" in result.stderr
+    assert "differs from seed checkout: 29 actions to apply." in result.stderr
+
+
+def test_check_names_one_action_in_the_singular(sandbox: Recording, tmp_path: Path) -> None:
+    assert seed(sandbox, "apply", str(EXAMPLE), "--yes").exit_code == 0
+    changed = tmp_path / "seed.yaml"
+    changed.write_text(EXAMPLE.read_text().replace("first_name: Ada", "first_name: Ada B"))
+    result = seed(sandbox, "plan", str(changed), "--check")
+    assert result.exit_code == 8
+    assert "differs from seed checkout: 1 action to apply." in result.stderr
 
 
 def test_prune_asks_on_a_terminal_and_needs_yes_elsewhere(

@@ -115,8 +115,10 @@ def plan_(
     if check and plan.actions:
         from engage_cli.errors import Drift
 
+        count = len(plan.actions)
         raise Drift(
-            f"The account differs from seed {seed.name}: {len(plan.actions)} actions to apply.",
+            f"The account differs from seed {seed.name}: {count} "
+            f"{'action' if count == 1 else 'actions'} to apply.",
             hint=f"engage seed apply {file}",
         )
 
