@@ -186,6 +186,7 @@ def test_a_bare_user_card_keeps_its_uid_line_even_empty() -> None:
         ("lists", [], None),
         ("lists", [{"id": 7, "subscribed": False}], "7 (unsubscribed)"),
         ("segments", {"id": "s"}, '{"id":"s"}'),
+        ("segments", [], None),
         ("segments", [{"id": "s", "suppressed": False}, 5], "s, 5"),
         ("devices", "phone", "phone"),
         ("devices", [{"platform": "android"}, 3], "android, 3"),
@@ -443,6 +444,9 @@ def test_an_optional_column_dropped_to_fit_goes_last_first() -> None:
     whole = frozenset({"id"})
     assert fit_columns(["k", "id"], ["o", "p"], rows, 43, whole) == {"k": 4, "id": 30, "o": 4}
     assert fit_columns(["k", "id"], ["o", "p"], rows, 40, whole) == {"k": 4, "id": 30}
+    # One column too many after the optional gave way to its floor: it goes, all of it.
+    assert fit_columns(["k", "id"], ["o"], rows, 42, whole) == {"k": 4, "id": 30, "o": 4}
+    assert fit_columns(["k", "id"], ["o"], rows, 41, whole) == {"k": 4, "id": 30}
     # Narrower than the whole column itself: it gives way too, to fit the terminal.
     assert fit_columns(["k", "id"], ["o", "p"], rows, 34, whole) == {"k": 4, "id": 28}
     both = [{"aaaa": "x" * 4, "o1": "y" * 9, "o2": "z" * 9}]
@@ -481,6 +485,10 @@ def test_a_minimum_wider_than_the_column_is_the_column() -> None:
     }
 
 
+def test_a_cell_missing_from_a_row_takes_no_width() -> None:
+    assert fit_columns(["a", "b"], [], [{"a": "x"}, {"b": "y"}], 80) == {"a": 1, "b": 1}
+
+
 def test_no_columns_no_widths() -> None:
     assert fit_columns([], [], [], 80) == {}
     assert fit_columns([], [], [{"a": "1"}], 0) == {}
@@ -513,6 +521,7 @@ def test_render_table_pads_cuts_and_strips_line_ends() -> None:
     assert render_table(widths, rows, header=True) == ["a    bb", "he…  x", "     yy", "漢…"]
     assert render_table(widths, [{"a": "hi"}], header=False) == ["hi"]
     assert render_table({"name": 2}, [], header=True) == ["n…"]
+    assert render_table({"bb": 2, "a": 3}, [{"bb": "x"}], header=True) == ["bb  a", "x"]
 
 
 def test_render_card_wraps_values_beside_keys_capped_at_24() -> None:
