@@ -544,7 +544,8 @@ def test_render_card_wraps_values_beside_keys_capped_at_24() -> None:
 def test_render_card_escapes_keeps_long_words_and_has_a_floor_of_16() -> None:
     assert render_card([], 40) == []
     assert render_card([("k\x1b", "a\nb"), ("e", "")], 10) == ["k\\x1b  a\\nb", "e"]
-    assert render_card([("k", "abcdefghij-klmnopqrstuvwxyz end")], 30) == [
+    # A word (hyphens and all) longer than the 16-column floor stays whole on its line.
+    assert render_card([("k", "abcdefghij-klmnopqrstuvwxyz end")], 10) == [
         "k  abcdefghij-klmnopqrstuvwxyz",
         "   end",
     ]
