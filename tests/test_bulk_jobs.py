@@ -10,7 +10,7 @@ import pytest
 from engage_cli.bulk import jobs
 from engage_cli.bulk.csv_records import USER_CSV
 from engage_cli.bulk.records import Record
-from engage_cli.endpoints import delete_user
+from engage_cli.endpoints import create_list, delete_user
 from engage_cli.errors import UsageError
 
 UPSERT = jobs.users_import_job("upsert")
@@ -55,6 +55,12 @@ def test_lists_that_are_not_a_list_of_ids_are_refused_by_name(lists: Any) -> Non
     assert invalid(UPSERT, {"id": "u1", "lists": lists}).message == (
         "line 7: invalid user: lists: must be a list of list ids."
     )
+
+
+def test_requests_to_a_collection_share_one_route() -> None:
+    # POST /lists (seed apply) names no id: its requests go through one worker, in order.
+    assert jobs.route_key(create_list({"title": "A"})) == "/lists"
+    assert jobs.route_key(delete_user("a@b.co")) == "a%40b.co"
 
 
 def test_only_requests_with_a_batch_form_become_batch_items() -> None:
