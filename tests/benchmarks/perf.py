@@ -20,20 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PYTHON = sys.executable
-ENGAGE = shutil.which("engage", path=str(Path(PYTHON).parent)) or "engage"
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bulk import ENGAGE, PYTHON, sandbox_server  # noqa: E402  the sibling benchmark's helpers
 
 
 @dataclass
@@ -84,27 +82,6 @@ def report(ours: Case, baseline: Case, wall_target: float, cpu_target: float | N
     print(line, flush=True)
 
 
-@contextmanager
-def sandbox_server(workdir: Path) -> Iterator[tuple[dict[str, str], Path]]:
-    """`engage sandbox serve` on an ephemeral port: the environment to reach it, and its db."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    db = workdir / "sandbox.sqlite3"
-    process = subprocess.Popen(
-        [ENGAGE, "sandbox", "serve", "--port", "0", "--db", str(db)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        creds = dict(process.stdout.readline().strip().split("=", 1) for _ in range(2))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGE_")}
-        env.update(ENGAGE_BASE_URL=url, ENGAGE_CONFIG_DIR=str(workdir / "config"), **creds)
-        yield env, db
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def measure_startup(runs: int, only: str | None, env: dict[str, str]) -> None:
     tab_env = {**env, "_ENGAGE_COMPLETE": "complete_bash", "COMP_WORDS": "engage users l",
                "COMP_CWORD": "2"}  # fmt: skip
@@ -125,8 +102,9 @@ def pass_case(env: dict[str, str]) -> Case:
 def measure_list_all(runs: int, work: Path) -> None:
     from engage_cli.sandbox.store import SandboxStore
 
-    with sandbox_server(work / "list") as (env, db):
-        with SandboxStore(db) as store:
+    with sandbox_server(work / "list", 0) as server:
+        env = server.env
+        with SandboxStore(work / "list" / "sandbox.sqlite3") as store:
             for number in range(3000):
                 store.create_user(f"u{number:05d}", {"email": f"u{number}@example.com"})
         argv = [ENGAGE, "users", "list", "--all", "-o", "ndjson"]
@@ -148,7 +126,8 @@ def measure_batch(runs: int, work: Path) -> None:
             meta = {"plan": "pro", "age": n % 90}
             user = {"id": f"b{n}", **names, "email": f"b{n}@example.com", "meta": meta}
             out.write(json.dumps(user) + "\n")
-    with sandbox_server(work / "batch") as (env, _db):
+    with sandbox_server(work / "batch", 0) as server:
+        env = server.env
         ours = Case("users import --batch (10,000)", [ENGAGE, "users", "import", str(path),
                     "--batch", "-o", "json"], env)  # fmt: skip
         base = Case("minimal_batch_import.py", [PYTHON, str(HERE / "minimal_batch_import.py"),
