@@ -187,15 +187,26 @@ class EngageClient:
             max_connections=min(max_connections, MAX_POOL_CONNECTIONS),
             max_keepalive_connections=min(max_connections, MAX_POOL_CONNECTIONS),
         )
+        # The deadline of a request in flight, for every read and write on the network.
+        self._bound: Callable[[float, float], contextlib.AbstractContextManager[None]] = (
+            lambda at, whole: contextlib.nullcontext()
+        )
+        if transport is None:
+            from engage_cli.network import DeadlineTransport, deadline
+
+            self._bound = deadline
+
+            # Loading the CA bundle costs ~25 ms a start; a plain-http base URL (the local
+            # sandbox) never uses it, and redirects are followed only to the same scheme.
+            transport = DeadlineTransport(
+                verify=not self.base_url.startswith("http://"), limits=limits
+            )
         self._http = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
             limits=limits,
             headers=DEFAULT_HEADERS,
             follow_redirects=False,
-            # Loading the CA bundle costs ~25 ms a start; a plain-http base URL (the local
-            # sandbox) never uses it, and redirects are followed only to the same scheme.
-            verify=not self.base_url.startswith("http://"),
         )
 
     def close(self) -> None:
@@ -377,13 +388,15 @@ class EngageClient:
     ) -> httpx.Response:
         """The whole answer by `deadline` (the timeout bounds a request from connecting to
         its last byte, not each read: a server sending a byte a second would never end),
-        or httpx.ReadTimeout."""
-        response = self._http.send(http_request, auth=auth, stream=True)
-        response.stream = _Deadline(response.stream, deadline, self.timeout, http_request)
-        try:
-            response.read()
-        finally:
-            response.close()
+        or httpx.ReadTimeout. On the network every read and write is bounded so (headers
+        included); any transport's body is bounded here."""
+        with self._bound(deadline, self.timeout):
+            response = self._http.send(http_request, auth=auth, stream=True)
+            response.stream = _Deadline(response.stream, deadline, self.timeout, http_request)
+            try:
+                response.read()
+            finally:
+                response.close()
         return response
 
     def _retry_wait(

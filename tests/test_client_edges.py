@@ -138,6 +138,60 @@ def test_timeout_bounds_the_whole_request_not_each_read(monkeypatch: pytest.Monk
     assert FakeTime.now <= 103  # it stopped reading at the deadline, not after 60 bytes
 
 
+class SlowPeer:
+    """A real server on loopback that answers a byte at a time (`drip`: a status line, then
+    a header growing a byte every 50 ms for 20 s) or reads a request's body a kilobyte at a
+    time (`sip`): every read or write of the client makes progress, none ever waits long."""
+
+    def __init__(self, mode: str) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/v1"
+        self.mode = mode
+        self.steps = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        with conn:
+            conn.settimeout(5)
+            try:
+                if self.mode == "sip":  # a small receive buffer: the client's writes block
+                    while not self.stop.wait(0.05) and conn.recv(1024):
+                        self.steps += 1
+                    return
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+                while self.steps < 400 and not self.stop.wait(0.05):
+                    conn.sendall(b"x")
+                    self.steps += 1
+            except OSError:
+                return  # the client hung up: what the tests want
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.server.close()
+
+
+@pytest.mark.parametrize("mode", ["drip", "sip"])
+def test_timeout_bounds_a_real_request_from_its_first_to_its_last_byte(mode: str) -> None:
+    # httpx bounds each read and write, not the request: headers arriving a byte at a time
+    # held `--timeout 1` for as long as the server liked. A body read a kilobyte at a time is
+    # bounded too (before, only because a body left in one write, bounded as a whole).
+    peer = SlowPeer(mode)
+    client = c.EngageClient(base_url=peer.url, api_key="k", api_secret="s", timeout=1.0, retries=0)
+    request = get_user("u1") if mode == "drip" else update_user("u1", {"pad": "x" * 4_000_000})
+    try:
+        with pytest.raises(NetworkError, match=r"no complete answer within 1 s"):
+            client.send(request)
+    finally:
+        client.close()
+        peer.close()
+    assert peer.steps < 400  # it gave up at its deadline (about 20 steps), not the server's
+
+
 # --- a 2xx that is not what the endpoint returns ---------------------------------------------
 
 
