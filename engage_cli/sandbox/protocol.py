@@ -21,10 +21,14 @@ from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol, Request
 
 from engage_cli.sandbox.asgi import error_body
 
-__all__ = ["MAX_BODY_BYTES", "Limits", "SandboxConfig", "SandboxProtocol"]
+__all__ = ["MAX_BODY_BYTES", "MAX_STATE_BYTES", "Limits", "SandboxConfig", "SandboxProtocol"]
 
 # Bodies larger than this are refused (413) rather than read into memory, however framed.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# Except the one request that carries a whole sandbox (`engage sandbox import` to a server):
+# a snapshot of 15,000 users is 10 MB; this one holds ~350,000 (read whole, as a snapshot is).
+STATE_PATH = "/__sandbox/state"
+MAX_STATE_BYTES = 256 * 1024 * 1024
 # A whole request (line, headers, body) must arrive within this many seconds of its first byte,
 # or of the connection being opened: a slow or silent client is closed, never waited for.
 REQUEST_TIMEOUT_SECONDS = 30.0
@@ -37,6 +41,7 @@ MAX_CHUNK_LINE = 1024
 @dataclass(frozen=True)
 class Limits:
     max_body_bytes: int = MAX_BODY_BYTES
+    max_state_bytes: int = MAX_STATE_BYTES
     request_timeout: float = REQUEST_TIMEOUT_SECONDS
 
 
@@ -154,7 +159,7 @@ class SandboxProtocol(H11Protocol):
         elif self.cycle is not None:
             # The app takes body bytes only in its own task, never during this call.
             self._body_bytes += len(self.cycle.body) - before
-        if self._body_bytes + self._declared_chunk() > self.limits.max_body_bytes:
+        if self._body_bytes + self._declared_chunk() > self._cap():
             self.refuse(413, "Request body too large.")
         elif (
             self.conn.their_state is h11.SEND_BODY
@@ -200,12 +205,18 @@ class SandboxProtocol(H11Protocol):
         for name, value in self.headers:
             # h11 has checked it is digits; compare lengths first, so 400 digits cost nothing.
             if name == b"content-length" and (
-                len(value.lstrip(b"0")) > len(str(self.limits.max_body_bytes))
-                or int(value) > self.limits.max_body_bytes
+                len(value.lstrip(b"0")) > len(str(self._cap())) or int(value) > self._cap()
             ):
                 self.refuse(413, "Request body too large.")
                 return False
         return True
+
+    def _cap(self) -> int:
+        """The largest body the request being read may have."""
+        scope = self.cycle.scope if self.cycle is not None else None
+        if scope is not None and scope["method"] == "PUT" and scope["path"] == STATE_PATH:
+            return max(self.limits.max_body_bytes, self.limits.max_state_bytes)
+        return self.limits.max_body_bytes
 
     def _declared_chunk(self) -> int:
         """Bytes of the chunk being read that have not arrived yet: h11 keeps the chunk size

@@ -568,3 +568,44 @@ def _serving(server: SandboxServer) -> Iterator[int]:
         server.shutdown()
         thread.join(timeout=10)
         assert not thread.is_alive()
+
+
+# --- the one request that carries a whole sandbox -------------------------------------------
+
+
+def test_a_state_past_the_body_cap_is_imported_through_a_server(running: Running) -> None:
+    # `engage sandbox import` sends a snapshot as one PUT: one of ~15,000 users is past the
+    # 10 MB every other request is held to, and was refused 413 (export worked, import not).
+    pad = "x" * 6_000
+    users = [{"id": f"{n:024x}", "uid": f"u{n}", "meta": {"pad": pad}} for n in range(2_000)]
+    body = json.dumps({"format": "engage-sandbox-state", "version": 1, "users": users})
+    assert len(body) > MAX_BODY_BYTES
+    with _client(running.url) as client:
+        root = f"http://127.0.0.1:{running.port}/__sandbox/state"
+        answer = client.put(root, content=body, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 200, answer.text
+        assert client.get("/users/u1999").json()["meta"] == {"pad": pad}
+        # every other request keeps the cap
+        big = json.dumps({"id": "u1", "pad": "x" * MAX_BODY_BYTES})
+        assert client.post("/users", content=big).status_code == 413
+
+
+def test_a_state_past_its_own_cap_is_refused_before_it_is_read(api: SandboxAPI) -> None:
+    server = make_server(
+        api, "127.0.0.1", 0, limits=Limits(max_body_bytes=1000, max_state_bytes=5000)
+    )
+    thread = threading.Thread(
+        target=serve_until_stopped, args=(server, io.StringIO()), kwargs={"handle_signals": False}
+    )
+    thread.start()
+    try:
+        port = server.server_address[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"PUT /__sandbox/state HTTP/1.1\r\nHost: x\r\nAuthorization: " + FULL.encode()
+                + b"\r\nContent-Length: 5001\r\n\r\n"
+            )  # fmt: skip
+            assert sock.recv(4096).startswith(b"HTTP/1.1 413 ")
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
