@@ -42,9 +42,15 @@ class TextInput:
     def bounded_lines(self, limit: int) -> Iterator[str | None]:
         """Each line, or None for a line longer than `limit`, skipped without being held:
         memory stays bounded whatever the input."""
-        head, self._head = self._head, ""
+        # What first_char peeked: blank lines, whole, then the start of the first other line.
+        *whole, head = io.StringIO(self._head, newline="").readlines() or [""]
+        self._head = ""
+        if head.endswith(("\n", "\r")):  # nothing but blank lines, to the end
+            whole, head = [*whole, head], ""
+        for line in whole:
+            yield line if len(line) <= limit else None
         while True:
-            line = head + self._stream.readline(limit + 1 - len(head)) if head else ""
+            line = head + self._stream.readline(max(limit + 1 - len(head), 0)) if head else ""
             line = line or self._stream.readline(limit + 1)
             head = ""
             if not line:
@@ -57,11 +63,3 @@ class TextInput:
                 if not rest or rest.endswith(("\n", "\r")):
                     break
             yield None
-
-    def lines(self) -> Iterator[str]:
-        head, self._head = self._head, ""
-        if head:
-            if not head.endswith(("\n", "\r")):
-                head += self._stream.readline()
-            yield from io.StringIO(head, newline="")
-        yield from self._stream

@@ -1,0 +1,47 @@
+"""The readers' shared parts: the text input (peeked, read in bounded pieces), the limits
+every record keeps (records), and picking and opening the source (readers)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from engage_cli.bulk import readers
+from engage_cli.bulk.csv_records import USER_CSV
+from engage_cli.bulk.records import Record
+from engage_cli.bulk.text_input import TextInput
+
+
+def read_text(text: str, fmt: str | None = None) -> list[Record]:
+    source = readers.Source("-", fmt, stdin=io.StringIO(text, newline=""))
+    return list(readers.read_records(source, USER_CSV))
+
+
+def lines_of(text: str, limit: int = 100, *, peek: bool = True) -> list[str | None]:
+    given = TextInput(io.StringIO(text, newline=""), "t")
+    if peek:
+        given.first_char()
+    return list(given.bounded_lines(limit))
+
+
+# --- text_input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("peek", [True, False])
+def test_blank_lines_before_the_first_are_lines_of_their_own(newline: str, peek: bool) -> None:
+    text = f"{newline}  {newline}a,b{newline}c{newline}"
+    assert lines_of(text, peek=peek) == [newline, "  " + newline, "a,b" + newline, "c" + newline]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_csv_file_may_start_with_blank_lines(newline: str) -> None:
+    text = newline.join(["", "", "id,email", "u1,a@b.c", ""])
+    assert read_text(text) == [Record(4, {"id": "u1", "email": "a@b.c"})]
+
+
+@pytest.mark.parametrize("fmt", [None, "jsonl"])
+def test_a_json_lines_record_after_blank_lines_names_its_own_line(fmt: str | None) -> None:
+    records = read_text('\n  \n{"id": "u1"}\n{"id": "u2"}\n', fmt)
+    assert [(r.line, r.data) for r in records] == [(3, {"id": "u1"}), (4, {"id": "u2"})]
