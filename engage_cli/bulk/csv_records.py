@@ -19,7 +19,7 @@ from engage_cli.bulk.records import (
 from engage_cli.bulk.text_input import TextInput
 from engage_cli.errors import EngageError, UsageError
 from engage_cli.inputs import parse_scalar
-from engage_cli.strict import loads_json
+from engage_cli.strict import NestingError, loads_answer
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,11 @@ class Column:
 
     def parse(self, cell: str) -> Any:
         if self.kind == "json":
+            # Text that is not text (a lone surrogate escape) is kept: the record's
+            # data_problems names it, as it does in a plain cell.
             try:
-                return loads_json(cell)
-            except RecursionError:
+                return loads_answer(cell)
+            except NestingError:
                 raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
             except ValueError:
                 raise ValueError(f"{cell!r} is not a JSON literal") from None

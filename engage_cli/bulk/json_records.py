@@ -19,7 +19,7 @@ from engage_cli.bulk.records import (
     plainly_sound,
 )
 from engage_cli.bulk.text_input import CHUNK_CHARS, TextInput
-from engage_cli.strict import NestingGuard, loads_json
+from engage_cli.strict import NestingError, NestingGuard, loads_answer
 
 
 def record_from_json(
@@ -44,9 +44,9 @@ def read_jsonl(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) 
             continue
         if not line.strip():
             continue
-        try:
-            value = loads_json(line)
-        except RecursionError:
+        try:  # text that is not text is kept for data_problems to name, as in any format
+            value = loads_answer(line)
+        except NestingError:
             yield Record(number, None, (f"nested more than {MAX_DEPTH} levels deep",))
             continue
         except ValueError as exc:
