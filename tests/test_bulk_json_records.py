@@ -5,13 +5,14 @@ and names its line."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 
 from engage_cli.bulk import readers
 from engage_cli.bulk.csv_records import USER_CSV
-from engage_cli.bulk.records import MAX_DEPTH, Record
+from engage_cli.bulk.records import MAX_DEPTH, MAX_RECORD_CHARS, TOO_LARGE, Record
 
 DEEP = "[" * 5000 + "]" * 5000  # past the decoder's recursion, under the size limit
 JUST_TOO_DEEP = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
@@ -52,3 +53,49 @@ def test_a_json_lines_byte_that_is_not_utf8_is_not_text(tmp_path: Path) -> None:
     records = read_bytes(tmp_path, b'{"id": "u1"}\n{"id": "caf\xe9"}\n', ".jsonl")
     assert records[0] == Record(1, {"id": "u1"})
     assert (records[1].line, records[1].problems) == (2, ("'caf\\\\xe9' is not UTF-8 text",))
+
+
+# --- JSON documents --------------------------------------------------------------------------
+
+LONE = "line {} holds a lone surrogate escape, which is not text"
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udc00", "\\uDFFF"])
+def test_a_lone_surrogate_escape_refuses_its_record_and_the_rest_is_read(escape: str) -> None:
+    text = '[{"id": "u1"},\n{"id": "u2", "x": "a' + escape + '"},\n{"id": "u3"}]'
+    assert read_text(text) == [
+        Record(1, {"id": "u1"}),
+        Record(2, None, (LONE.format(2),)),
+        Record(3, {"id": "u3"}),
+    ]
+
+
+def test_a_lone_surrogate_escape_refuses_the_record_that_holds_it() -> None:
+    records = read_text('[{"id": "u1"}, {"id": "u2", "x": "\\ud800"}]')
+    assert records[1] == Record(1, None, (LONE.format(1),))
+
+
+def test_a_surrogate_pair_is_text() -> None:
+    (record,) = read_text('[{"id": "u1", "x": "\\ud83d\\ude00"}]')
+    assert record == Record(1, {"id": "u1", "x": "\U0001f600"})
+
+
+def test_a_byte_that_is_not_utf8_in_a_document_names_its_line(tmp_path: Path) -> None:
+    byte = "line 2 holds a byte that is not UTF-8 (0xe9)"
+    records = read_bytes(tmp_path, b'[{"id": "u1"},\n{"id": "caf\xe9"},\n{"id": "u3"}]')
+    assert records == [
+        Record(1, {"id": "u1"}),
+        Record(2, None, (f"not valid JSON ({byte}){NOT_READ}",)),
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_a_record_is_measured_as_the_compact_json_sent(fmt: str) -> None:
+    # Compact, the record takes just the limit; written with spaces, it takes more.
+    fill = "x" * (MAX_RECORD_CHARS - len('{"id":"u1","first_name":""}'))
+    spaced = json.dumps({"id": "u1", "first_name": fill})
+    assert len(spaced) > MAX_RECORD_CHARS
+    (record,) = read_text(f"[{spaced}]" if fmt == "json" else spaced + "\n", fmt)
+    assert record == Record(1, {"id": "u1", "first_name": fill})
+    (record,) = read_text(spaced.replace('"u1"', '"u12"') + "\n", fmt)
+    assert record == Record(1, None, (TOO_LARGE,))

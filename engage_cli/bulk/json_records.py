@@ -19,7 +19,13 @@ from engage_cli.bulk.records import (
     plainly_sound,
 )
 from engage_cli.bulk.text_input import CHUNK_CHARS, TextInput
-from engage_cli.strict import NestingError, NestingGuard, loads_answer
+from engage_cli.strict import (
+    SURROGATE,
+    NestingError,
+    NestingGuard,
+    describe_surrogate,
+    loads_answer,
+)
 
 
 def record_from_json(
@@ -38,7 +44,9 @@ def record_from_json(
 
 
 def read_jsonl(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -> Iterator[Record]:
-    for number, line in enumerate(text.bounded_lines(MAX_RECORD_CHARS), 1):
+    # A line may be longer than the record it holds (spaces, escapes): up to a chunk longer
+    # is read, and what counts is the record's size as sent.
+    for number, line in enumerate(text.bounded_lines(MAX_RECORD_CHARS + CHUNK_CHARS), 1):
         if line is None:
             yield Record(number, None, (TOO_LARGE,))
             continue
@@ -51,6 +59,9 @@ def read_jsonl(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) 
             continue
         except ValueError as exc:
             yield Record(number, line.rstrip("\r\n"), (f"not valid JSON ({exc})",))
+            continue
+        if len(line) > MAX_RECORD_CHARS and len(_COMPACT.encode(value)) > MAX_RECORD_CHARS:
+            yield Record(number, None, (TOO_LARGE,))
             continue
         yield record_from_json(number, value, text=line)
 
@@ -71,7 +82,8 @@ def read_json(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -
     else:
         parser = ijson.items_coro(built, "", use_float=True, multiple_values=True)
     lines = _LineCounter()
-    lone: tuple[str, ...] = ()  # a lone surrogate escape, which yajl would turn into "?"
+    lone: tuple[str, ...] = ()  # for the next record built: it holds a lone surrogate escape
+    undecodable = ""  # the first byte that was not UTF-8, which stops the parser
     nesting = NestingGuard(MAX_DEPTH + (first == "["))  # the array holding the records
     unfinished = 0  # characters of the record being built
     try:
@@ -83,16 +95,21 @@ def read_json(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -
                 problem = f"nested more than {MAX_DEPTH} levels deep" if too_deep else TOO_LARGE
                 yield Record(lines.current, None, (f"{problem}; nothing after it was read",))
                 return
-            if "\\u" in piece and _LONE_SURROGATE.search(piece):
-                lone = (f"line {lines.current} holds a lone surrogate escape, which is not text",)
-            parser.send(piece.encode("utf-8", "surrogateescape"))
-            for value in built:
-                yield _sized(lines.start(), value, lone, unfinished)
-                lone = ()
-            lines.fed(piece, ends_line, completed=bool(built))
-            if built:  # the next record may have started anywhere in this piece
+            if not undecodable and not piece.isascii() and (bad := SURROGATE.search(piece)):
+                undecodable = f"line {lines.current} holds {describe_surrogate(bad.group())}"
+            completed = False
+            for part, escaped in _parts(piece):
+                if escaped:  # the next record built is the one holding it
+                    lone = (f"line {lines.current} {LONE_SURROGATE}",)
+                parser.send(part.encode("utf-8", "surrogateescape"))
+                for value in built:
+                    yield _sized(lines.start(), value, lone, unfinished)
+                    lone = ()
+                completed = completed or bool(built)
+                del built[:]
+            lines.fed(piece, ends_line, completed=completed)
+            if completed:  # the next record may have started anywhere in this piece
                 unfinished = len(piece)
-            del built[:]
         parser.close()
         for value in built:
             yield _sized(lines.start(), value, (), unfinished)
@@ -100,19 +117,45 @@ def read_json(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -
         for value in built:  # what was whole before the error
             yield _sized(lines.start(), value, (), unfinished)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if lone:  # yajl turns a lone low surrogate into bytes that then cannot be decoded
-            message = lone[0]
         yield Record(
-            lines.current, None, (f"not valid JSON ({message}); nothing after it was read",)
+            lines.current,
+            None,
+            (f"not valid JSON ({undecodable or message}); nothing after it was read",),
         )
+
+
+LONE_SURROGATE = "holds a lone surrogate escape, which is not text"
+
+
+def _parts(piece: str) -> Iterator[tuple[str, bool]]:
+    """The piece cut before each lone surrogate escape, which becomes \\ufffd (yajl would
+    make "?" of a high one, bytes it cannot decode of a low one): what is built from a part
+    that starts with one (True) holds it. Parts are never empty."""
+    if "\\u" not in piece:
+        yield piece, False
+        return
+    start = 0
+    for match in _LONE_SURROGATE.finditer(piece):
+        if match.start() > start:
+            yield piece[start : match.start()], False
+        yield "\\ufffd", True
+        start = match.end()
+    if start < len(piece):
+        yield piece[start:], False
+
+
+# As the client encodes a request's body: the size a record takes is the size sent.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _sized(line: int, value: Any, problems: tuple[str, ...], fed: int) -> Record:
     """A record of a JSON document, refused if larger than a record may be: measured only
     when the characters fed since the last record ended (`fed`) could hold one that large."""
-    if fed > MAX_RECORD_CHARS and len(json.dumps(value, ensure_ascii=False)) > MAX_RECORD_CHARS:
+    if problems:  # a lone surrogate escape: the value holds \ufffd in its place
+        return Record(line, None, problems)
+    if fed > MAX_RECORD_CHARS and len(_COMPACT.encode(value)) > MAX_RECORD_CHARS:
         return Record(line, None, (TOO_LARGE,))
-    return record_from_json(line, value, problems)
+    return record_from_json(line, value)
 
 
 _LONE_SURROGATE = re.compile(
