@@ -75,6 +75,36 @@ def test_a_lone_surrogate_escape_refuses_the_record_that_holds_it() -> None:
     assert records[1] == Record(1, None, (LONE.format(1),))
 
 
+@pytest.mark.parametrize(
+    "string",
+    [
+        "cafe\\udc00",  # after hex digits
+        "\\\\\\ud800",  # after an escaped backslash
+        "\\\\\\udc00",
+        "\\ud800\\ud800\\udc00",  # a high one, then a pair
+        "\\ud800\\u0041",
+    ],
+)
+def test_every_lone_surrogate_escape_is_found(string: str) -> None:
+    records = read_text('[{"id": "u1", "x": "' + string + '"},\n{"id": "u2"}]')
+    assert records == [Record(1, None, (LONE.format(1),)), Record(2, {"id": "u2"})]
+
+
+@pytest.mark.parametrize(
+    ("string", "value"),
+    [
+        ("\\ud83d\\ude00", "\U0001f600"),
+        ("\\uD83D\\uDE00", "\U0001f600"),
+        ("\\\\ud800", "\\ud800"),  # an escaped backslash, then text
+        ("\\\\\\\\ud800", "\\\\ud800"),
+        ('\\u00e9\\"', '\u00e9"'),
+    ],
+)
+def test_what_is_text_is_read_as_it_is(string: str, value: str) -> None:
+    (record,) = read_text('[{"id": "u1", "x": "' + string + '"}]')
+    assert record == Record(1, {"id": "u1", "x": value})
+
+
 def test_a_surrogate_pair_is_text() -> None:
     (record,) = read_text('[{"id": "u1", "x": "\\ud83d\\ude00"}]')
     assert record == Record(1, {"id": "u1", "x": "\U0001f600"})

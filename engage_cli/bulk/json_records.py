@@ -135,7 +135,9 @@ def _parts(piece: str) -> Iterator[tuple[str, bool]]:
         yield piece, False
         return
     start = 0
-    for match in _LONE_SURROGATE.finditer(piece):
+    for match in _ESCAPE.finditer(piece):
+        if match.group(1) is None:
+            continue
         if match.start() > start:
             yield piece[start : match.start()], False
         yield "\\ufffd", True
@@ -158,9 +160,12 @@ def _sized(line: int, value: Any, problems: tuple[str, ...], fed: int) -> Record
     return record_from_json(line, value)
 
 
-_LONE_SURROGATE = re.compile(
-    r"(?<!\\)\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
-    r"|(?<![0-9a-fA-F]{2})(?<!\\u[dD][89abAB])(?<!\\)\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+# Every escape, left to right (so that an escaped backslash is never read as starting one): a
+# surrogate pair, a lone surrogate (group 1), or any other.
+_ESCAPE = re.compile(
+    r"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    r"|(u[dD][89a-fA-F][0-9a-fA-F]{2})|.)",
+    re.S,
 )
 
 
