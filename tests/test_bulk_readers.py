@@ -9,7 +9,7 @@ import pytest
 
 from engage_cli.bulk import readers
 from engage_cli.bulk.csv_records import USER_CSV
-from engage_cli.bulk.records import Record
+from engage_cli.bulk.records import Record, data_problems, plainly_sound
 from engage_cli.bulk.text_input import TextInput
 
 
@@ -45,3 +45,29 @@ def test_a_csv_file_may_start_with_blank_lines(newline: str) -> None:
 def test_a_json_lines_record_after_blank_lines_names_its_own_line(fmt: str | None) -> None:
     records = read_text('\n  \n{"id": "u1"}\n{"id": "u2"}\n', fmt)
     assert [(r.line, r.data) for r in records] == [(3, {"id": "u1"}), (4, {"id": "u2"})]
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+def test_text_that_is_not_ascii_is_text() -> None:
+    assert data_problems({"name": "Zoë 😀", "Zoë": ["é"]}) == ()
+
+
+def test_what_is_not_text_is_shown_escaped() -> None:
+    value = "a\udc80\udcff\udc7f\ud800\udfff\ue000"
+    assert data_problems({"x": value}) == (
+        "'a\\\\x80\\\\xff\\\\udc7f\\\\ud800\\\\udfff\\ue000' is not UTF-8 text",
+    )
+    assert data_problems({"k\udce9": 1}) == ("the key 'k\\\\xe9' is not UTF-8 text",)
+
+
+def test_what_is_not_text_is_shown_to_60_characters() -> None:
+    value = "\udce9" + "x" * 58 + "yz"
+    assert data_problems([value]) == (f"'\\\\xe9{'x' * 58}y' is not UTF-8 text",)
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\uD800", "\\uDC00"])
+def test_text_with_a_surrogate_escape_is_never_judged_sound(escape: str) -> None:
+    assert not plainly_sound('{"x": "' + escape + '"}')
+    assert plainly_sound('{"x": "\\u00e9"}')
