@@ -10,7 +10,7 @@ import pytest
 from engage_cli.bulk import readers
 from engage_cli.bulk.csv_records import USER_CSV
 from engage_cli.bulk.records import Record, data_problems, plainly_sound
-from engage_cli.bulk.text_input import TextInput
+from engage_cli.bulk.text_input import CHUNK_CHARS, TextInput
 
 
 def read_text(text: str, fmt: str | None = None) -> list[Record]:
@@ -45,6 +45,62 @@ def test_a_csv_file_may_start_with_blank_lines(newline: str) -> None:
 def test_a_json_lines_record_after_blank_lines_names_its_own_line(fmt: str | None) -> None:
     records = read_text('\n  \n{"id": "u1"}\n{"id": "u2"}\n', fmt)
     assert [(r.line, r.data) for r in records] == [(3, {"id": "u1"}), (4, {"id": "u2"})]
+
+
+def text_input(text: str) -> TextInput:
+    return TextInput(io.StringIO(text, newline=""), "t")
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "rest"),
+    [
+        ("", "", ""),
+        (" \n\t ", "", " \n\t "),
+        ("\ufeff  [1]", "[", "  [1]"),  # a byte order mark the stream did not drop
+        ("\ufeff\ufeff{", "{", "{"),
+        (" \ufeff", "\ufeff", " \ufeff"),
+        ("\n\n id,x", "i", "\n\n id,x"),
+    ],
+)
+def test_the_first_character_is_peeked_and_read_again(text: str, first: str, rest: str) -> None:
+    given = text_input(text)
+    assert given.first_char() == first
+    assert given.first_char() == first  # asked again: the same, nothing more read
+    assert "".join(iter(lambda: given.read(3), "")) == rest
+
+
+def test_read_takes_at_most_size_characters() -> None:
+    given = text_input("abcdefg")
+    assert [given.read(3), given.read(3), given.read(3), given.read(3)] == ["abc", "def", "g", ""]
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "lines"),
+    [
+        ("abc", 3, ["abc"]),
+        ("abcd", 3, [None]),
+        ("abc\ndefg\nhi", 3, ["abc\n", None, "hi"]),
+        ("abcd\r\nhi\r\n", 3, [None, "hi\r\n"]),
+        ("abcd\rhi\r", 3, [None, "hi\r"]),
+        ("  ab\ncd", 3, [None, "cd"]),  # peeked, the first line is still too long
+        ("      ab\ncd", 3, [None, "cd"]),  # ... even what was peeked of it
+        ("     \n{}", 3, [None, "{}"]),  # a blank line is a line like any other
+        ("  \n  ", 3, ["  \n", "  "]),
+        ("  \n  \n", 3, ["  \n", "  \n"]),
+        (" a\n", 3, [" a\n"]),
+        ("", 3, []),
+    ],
+)
+@pytest.mark.parametrize("peek", [True, False])
+def test_lines_over_the_limit_are_none(
+    text: str, limit: int, lines: list[str | None], peek: bool
+) -> None:
+    assert lines_of(text, limit, peek=peek) == lines
+
+
+def test_a_long_line_is_dropped_in_chunks_to_its_end() -> None:
+    text = "x" * (3 * CHUNK_CHARS + 5) + "\nnext\n" + "y" * (CHUNK_CHARS + 1)
+    assert lines_of(text, 10) == [None, "next\n", None]
 
 
 # --- records ---------------------------------------------------------------------------------

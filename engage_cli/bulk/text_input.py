@@ -34,10 +34,9 @@ class TextInput:
                 return char
 
     def read(self, size: int) -> str:
+        """At most `size` characters, '' at the end: first what first_char peeked, if any."""
         head, self._head = self._head, ""
-        if len(head) >= size > 0:
-            return head
-        return head + self._stream.read(size - len(head) if size > 0 else -1)
+        return head or self._stream.read(size)
 
     def bounded_lines(self, limit: int) -> Iterator[str | None]:
         """Each line, or None for a line longer than `limit`, skipped without being held:
