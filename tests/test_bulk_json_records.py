@@ -129,3 +129,13 @@ def test_a_record_is_measured_as_the_compact_json_sent(fmt: str) -> None:
     assert record == Record(1, {"id": "u1", "first_name": fill})
     (record,) = read_text(spaced.replace('"u1"', '"u12"') + "\n", fmt)
     assert record == Record(1, None, (TOO_LARGE,))
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_a_record_short_as_written_but_large_as_sent_is_too_large(fmt: str) -> None:
+    # 1e15 is sent as 1000000000000000.0: 40,000 characters written, 152,000 sent.
+    numbers = "[" + ",".join(["1e15"] * 8000) + "]"
+    line = '{"id":"u1","first_name":"A","meta":{"n":' + numbers + "}}"
+    text = f'[{line},\n{{"id":"u2"}}]' if fmt == "json" else f'{line}\n{{"id":"u2"}}\n'
+    records = read_text(text)
+    assert records == [Record(1, None, (TOO_LARGE,)), Record(2, {"id": "u2"})]

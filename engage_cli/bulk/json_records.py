@@ -27,14 +27,17 @@ from engage_cli.strict import (
     loads_answer,
 )
 
+# As the client encodes a request's body: the size a record takes is the size sent.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# Sent, JSON text is at most 4.5 times as long as written ("1e15" is sent as
+# 1000000000000000.0); text shorter than this cannot be a record too large to send.
+MAY_BE_TOO_LARGE = MAX_RECORD_CHARS // 5
 
-def record_from_json(
-    line: int, value: Any, problems: tuple[str, ...] = (), text: str | None = None
-) -> Record:
+
+def record_from_json(line: int, value: Any, text: str | None = None) -> Record:
     """`text`, the JSON the value was decoded from, spares the walk of a record it shows has
     no problem (most of them: the walk was a fifth of reading a JSON Lines file)."""
-    if text is None or not plainly_sound(text):
-        problems += data_problems(value)
+    problems = data_problems(value) if text is None or not plainly_sound(text) else ()
     if problems:
         return Record(line, value if isinstance(value, dict) else None, problems)
     if not isinstance(value, dict):
@@ -60,7 +63,7 @@ def read_jsonl(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) 
         except ValueError as exc:
             yield Record(number, line.rstrip("\r\n"), (f"not valid JSON ({exc})",))
             continue
-        if len(line) > MAX_RECORD_CHARS and len(_COMPACT.encode(value)) > MAX_RECORD_CHARS:
+        if len(line) > MAY_BE_TOO_LARGE and len(_COMPACT.encode(value)) > MAX_RECORD_CHARS:
             yield Record(number, None, (TOO_LARGE,))
             continue
         yield record_from_json(number, value, text=line)
@@ -146,16 +149,12 @@ def _parts(piece: str) -> Iterator[tuple[str, bool]]:
         yield piece[start:], False
 
 
-# As the client encodes a request's body: the size a record takes is the size sent.
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
 def _sized(line: int, value: Any, problems: tuple[str, ...], fed: int) -> Record:
     """A record of a JSON document, refused if larger than a record may be: measured only
-    when the characters fed since the last record ended (`fed`) could hold one that large."""
+    when the characters fed since the last record ended (`fed`) could send one that large."""
     if problems:  # a lone surrogate escape: the value holds \ufffd in its place
         return Record(line, None, problems)
-    if fed > MAX_RECORD_CHARS and len(_COMPACT.encode(value)) > MAX_RECORD_CHARS:
+    if fed > MAY_BE_TOO_LARGE and len(_COMPACT.encode(value)) > MAX_RECORD_CHARS:
         return Record(line, None, (TOO_LARGE,))
     return record_from_json(line, value)
 
