@@ -111,9 +111,9 @@ def test_text_that_is_not_ascii_is_text() -> None:
 
 
 def test_what_is_not_text_is_shown_escaped() -> None:
-    value = "a\udc80\udcff\udc7f\ud800\udfff\ue000"
+    value = "a\udc80\udcff\udc7f\udd00\ud800\udfff\ue000"
     assert data_problems({"x": value}) == (
-        "'a\\\\x80\\\\xff\\\\udc7f\\\\ud800\\\\udfff\\ue000' is not UTF-8 text",
+        "'a\\\\x80\\\\xff\\\\udc7f\\\\udd00\\\\ud800\\\\udfff\\ue000' is not UTF-8 text",
     )
     assert data_problems({"k\udce9": 1}) == ("the key 'k\\\\xe9' is not UTF-8 text",)
 
@@ -127,3 +127,30 @@ def test_what_is_not_text_is_shown_to_60_characters() -> None:
 def test_text_with_a_surrogate_escape_is_never_judged_sound(escape: str) -> None:
     assert not plainly_sound('{"x": "' + escape + '"}')
     assert plainly_sound('{"x": "\\u00e9"}')
+
+
+# --- readers ---------------------------------------------------------------------------------
+
+
+def read_stdin(data: bytes, fmt: str | None = None) -> list[Record]:
+    # stdin as the locale would decode it: the reader takes its bytes as UTF-8 instead.
+    stdin = io.TextIOWrapper(io.BytesIO(data), encoding="latin-1")
+    with readers.open_source("-", fmt, stdin, passes=1) as source:
+        return list(readers.read_records(source, USER_CSV))
+
+
+def test_stdin_is_read_as_utf8_whatever_the_locale() -> None:
+    records = read_stdin(
+        b'\xef\xbb\xbfid,first_name\r\nu1,Zo\xc3\xab\r\nu2,"a\r\nb"\r\nu3,Jos\xe9\r\n'
+    )
+    assert records[:2] == [
+        Record(2, {"id": "u1", "first_name": "Zo\u00eb"}),
+        Record(3, {"id": "u2", "first_name": "a\r\nb"}),  # line endings untouched
+    ]
+    assert (records[2].line, records[2].problems) == (5, ("'Jos\\\\xe9' is not UTF-8 text",))
+
+
+def test_the_declared_format_is_the_format() -> None:
+    assert read_stdin(b"[1]\n", "jsonl") == [
+        Record(1, [1], ("expected a JSON object, got an array",))
+    ]
