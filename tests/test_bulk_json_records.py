@@ -139,3 +139,42 @@ def test_a_record_short_as_written_but_large_as_sent_is_too_large(fmt: str) -> N
     text = f'[{line},\n{{"id":"u2"}}]' if fmt == "json" else f'{line}\n{{"id":"u2"}}\n'
     records = read_text(text)
     assert records == [Record(1, None, (TOO_LARGE,)), Record(2, {"id": "u2"})]
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("[1]", "expected a JSON object, got an array"),
+        ("42", "expected a JSON object, got 42"),
+        ("null", "expected a JSON object, got null"),
+        ('"' + "y" * 50 + '"', 'expected a JSON object, got "' + "y" * 39),
+    ],
+)
+def test_a_record_that_is_not_an_object_says_what_it_is(line: str, problem: str) -> None:
+    (record,) = read_text(line + "\n", "jsonl")
+    assert (record.line, record.problems) == (1, (problem,))
+
+
+def test_a_failures_files_error_is_dropped_and_a_bad_record_keeps_its_data() -> None:
+    records = read_text('{"id": "u1", "_error": "x"}\n{"id": "u2", "k": "\\ud800"}\n', "jsonl")
+    assert records[0] == Record(1, {"id": "u1"})
+    assert records[1] == Record(2, {"id": "u2", "k": "\ud800"}, ("'\\\\ud800' is not UTF-8 text",))
+    (record,) = read_text('["\\ud800"]\n', "jsonl")  # not an object: no data kept
+    assert record == Record(1, None, ("'\\\\ud800' is not UTF-8 text",))
+
+
+def test_broken_json_lines_keep_the_line_as_written() -> None:
+    records = read_text('{"id": X  \r\n{"id": "u2"}\n', "jsonl")
+    assert (records[0].line, records[0].data) == (1, '{"id": X  ')
+    assert records[0].problems[0].startswith("not valid JSON (Expecting value")
+    assert records[1] == Record(2, {"id": "u2"})
+
+
+def test_a_plain_json_lines_record_is_not_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engage_cli.bulk import json_records
+
+    def walked(value: object) -> tuple[str, ...]:
+        raise AssertionError("walked")
+
+    monkeypatch.setattr(json_records, "data_problems", walked)
+    assert read_text('{"id": "u1"}\n', "jsonl") == [Record(1, {"id": "u1"})]
