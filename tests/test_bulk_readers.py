@@ -84,6 +84,9 @@ def test_read_takes_at_most_size_characters() -> None:
         ("abcd\rhi\r", 3, [None, "hi\r"]),
         ("  ab\ncd", 3, [None, "cd"]),  # peeked, the first line is still too long
         ("      ab\ncd", 3, [None, "cd"]),  # ... even what was peeked of it
+        ("     a\ncd", 3, [None, "cd"]),
+        ("abc\rde", 3, ["abc\r", "de"]),
+        ("abc\nde", 3, ["abc\n", "de"]),
         ("     \n{}", 3, [None, "{}"]),  # a blank line is a line like any other
         ("  \n  ", 3, ["  \n", "  "]),
         ("  \n  \n", 3, ["  \n", "  \n"]),
@@ -95,7 +98,11 @@ def test_read_takes_at_most_size_characters() -> None:
 def test_lines_over_the_limit_are_none(
     text: str, limit: int, lines: list[str | None], peek: bool
 ) -> None:
-    assert lines_of(text, limit, peek=peek) == lines
+    given = text_input(text)
+    if peek:
+        given.first_char()
+    assert list(given.bounded_lines(limit)) == lines
+    assert given.first_char() == ""  # all read: nothing peeked is left
 
 
 def test_a_long_line_is_dropped_in_chunks_to_its_end() -> None:

@@ -44,13 +44,10 @@ class TextInput:
         # What first_char peeked: blank lines, whole, then the start of the first other line.
         *whole, head = io.StringIO(self._head, newline="").readlines() or [""]
         self._head = ""
-        if head.endswith(("\n", "\r")):  # nothing but blank lines, to the end
-            whole, head = [*whole, head], ""
         for line in whole:
             yield line if len(line) <= limit else None
         while True:
-            line = head + self._stream.readline(max(limit + 1 - len(head), 0)) if head else ""
-            line = line or self._stream.readline(limit + 1)
+            line = head + self._stream.readline(max(limit + 1 - len(head), 0))
             head = ""
             if not line:
                 return
