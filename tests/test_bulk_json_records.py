@@ -13,6 +13,7 @@ import pytest
 from engage_cli.bulk import readers
 from engage_cli.bulk.csv_records import USER_CSV
 from engage_cli.bulk.records import MAX_DEPTH, MAX_RECORD_CHARS, TOO_LARGE, Record
+from engage_cli.bulk.text_input import CHUNK_CHARS
 
 DEEP = "[" * 5000 + "]" * 5000  # past the decoder's recursion, under the size limit
 JUST_TOO_DEEP = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
@@ -72,7 +73,7 @@ def test_a_lone_surrogate_escape_refuses_its_record_and_the_rest_is_read(escape:
 
 def test_a_lone_surrogate_escape_refuses_the_record_that_holds_it() -> None:
     records = read_text('[{"id": "u1"}, {"id": "u2", "x": "\\ud800"}]')
-    assert records[1] == Record(1, None, (LONE.format(1),))
+    assert records == [Record(1, {"id": "u1"}), Record(1, None, (LONE.format(1),))]
 
 
 @pytest.mark.parametrize(
@@ -164,10 +165,9 @@ def test_a_failures_files_error_is_dropped_and_a_bad_record_keeps_its_data() -> 
 
 
 def test_broken_json_lines_keep_the_line_as_written() -> None:
-    records = read_text('{"id": X  \r\n{"id": "u2"}\n', "jsonl")
-    assert (records[0].line, records[0].data) == (1, '{"id": X  ')
+    records = read_text('{"id": X  \r\n{"id": X\r\n', "jsonl")
+    assert [(r.line, r.data) for r in records] == [(1, '{"id": X  '), (2, '{"id": X')]
     assert records[0].problems[0].startswith("not valid JSON (Expecting value")
-    assert records[1] == Record(2, {"id": "u2"})
 
 
 def test_a_plain_json_lines_record_is_not_walked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,3 +178,35 @@ def test_a_plain_json_lines_record_is_not_walked(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(json_records, "data_problems", walked)
     assert read_text('{"id": "u1"}\n', "jsonl") == [Record(1, {"id": "u1"})]
+
+
+def test_a_json_lines_line_too_long_to_hold_names_its_line() -> None:
+    big = "x" * (MAX_RECORD_CHARS + CHUNK_CHARS)
+    records = read_text('{"id": "u1"}\n{"id": "' + big + '"}\n{"id": "u3"}\n', "jsonl")
+    assert records == [
+        Record(1, {"id": "u1"}),
+        Record(2, None, (TOO_LARGE,)),
+        Record(3, {"id": "u3"}),
+    ]
+
+
+def test_a_document_record_too_large_to_hold_stops_the_read() -> None:
+    big = "x" * (MAX_RECORD_CHARS + CHUNK_CHARS)
+    records = read_text('[{"id": "u1"},\n{"id": "' + big + '"}, {"id": "u3"}]')
+    assert records == [Record(1, {"id": "u1"}), Record(2, None, (TOO_LARGE + NOT_READ,))]
+
+
+def test_records_whole_before_a_syntax_error_are_read() -> None:
+    records = read_text('[{"id": "u1"}, {"id": "u2"}, x]')
+    assert records[:2] == [Record(1, {"id": "u1"}), Record(1, {"id": "u2"})]
+    assert records[2].line == 1 and records[2].problems[0].startswith("not valid JSON (")
+    assert records[2].problems[0].endswith(NOT_READ) and len(records) == 3
+
+
+def test_objects_one_after_another_and_a_value_ended_by_the_end() -> None:
+    records = read_text('{"id": "u1", "meta": {"x": 1.5}}\n\n42')
+    assert records == [
+        Record(1, {"id": "u1", "meta": {"x": 1.5}}),
+        Record(3, 42, ("expected a JSON object, got 42",)),
+    ]
+    assert type(records[0].data["meta"]["x"]) is float
