@@ -96,3 +96,9 @@ def test_other_broken_csv_names_its_line() -> None:
     with pytest.raises(UsageError) as caught:
         read_csv('id,first_name\nu1,"Ada"x\n')
     assert caught.value.message == ("stdin, line 2: not valid CSV (',' expected after '\"').")
+
+
+def test_a_bad_cell_is_a_problem_and_the_rest_of_the_row_is_read() -> None:
+    records = read_csv("id,meta.a:=,last_name\nu1,x,L\n")
+    problem = "meta.a:=: 'x' is not a JSON literal"
+    assert records == [Record(2, {"id": "u1", "last_name": "L"}, (problem,))]
