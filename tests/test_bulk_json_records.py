@@ -204,7 +204,7 @@ def test_records_whole_before_a_syntax_error_are_read() -> None:
 
 
 def test_objects_one_after_another_and_a_value_ended_by_the_end() -> None:
-    records = read_text('{"id": "u1", "meta": {"x": 1.5}}\n\n42')
+    records = read_text('{"id": "u1", "meta": {"x": 1.5}}\n\n42', "json")
     assert records == [
         Record(1, {"id": "u1", "meta": {"x": 1.5}}),
         Record(3, 42, ("expected a JSON object, got 42",)),
