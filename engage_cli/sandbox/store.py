@@ -221,7 +221,7 @@ class SandboxStore(Database):
             if (
                 not may_change_email
                 and "email" in changes
-                and (user["email"] or "").lower() != changes["email"].lower()
+                and _email_key(user) != changes["email"].lower()
             ):
                 raise EmailChangeError(uid)
             apply_user_changes(user, changes)
@@ -468,12 +468,6 @@ class SandboxStore(Database):
                 (changes["number"],),
             ).fetchone()
         return None if row is None else normalise_user(decode(row[0]))
-
-    def list_exists(self, list_id: str) -> bool:
-        with self._connection() as conn:
-            return (
-                conn.execute("SELECT 1 FROM lists WHERE id = ?", (list_id,)).fetchone() is not None
-            )
 
     # -- all ---------------------------------------------------------------------------------
 
