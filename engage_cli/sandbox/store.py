@@ -213,17 +213,17 @@ class SandboxStore(Database):
         """Apply changes to the user, creating it first if needed. Returns (user, created).
 
         may_change_email=False: EmailChangeError (nothing written) if the user exists with
-        another email than the changes carry; creating the user with one is allowed."""
+        another email than the changes carry; the same one in another case is no change, so the
+        stored one stays as it is; creating the user with one is allowed."""
         with self._write() as conn:
             user = self._load(conn, uid)
             if user is None:
                 return self._present(conn, self._insert(conn, uid, changes)), True
-            if (
-                not may_change_email
-                and "email" in changes
-                and _email_key(user) != changes["email"].lower()
-            ):
-                raise EmailChangeError(uid)
+            if not may_change_email and "email" in changes:
+                if _email_key(user) != changes["email"].lower():
+                    raise EmailChangeError(uid)
+                changes = {**changes}
+                del changes["email"]
             apply_user_changes(user, changes)
             self._save(conn, user)
             return self._present(conn, user), False

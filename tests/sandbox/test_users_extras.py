@@ -98,6 +98,17 @@ def test_key_only_put_with_email(
     assert call("PUT", "/v1/users/u1", {"email": "z@b.co"}, auth=FULL).status == 200
 
 
+def test_key_only_put_with_the_email_in_another_case_leaves_it_as_stored(call: Caller) -> None:
+    # Allowed because it changes nothing (engage-api-notes: "leaves the email unchanged"), so
+    # the key alone must not re-case the address either: that change needs the secret.
+    call("POST", "/v1/users", {"id": "u1", "email": "ada@example.com"})
+    answer = call("PUT", "/v1/users/u1", {"email": "Ada@Example.com"}, auth=KEY_ONLY)
+    assert (answer.status, answer.json["email"]) == (200, "ada@example.com")
+    assert call("GET", "/v1/users/u1").json["email"] == "ada@example.com"
+    answer = call("PUT", "/v1/users/u1", {"email": "Ada@Example.com"}, auth=FULL)
+    assert answer.json["email"] == "Ada@Example.com"
+
+
 # -- merge, convert, archive, tokens -----------------------------------------------------------
 
 
