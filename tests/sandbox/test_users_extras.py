@@ -139,6 +139,19 @@ def test_merge_of_an_unknown_source_is_queued_and_changes_nothing(call: Caller) 
     assert call("GET", "/v1/users").json["data"] == []
 
 
+def test_merge_into_an_unknown_destination_creates_it(call: Caller) -> None:
+    # The mobile SDKs' identify: an anonymous id merged into a uid the server has not seen yet.
+    call("POST", "/v1/users/anon/events", {"event": "opened", "timestamp": "2024-05-01"})
+    call("PUT", "/v1/users/anon", {"email": "a@x.io", "meta": {"plan": "free"}})
+    assert call("POST", "/v1/users/merge", {"source": "anon", "destination": "new"}).status == 200
+    assert call("GET", "/v1/users/anon").status == 404
+    user = call("GET", "/v1/users/new").json
+    assert (user["uid"], user["email"], user["meta"]) == ("new", "a@x.io", {"plan": "free"})
+    assert user["last_interaction"] == "2024-05-01T00:00:00.000+00:00"
+    assert [u["uid"] for u in call("GET", "/v1/users?email=A@x.io").json["data"]] == ["new"]
+    assert [e["uid"] for e in call.api.store.list_events()] == ["new"]
+
+
 @pytest.mark.parametrize(
     "body", [{}, {"source": "a"}, {"destination": "b"}, {"source": "", "destination": "b"}]
 )
