@@ -213,17 +213,17 @@ class SandboxStore(Database):
         """Apply changes to the user, creating it first if needed. Returns (user, created).
 
         may_change_email=False: EmailChangeError (nothing written) if the user exists with
-        another email than the changes carry; creating the user with one is allowed."""
+        another email than the changes carry; the same one in another case is no change, so the
+        stored one stays as it is; creating the user with one is allowed."""
         with self._write() as conn:
             user = self._load(conn, uid)
             if user is None:
                 return self._present(conn, self._insert(conn, uid, changes)), True
-            if (
-                not may_change_email
-                and "email" in changes
-                and (user["email"] or "").lower() != changes["email"].lower()
-            ):
-                raise EmailChangeError(uid)
+            if not may_change_email and "email" in changes:
+                if _email_key(user) != changes["email"].lower():
+                    raise EmailChangeError(uid)
+                changes = {**changes}
+                del changes["email"]
             apply_user_changes(user, changes)
             self._save(conn, user)
             return self._present(conn, user), False
@@ -468,12 +468,6 @@ class SandboxStore(Database):
                 (changes["number"],),
             ).fetchone()
         return None if row is None else normalise_user(decode(row[0]))
-
-    def list_exists(self, list_id: str) -> bool:
-        with self._connection() as conn:
-            return (
-                conn.execute("SELECT 1 FROM lists WHERE id = ?", (list_id,)).fetchone() is not None
-            )
 
     # -- all ---------------------------------------------------------------------------------
 

@@ -72,6 +72,11 @@ def test_update_archive_and_listing(call: Caller) -> None:
     assert [x["id"] for x in rest["data"]] == [third["id"]]  # archived ones drop out
     archived = call("GET", f"/v1/lists/{second['id']}").json  # but stay readable by id
     assert archived["archived"] is True
+    back = call("GET", f"/v1/lists?previous_cursor={third['id']}&limit=1").json
+    assert [x["id"] for x in back["data"]] == [first["id"]]  # the archived one is skipped
+    assert (back["has_more"], back["previous_cursor"], back["next_cursor"]) == (
+        False, None, first["id"],
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

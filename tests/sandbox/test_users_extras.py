@@ -98,6 +98,17 @@ def test_key_only_put_with_email(
     assert call("PUT", "/v1/users/u1", {"email": "z@b.co"}, auth=FULL).status == 200
 
 
+def test_key_only_put_with_the_email_in_another_case_leaves_it_as_stored(call: Caller) -> None:
+    # Allowed because it changes nothing (engage-api-notes: "leaves the email unchanged"), so
+    # the key alone must not re-case the address either: that change needs the secret.
+    call("POST", "/v1/users", {"id": "u1", "email": "ada@example.com"})
+    answer = call("PUT", "/v1/users/u1", {"email": "Ada@Example.com"}, auth=KEY_ONLY)
+    assert (answer.status, answer.json["email"]) == (200, "ada@example.com")
+    assert call("GET", "/v1/users/u1").json["email"] == "ada@example.com"
+    answer = call("PUT", "/v1/users/u1", {"email": "Ada@Example.com"}, auth=FULL)
+    assert answer.json["email"] == "Ada@Example.com"
+
+
 # -- merge, convert, archive, tokens -----------------------------------------------------------
 
 
@@ -126,6 +137,19 @@ def test_merge_of_an_unknown_source_is_queued_and_changes_nothing(call: Caller) 
     answer = call("POST", "/users/merge", {"source": "ghost", "destination": "u2"})
     assert answer.json == {"status": "queued"}
     assert call("GET", "/v1/users").json["data"] == []
+
+
+def test_merge_into_an_unknown_destination_creates_it(call: Caller) -> None:
+    # The mobile SDKs' identify: an anonymous id merged into a uid the server has not seen yet.
+    call("POST", "/v1/users/anon/events", {"event": "opened", "timestamp": "2024-05-01"})
+    call("PUT", "/v1/users/anon", {"email": "a@x.io", "meta": {"plan": "free"}})
+    assert call("POST", "/v1/users/merge", {"source": "anon", "destination": "new"}).status == 200
+    assert call("GET", "/v1/users/anon").status == 404
+    user = call("GET", "/v1/users/new").json
+    assert (user["uid"], user["email"], user["meta"]) == ("new", "a@x.io", {"plan": "free"})
+    assert user["last_interaction"] == "2024-05-01T00:00:00.000+00:00"
+    assert [u["uid"] for u in call("GET", "/v1/users?email=A@x.io").json["data"]] == ["new"]
+    assert [e["uid"] for e in call.api.store.list_events()] == ["new"]
 
 
 @pytest.mark.parametrize(
