@@ -158,3 +158,36 @@ def test_a_chunk_whose_send_failed_frees_its_uids_too() -> None:
         "Unexpected failure: KeyError"
     }
     assert runner._in_flight == set()
+
+
+def test_chunks_of_other_uids_go_at_the_same_time() -> None:
+    second = threading.Event()
+    together: list[bool] = []
+
+    def answer(request: APIRequest, calls: int) -> object:
+        if calls == 1:
+            together.append(second.wait(10))  # the other worker sends the next meanwhile
+        else:
+            second.set()
+        return {}
+
+    client = Client(answer)
+    runner = make(client, batch=True, concurrency=2)
+    tally = run(runner, [padded(2, "one", 60_000), padded(3, "two", 60_000)])
+    assert together == [True] and tally.landed == 2
+
+
+def test_every_batch_hand_off_watches_all_the_workers() -> None:
+    """Any worker takes a chunk: a hand-off gives up only once all of them are gone."""
+    runner = make(batch=True, concurrency=3)
+    watched: list[list[str] | None] = []
+    put = runner._put
+
+    def recording(q: object, workers: list[threading.Thread] | None, item: object) -> bool:
+        watched.append(None if workers is None else sorted(w.name for w in workers))
+        return put(q, workers, item)  # type: ignore[arg-type]
+
+    runner._put = recording  # type: ignore[method-assign]
+    run(runner, [padded(2, "a", 60_000), padded(3, "b", 60_000), padded(4, "c", 10)])
+    # two chunks (one handed full, the last at the end), then an end mark per worker
+    assert watched == [["bulk-0", "bulk-1", "bulk-2"]] * 5

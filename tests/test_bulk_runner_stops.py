@@ -337,11 +337,15 @@ WORKER_0 = ["u0", "u1", "u2", "u3", "u8", "u9", "u14", "u15", "u16", "u17", "u20
 WORKER_1 = ["u4", "u5"]
 
 
-def test_a_worker_ended_by_its_outcome_callback_hangs_no_run_and_loses_no_record() -> None:
+@pytest.mark.parametrize("queued", [19, 3])  # its queue full, or with room for its end mark
+def test_a_worker_ended_by_its_outcome_callback_hangs_no_run_and_loses_no_record(
+    queued: int,
+) -> None:
     """An outcome callback that raises for one record ended the worker sending it; with
     concurrency 2 the run then hung (the end marks waited on its full queue) and the records
     queued for it were lost. The run now finishes and fails each of them, saying why."""
-    records = [Record(n + 2, {"id": uid}) for n, uid in enumerate(WORKER_0 + WORKER_1)]
+    uids = WORKER_0[: 1 + queued] + WORKER_1
+    records = [Record(n + 2, {"id": uid}) for n, uid in enumerate(uids)]
     told = Outcomes()
 
     def outcome(record: Record, outcome: str, message: str | None, status: int | None) -> None:
@@ -353,11 +357,12 @@ def test_a_worker_ended_by_its_outcome_callback_hangs_no_run_and_loses_no_record
     runner = make(client, failures=failures, outcome=outcome, concurrency=2)
     tally = run(runner, records)
     assert sorted(client.sent_uids()) == ["u0", "u4", "u5"]
-    assert tally.read == 22 and accounted(tally) == 22
-    assert (tally.landed, tally.failed) == (3, 19)  # u0 landed: it is not failed as well
-    assert failures.lines() == list(range(3, 22))
+    assert tally.read == len(uids) and accounted(tally) == tally.read
+    assert (tally.landed, tally.failed) == (3, queued)  # u0 landed: it is not failed as well
+    failed = list(range(3, 3 + queued))
+    assert failures.lines() == failed
     assert set(failures.messages().values()) == {running.WORKER_ENDED}
-    assert told.by_outcome() == {"landed": [22, 23], "failed": list(range(3, 22))}
+    assert told.by_outcome() == {"landed": [3 + queued, 4 + queued], "failed": failed}
 
 
 def test_a_hand_off_never_waits_on_workers_that_are_gone() -> None:
@@ -441,3 +446,20 @@ def test_a_chunk_with_no_uid_in_flight_goes_at_once() -> None:
     assert claimed is True and runner._in_flight == {"u1", "u2"}
     runner._finished(running.Chunk(keys={"u1"}))
     assert runner._in_flight == {"u2"}
+
+
+def test_a_run_drains_the_rest_of_its_input_unless_told_not_to() -> None:
+    stop = threading.Event()
+    stop.set()  # nothing is sent: safe to run on this thread
+    tally = make(stop=stop).run(users(2))
+    assert (tally.read, tally.not_sent) == (2, 2)
+    runner = make(stop=stop)
+    tally = runner.run_prepared([(r, None) for r in users(2)])
+    assert (tally.read, tally.not_sent) == (2, 2)
+
+
+def test_workers_never_keep_the_process_alive() -> None:
+    client = Client()
+    make(client, concurrency=2).run(users(3))  # from this (not a daemon) thread
+    assert threading.current_thread().daemon is False
+    assert len(client.threads) == 3 and all(t.daemon for t in client.threads)
