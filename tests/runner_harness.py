@@ -88,7 +88,7 @@ class Journal:
         self.fail_on = fail_on
         self._lock = threading.Lock()
 
-    def sent(self, records: list[tuple[Record, APIRequest]]) -> None:
+    def sent(self, records: list[tuple[Record, APIRequest]], *encoded: object) -> None:
         if self.fail_on == "S":
             raise OSError(errno.ENOSPC, "No space left on device")
         with self._lock:
