@@ -147,6 +147,7 @@ class Runner:
         self.pacer = pacer or Pacer(rate)
         self._progress = progress
         self._outcome = outcome
+        self._untold: list[BaseException] = []  # what the outcome callback raised
         self._lock = threading.Lock()
         self._errors_in_a_row = 0
         # One record at a time: a queue per worker, a uid always on the same one. With --batch:
@@ -203,9 +204,11 @@ class Runner:
             if self._gathering.items:  # the last, partly filled chunk
                 self._hand(0, workers, self._gathering)
             for n in range(self.concurrency):  # one end mark for each worker
-                self._put(self._queues[n % len(self._queues)], workers, None)
+                readers = workers if self.batch else [workers[n]]  # not waiting on another's
+                self._put(self._queues[n % len(self._queues)], readers, None)
             for worker in workers:
                 worker.join()
+            self._left_behind()
         return self.tally
 
     def _prepare(self, record: Record, request: APIRequest | None, seen: set[str]) -> Item | None:
@@ -269,7 +272,16 @@ class Runner:
             handed = self._put(self._queues[n if not self.batch else 0], readers, chunk)
         if not handed:
             for record, _ in chunk.items:
-                self._account(record, "failed", "Unexpected failure: its worker ended early")
+                self._account(record, "failed", WORKER_ENDED)
+
+    def _left_behind(self) -> None:
+        """Fail what is still queued once the workers ended: the queue of a worker that ended
+        early (its outcome callback raised), lost otherwise."""
+        for q in self._queues:
+            while not q.empty():
+                chunk = q.get_nowait()
+                for record, _ in chunk.items if chunk is not None else []:
+                    self._account(record, "failed", WORKER_ENDED)
 
     def _claim(self, chunk: Chunk, workers: list[threading.Thread]) -> bool:
         """Wait until no chunk in flight carries a uid of this one, then mark its uids as in
@@ -317,6 +329,8 @@ class Runner:
                     request = chunk.items[0][1]
                 self._send(chunk.items, request)
             except BaseException as exc:  # a bug must not lose the records or the worker
+                if exc in self._untold:  # the caller's callback: this worker ends, and the
+                    raise  # records stay as counted (run_prepared fails those it had queued)
                 for record, _ in chunk.items:
                     self._account(record, "failed", f"Unexpected failure: {type(exc).__name__}")
             finally:
@@ -358,7 +372,7 @@ class Runner:
         self._count("landed", len(chunk))
         if self._outcome is not None:
             for record, _ in chunk:
-                self._outcome(record, "landed", None, None)
+                self._tell(record, "landed", None, None)
 
     def _journal(self, write: Callable[[Journal], None], chunk: list[Item]) -> None:
         assert self.journal is not None
@@ -433,7 +447,18 @@ class Runner:
                 self.tally.unsaved += 1
             self.stop.set()
         if self._outcome is not None:
+            self._tell(record, outcome, message, status)
+
+    def _tell(self, record: Record, outcome: str, message: str | None, status: int | None) -> None:
+        """The outcome callback; what it raises is remembered, so that _work ends instead of
+        failing a record counted already."""
+        assert self._outcome is not None
+        try:
             self._outcome(record, outcome, message, status)
+        except BaseException as exc:
+            with self._lock:
+                self._untold.append(exc)
+            raise
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -443,6 +468,7 @@ class Runner:
 
 
 NOT_SENT = "not sent: the run was stopped before this record"
+WORKER_ENDED = "Unexpected failure: its worker ended early"
 
 
 def _too_large(size: int) -> str:
