@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from engage_cli import endpoints, ids, models
+from engage_cli import endpoints, fields, ids
 from engage_cli.bulk.csv_records import (
     EVENT_CSV,
     SERVER_FIELDS,
@@ -79,14 +79,23 @@ def _user_key(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def build_user_create(data: dict[str, Any]) -> APIRequest:
     key, rest = _user_key(data)
-    return endpoints.create_user(models.validate(models.UserCreate, {"id": key, **rest}))
+    body = fields.create_body(key, rest)  # without pydantic when every field is plain
+    if body is None:
+        from engage_cli import models
+
+        body = models.validate(models.UserCreate, {"id": key, **rest})
+    return endpoints.create_user(body)
 
 
 def build_user_upsert(data: dict[str, Any]) -> APIRequest:
     key, rest = _user_key(data)
     lists = rest.pop("lists", None)
-    body = models.validate(models.UserUpsert, {"id": key, **rest})
-    del body["id"]  # it is the path
+    body = fields.upsert_body(key, rest)  # without pydantic when every field is plain
+    if body is None:
+        from engage_cli import models
+
+        body = models.validate(models.UserUpsert, {"id": key, **rest})
+        del body["id"]  # it is the path
     if lists is not None:
         # An export carries each user's lists; the API takes them on PUT as its SDKs send
         # them, so an export imports back whatever the mode.
@@ -97,6 +106,8 @@ def build_user_upsert(data: dict[str, Any]) -> APIRequest:
 
 
 def build_event(data: dict[str, Any]) -> APIRequest:
+    from engage_cli import models
+
     uid = _key(data, "uid")
     body = {k: v for k, v in data.items() if k != "uid"}
     return endpoints.add_event(uid, models.validate(models.EventCreate, body))
