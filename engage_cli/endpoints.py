@@ -6,6 +6,7 @@ tests can compare it; nothing here touches the network.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,24 @@ QueryValue = Union[str, list[str]]
 
 class EncodedJSON(bytes):
     """A body already encoded as JSON (a batch built from its items' own encodings)."""
+
+
+# json.dumps with any option builds a new encoder per call: a third of the cost of encoding
+# a --batch item (every record of a bulk run is encoded once).
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def compact_json(value: Any) -> str:
+    """JSON as a body is sent: no spaces, text as it is (not \\u-escaped)."""
+    return _COMPACT_JSON.encode(value)
+
+
+def encode_body(body: Any) -> bytes:
+    """A request's body as sent. Here, not in the client, so that a bulk run encodes its
+    batch items (and their journal fingerprints) without importing httpx for it."""
+    if isinstance(body, EncodedJSON):
+        return body
+    return _COMPACT_JSON.encode(body).encode("utf-8")
 
 
 @dataclass(frozen=True)
