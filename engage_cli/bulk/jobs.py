@@ -50,30 +50,33 @@ def _key(data: dict[str, Any], name: str) -> str:
     return value
 
 
+_NOT_SENT = SERVER_FIELDS | {"id", "uid"}  # of a user record: the key, and the server's own
+
+
 def _user_key(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The user's id in your application (`id`, or `uid` as exports call it), and the rest.
 
     A user object exported by `users list` has both: `uid` is the application's id and `id`
     Engage's internal one, so such a record imports as it was exported."""
-    given = [name for name in ("id", "uid") if name in data]
-    if not given:
+    if "id" in data:
+        name = "id"
+        if "uid" in data and data["id"] != data["uid"]:
+            if not ids.is_internal_id(data["id"]):  # Engage's own id, as exports carry it
+                raise ValueError("id and uid differ: give one of them")
+            name = "uid"
+    elif "uid" in data:
+        name = "uid"
+    else:
         raise ValueError("id: is required (the user's id in your application)")
-    if len(given) == 2 and data["id"] != data["uid"]:
-        if not ids.is_internal_id(data["id"]):  # Engage's own id, as exports carry it
-            raise ValueError("id and uid differ: give one of them")
-        given = ["uid"]
-    key = _key(data, given[0])
+    key = _key(data, name)
     # null is how an export says "not set": not given, as an empty CSV cell is.
-    rest = {
-        k: v
-        for k, v in data.items()
-        if k not in ("id", "uid") and k not in SERVER_FIELDS and v is not None
-    }
+    rest = {k: v for k, v in data.items() if v is not None and k not in _NOT_SENT}
     lists = rest.get("lists")
-    if isinstance(lists, list) and all(isinstance(x, dict) and "id" in x for x in lists):
-        rest["lists"] = [x["id"] for x in lists]  # the object form an export carries
-    if rest.get("lists") == []:
-        del rest["lists"]
+    if lists is not None:
+        if isinstance(lists, list) and all(isinstance(x, dict) and "id" in x for x in lists):
+            lists = rest["lists"] = [x["id"] for x in lists]  # the object form an export carries
+        if lists == []:
+            del rest["lists"]
     return key, rest
 
 
