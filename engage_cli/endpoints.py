@@ -85,6 +85,25 @@ class APIRequest:
                 hint="Check the uid, PATH or option values given.",
             )
 
+    @classmethod
+    def checked(
+        cls, method: str, path: str, params: dict[str, QueryValue], body: Any, needs_secret: bool
+    ) -> APIRequest:
+        """A request rebuilt from one already built (and so checked): the spool's, read back
+        for the send pass, without the frozen dataclass's per-field __init__ and the path
+        check again (a tenth of reading a record back)."""
+        request = cls.__new__(cls)
+        request.__dict__.update(
+            method=method,
+            path=path,
+            params=params,
+            body=body,
+            needs_secret=needs_secret,
+            answer="object",
+            from_root=False,
+        )
+        return request
+
     @property
     def repeatable(self) -> bool:
         return self.method in REPEATABLE_METHODS

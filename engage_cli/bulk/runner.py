@@ -190,7 +190,7 @@ class Runner:
                     self.unread_after = last
                     break
                 last = record.line
-                self._count("read")
+                self.tally.read += 1  # only this thread counts it: no lock taken per record
                 if self.stop.is_set():
                     self._account(record, "not_sent", NOT_SENT)
                     continue
