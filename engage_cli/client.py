@@ -8,7 +8,6 @@ answers (retry, wait, which error, a well-formed success) are pure, in policy.py
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 import socket
 import sys
@@ -22,7 +21,7 @@ import httpx
 
 from engage_cli import __version__
 from engage_cli.config import mask_url
-from engage_cli.endpoints import APIRequest, EncodedJSON
+from engage_cli.endpoints import APIRequest, encode_body
 from engage_cli.errors import (
     ConnectFailed,
     EngageError,
@@ -132,17 +131,6 @@ class _Deadline(httpx.SyncByteStream):
 
 
 # --- the client ---------------------------------------------------------------------------
-
-
-# json.dumps with any option builds a new encoder per call: a third of the cost of encoding
-# a --batch item (every record of a bulk run is encoded once).
-_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def encode_body(body: Any) -> bytes:
-    if isinstance(body, EncodedJSON):
-        return body
-    return _COMPACT_JSON.encode(body).encode("utf-8")
 
 
 class EngageClient:

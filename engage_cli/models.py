@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from engage_cli.errors import UsageError
+from engage_cli.fields import EMAIL_PATTERN, NUMBER_PATTERN
 from engage_cli.ids import UID_RULE, is_valid_uid
 from engage_cli.strict import parse_iso8601
 
@@ -31,9 +32,7 @@ from engage_cli.strict import parse_iso8601
 Scalar = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
 ScalarMap = dict[StrictStr, Scalar]
 
-# Checked with fullmatch: `$` would let a trailing newline through.
-NUMBER_PATTERN = re.compile(r"[0-9]+")
-EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
+# Checked with fullmatch: `$` would let a trailing newline through (as fields.py's patterns).
 URL_PATTERN = re.compile(r"https?://[^\s/?#]+[^\s]*")
 
 

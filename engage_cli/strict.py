@@ -51,7 +51,7 @@ _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 def loads_json(text: str) -> Any:
     """json.loads, refusing NaN, Infinity, numbers too large for a float, nesting deeper
     than MAX_DEPTH and lone surrogates (text no UTF-8 encoder can send). ValueError if so."""
-    bad = SURROGATE.search(text)
+    bad = None if text.isascii() else SURROGATE.search(text)  # isascii() reads a flag
     if bad:
         raise ValueError(
             f"the text is not UTF-8 text: it holds {describe_surrogate(bad.group())} "

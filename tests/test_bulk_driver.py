@@ -182,3 +182,35 @@ def test_a_dry_run_shows_each_request_and_sends_none(tmp_path: Path) -> None:
     assert reporter.shown == ["PUT /users/a", "PUT /users/b"]
     assert result.summary.dry_run and result.summary.would_send == 2
     assert reporter.outcomes == {} and reporter.totals == []
+
+
+def test_the_collector_is_eased_for_a_run_and_restored_after_it_whatever_its_end(
+    tmp_path: Path,
+) -> None:
+    # During a run what start-up made is frozen out of the cyclic collector's reach and its
+    # passes are rarer; after it, ended or failed, the process's own settings are back.
+    import gc
+
+    during: list[tuple[tuple[int, int, int], int]] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        during.append((gc.get_threshold(), gc.get_freeze_count()))
+        return httpx.Response(200, json={"uid": "a"})
+
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    assert before[1] == 0
+    plan = BulkRun(JOB, RecordsInput(records({"uid": "a"}), str(tmp_path / "plan")))
+    run(plan, state(server).client, Recorder())
+    assert during and during[0][0][0] >= 10_000 and during[0][1] > 0
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    invalid = BulkRun(JOB, RecordsInput(records({"step": 1}), "plan"))
+    with pytest.raises(UsageError):
+        run(invalid, state(server).client, Recorder())
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    gc.freeze()  # a caller's own freeze is its own: kept
+    try:
+        frozen = gc.get_freeze_count()
+        run(plan, state(server).client, Recorder())
+        assert gc.get_freeze_count() >= frozen and gc.get_threshold() == before[0]
+    finally:
+        gc.unfreeze()

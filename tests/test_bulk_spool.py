@@ -151,3 +151,19 @@ def test_a_spool_whose_buffer_cannot_be_written_is_dropped_never_raised() -> Non
     kept.add(Record(2, {"id": "u1"}), APIRequest("PUT", "/users/u1", body={}))
     assert kept.usable is False  # the send pass reads the input again instead
     kept.close()
+
+
+def test_a_request_read_back_from_the_spool_equals_the_one_checked() -> None:
+    built = [
+        APIRequest("PUT", "/users/u1", body={"email": "a@b", "meta": {"n": 1}}, needs_secret=True),
+        APIRequest("POST", "/users", params={"x": ["1", "2"]}, body={"id": "u2"}),
+        APIRequest("DELETE", "/users/u3", needs_secret=True),
+    ]
+    kept = spool.Spool()
+    for n, request in enumerate(built, 1):
+        kept.add(Record(n, {"n": n}), request)
+    back = list(kept.items())
+    kept.close()
+    assert [request for _, request in back] == built  # every field, defaults included
+    assert [record for record, _ in back] == [Record(n, {"n": n}) for n in (1, 2, 3)]
+    assert [r.repeatable for _, r in back] == [True, False, True]

@@ -321,23 +321,44 @@ def request(body: object = None, method: str = "POST", path: str = "users/u1/eve
     return APIRequest(method, path, body=body)
 
 
-def test_fingerprint_is_crc32_of_method_path_and_body() -> None:
-    fp = ledger.fingerprint(request({"b": 1, "a": "é"}))
+def test_a_format_1_fingerprint_is_crc32_of_method_path_and_body() -> None:
+    # What journals written before format 2 hold: still read, to resume them.
+    fp = ledger.fingerprint(request({"b": 1, "a": "é"}), 1)
     text = json.dumps(["POST", "users/u1/events", {"a": "é", "b": 1}], sort_keys=True)
     assert fp == f"{zlib.crc32(text.encode()):08x}"
-    assert fp == ledger.fingerprint(request({"a": "é", "b": 1}))  # key order is not content
-    assert len(ledger.fingerprint(request())) == 8
+    assert fp == ledger.fingerprint(request({"a": "é", "b": 1}), 1)  # key order is not content
+    assert len(ledger.fingerprint(request(), 1)) == 8
 
 
-def test_fingerprint_tells_requests_apart() -> None:
+def test_a_fingerprint_is_crc32_of_the_request_as_a_batch_item() -> None:
+    # Format 2: the bytes --batch sends for the record, so a batch run encodes it once.
+    put = APIRequest("PUT", "/users/a%2Fb", body={"email": "é@x", "meta": {"n": 1}})
+    item = b'{"type":"update","id":"a/b","email":"\xc3\xa9@x","meta":{"n":1}}'
+    assert ledger.request_bytes(put) == item
+    assert ledger.fingerprint(put) == ledger.mark(item) == f"{zlib.crc32(item):08x}"
+    post = APIRequest("POST", "/users/u1/events", body={"event": "Paid"})
+    assert ledger.request_bytes(post) == b'{"type":"event","id":"u1","event":"Paid"}'
+    create = APIRequest("POST", "/users", body={"id": "u1"})
+    assert ledger.request_bytes(create) == b'{"type":"create","id":"u1"}'
+    delete = APIRequest("DELETE", "/users/u1")  # no batch form: method, path and body
+    assert ledger.request_bytes(delete) == b'["DELETE","/users/u1",null]'
+    assert ledger.fingerprint(delete) == ledger.mark(b'["DELETE","/users/u1",null]')
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_fingerprint_tells_requests_apart(version: int) -> None:
     prints = {
-        ledger.fingerprint(request({"event": "Paid"})),
-        ledger.fingerprint(request({"event": "Paid"}, method="PUT")),
-        ledger.fingerprint(request({"event": "Paid"}, path="users/u2/events")),
-        ledger.fingerprint(request({"event": "Refund"})),
-        ledger.fingerprint(request({"event": "Zo\udce9"})),  # any text a record can hold
+        ledger.fingerprint(request({"event": "Paid"}), version),
+        ledger.fingerprint(request({"event": "Paid"}, method="PUT"), version),
+        ledger.fingerprint(request({"event": "Paid"}, path="users/u2/events"), version),
+        ledger.fingerprint(request({"event": "Refund"}), version),
+        ledger.fingerprint(request({"event": "Zo\udce9"}), version),  # any text a record holds
+        ledger.fingerprint(request({"event": "Paid"}, path="/users/u1/events"), version),
+        ledger.fingerprint(request({"event": "Paid"}, path="/users/u2/events"), version),
+        ledger.fingerprint(request({"event": "Paid"}, "PUT", "/users/u1"), version),
+        ledger.fingerprint(request({"event": "Paid"}, "POST", "/users"), version),
     }
-    assert len(prints) == 5
+    assert len(prints) == 9
 
 
 def journal_text(path: Path) -> str:
@@ -352,11 +373,65 @@ def test_journal_writes_a_header_then_sent_and_acked_lines(here: Path) -> None:
     journal.sent([(Record(2, {}), a), (Record(3, {}), b)])
     journal.acked([Record(3, {}), Record(2, {})])
     assert journal_text(journal.path) == (
-        '{"command": "events import", "input": "seed.csv"}\n'
+        '{"format": 2, "command": "events import", "input": "seed.csv"}\n'
         f"S 2 {ledger.fingerprint(a)}\nS 3 {ledger.fingerprint(b)}\nA 3\nA 2\n"
     )
     journal.close(keep=True)
     assert journal.path.exists()
+
+
+def test_a_batch_journals_the_fingerprints_of_the_bytes_it_sends(here: Path) -> None:
+    journal = ledger.Journal(str(here / "run"), {})
+    put = APIRequest("PUT", "/users/u1", body={"email": "a@b"})
+    sent = ledger.request_bytes(put)
+    journal.sent([(Record(1, {}), put), (Record(2, {}), put)], [sent, b"other"])
+    lines = journal_text(journal.path).splitlines()[1:]
+    assert lines == [f"S 1 {ledger.fingerprint(put)}", f"S 2 {ledger.mark(b'other')}"]
+    journal.close(keep=False)
+
+
+@pytest.mark.parametrize(
+    ("header", "version"),
+    [('{"command": "users import"}', 1), ('{"format": 1}', 1), ('{"format": 2}', 2)],
+)
+def test_a_journal_is_resumed_with_the_fingerprints_of_its_format(
+    here: Path, header: str, version: int
+) -> None:
+    put = APIRequest("PUT", "/users/u1", body={"b": 1, "a": 2})
+    path = here / "j.journal"
+    path.write_text(f"{header}\nS 1 {ledger.fingerprint(put, version)}\nA 1\n")
+    resumed = ledger.read_journal(path)
+    assert resumed.format == version
+    assert resumed.landed(Record(1, {}), put)
+    other = APIRequest("PUT", "/users/u1", body={"b": 1, "a": 3})
+    with pytest.raises(UsageError, match="does not match this input: line 1"):
+        resumed.landed(Record(1, {}), other)
+    resumed.release()
+
+
+def test_a_journal_of_a_newer_format_is_refused(here: Path) -> None:
+    path = here / "j.journal"
+    path.write_text('{"format": 3, "command": "users import"}\nS 1 0000000a\n')
+    with pytest.raises(UsageError) as caught:
+        ledger.read_journal(path)
+    assert caught.value.message == (
+        f"The journal {path} was written by a newer engage (format 3); nothing was sent."
+    )
+    assert caught.value.exit_code == 2
+    fd = os.open(path, os.O_RDONLY)  # not left held
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("header", ['{"format": "2"}', '{"format": 0}', '{"format": true}', "{x"])
+def test_a_journal_with_a_format_that_is_no_number_is_not_one(here: Path, header: str) -> None:
+    path = here / "j.journal"
+    path.write_text(header + "\n")
+    with pytest.raises(UsageError) as caught:
+        ledger.read_journal(path)
+    assert caught.value.message == f"{path} is not a journal of engage."
 
 
 def test_a_live_journal_is_locked_and_an_ended_run_removes_it(here: Path) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from engage_cli import endpoints, ids, models
+from engage_cli import endpoints, fields, ids
 from engage_cli.bulk.csv_records import (
     EVENT_CSV,
     SERVER_FIELDS,
@@ -50,43 +50,55 @@ def _key(data: dict[str, Any], name: str) -> str:
     return value
 
 
+_NOT_SENT = SERVER_FIELDS | {"id", "uid"}  # of a user record: the key, and the server's own
+
+
 def _user_key(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The user's id in your application (`id`, or `uid` as exports call it), and the rest.
 
     A user object exported by `users list` has both: `uid` is the application's id and `id`
     Engage's internal one, so such a record imports as it was exported."""
-    given = [name for name in ("id", "uid") if name in data]
-    if not given:
+    if "id" in data:
+        name = "id"
+        if "uid" in data and data["id"] != data["uid"]:
+            if not ids.is_internal_id(data["id"]):  # Engage's own id, as exports carry it
+                raise ValueError("id and uid differ: give one of them")
+            name = "uid"
+    elif "uid" in data:
+        name = "uid"
+    else:
         raise ValueError("id: is required (the user's id in your application)")
-    if len(given) == 2 and data["id"] != data["uid"]:
-        if not ids.is_internal_id(data["id"]):  # Engage's own id, as exports carry it
-            raise ValueError("id and uid differ: give one of them")
-        given = ["uid"]
-    key = _key(data, given[0])
+    key = _key(data, name)
     # null is how an export says "not set": not given, as an empty CSV cell is.
-    rest = {
-        k: v
-        for k, v in data.items()
-        if k not in ("id", "uid") and k not in SERVER_FIELDS and v is not None
-    }
+    rest = {k: v for k, v in data.items() if v is not None and k not in _NOT_SENT}
     lists = rest.get("lists")
-    if isinstance(lists, list) and all(isinstance(x, dict) and "id" in x for x in lists):
-        rest["lists"] = [x["id"] for x in lists]  # the object form an export carries
-    if rest.get("lists") == []:
-        del rest["lists"]
+    if lists is not None:
+        if isinstance(lists, list) and all(isinstance(x, dict) and "id" in x for x in lists):
+            lists = rest["lists"] = [x["id"] for x in lists]  # the object form an export carries
+        if lists == []:
+            del rest["lists"]
     return key, rest
 
 
 def build_user_create(data: dict[str, Any]) -> APIRequest:
     key, rest = _user_key(data)
-    return endpoints.create_user(models.validate(models.UserCreate, {"id": key, **rest}))
+    body = fields.create_body(key, rest)  # without pydantic when every field is plain
+    if body is None:
+        from engage_cli import models
+
+        body = models.validate(models.UserCreate, {"id": key, **rest})
+    return endpoints.create_user(body)
 
 
 def build_user_upsert(data: dict[str, Any]) -> APIRequest:
     key, rest = _user_key(data)
     lists = rest.pop("lists", None)
-    body = models.validate(models.UserUpsert, {"id": key, **rest})
-    del body["id"]  # it is the path
+    body = fields.upsert_body(key, rest)  # without pydantic when every field is plain
+    if body is None:
+        from engage_cli import models
+
+        body = models.validate(models.UserUpsert, {"id": key, **rest})
+        del body["id"]  # it is the path
     if lists is not None:
         # An export carries each user's lists; the API takes them on PUT as its SDKs send
         # them, so an export imports back whatever the mode.
@@ -97,6 +109,8 @@ def build_user_upsert(data: dict[str, Any]) -> APIRequest:
 
 
 def build_event(data: dict[str, Any]) -> APIRequest:
+    from engage_cli import models
+
     uid = _key(data, "uid")
     body = {k: v for k, v in data.items() if k != "uid"}
     return endpoints.add_event(uid, models.validate(models.EventCreate, body))

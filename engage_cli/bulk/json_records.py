@@ -43,7 +43,9 @@ def record_from_json(line: int, value: Any, text: str | None = None) -> Record:
     if not isinstance(value, dict):
         kind = "an array" if isinstance(value, list) else f"{json.dumps(value)[:40]}"
         return Record(line, value, (f"expected a JSON object, got {kind}",))
-    return Record(line, {k: v for k, v in value.items() if k != ERROR_KEY})
+    if ERROR_KEY in value:  # a failures file fed back: its error is not part of the record
+        value = {k: v for k, v in value.items() if k != ERROR_KEY}
+    return Record(line, value)
 
 
 def read_jsonl(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -> Iterator[Record]:

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from engage_cli.bulk import locks
-from engage_cli.bulk.jobs import Job
+from engage_cli.bulk.jobs import Job, batch_item
 from engage_cli.bulk.readers import is_stream
 from engage_cli.bulk.records import ERROR_KEY, Record
-from engage_cli.endpoints import APIRequest
+from engage_cli.endpoints import APIRequest, compact_json
 from engage_cli.errors import TemporaryError, UsageError
 
 FAILURES_HINT = "Choose another place with --failures FILE."
@@ -216,16 +216,39 @@ def _same_file(a: Path, b: Path) -> bool:
 # --- the journal -----------------------------------------------------------------------------
 
 
-# One encoder for every fingerprint: json.dumps(..., sort_keys=True) builds a new one per call,
-# a third of the fingerprint's cost (one per record sent, in every journal).
-_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True)
+# The journal's format. 2: a record's fingerprint is the CRC-32 of its request encoded as a
+# POST /batch item, the very bytes --batch sends (so a batch run encodes each record once).
+# 1 (a journal without "format"): of [method, path, body] as sorted JSON; still resumed.
+FORMAT = 2
+
+# One encoder for every format-1 fingerprint: json.dumps(..., sort_keys=True) builds a new one
+# per call.
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)
 
 
-def fingerprint(request: APIRequest) -> str:
+def fingerprint(request: APIRequest, format: int = FORMAT) -> str:
     """What identifies a record's request, so that a journal is never applied to another
-    input: method, path and body."""
-    text = _FINGERPRINT_JSON.encode([request.method, request.path, request.body])
-    return f"{zlib.crc32(text.encode('utf-8', 'surrogatepass')):08x}"
+    input: method, path and body, as a journal of that format wrote it."""
+    if format == 1:
+        text = _SORTED_JSON.encode([request.method, request.path, request.body])
+        return mark(text.encode("utf-8", "surrogatepass"))
+    return mark(request_bytes(request))
+
+
+def request_bytes(request: APIRequest) -> bytes:
+    """What a format-2 fingerprint is of: the request as a POST /batch item, encoded as
+    --batch sends it (the uid in it, and what the method and path mean); [method, path,
+    body] for a request without a batch form (a DELETE)."""
+    try:
+        item: Any = batch_item(request)
+    except (ValueError, TypeError):
+        item = [request.method, request.path, request.body]
+    return compact_json(item).encode("utf-8", "surrogatepass")
+
+
+def mark(data: bytes) -> str:
+    """The fingerprint of a request's bytes (request_bytes, or a --batch item as sent)."""
+    return f"{zlib.crc32(data):08x}"
 
 
 @dataclass
@@ -237,6 +260,7 @@ class Resumed:
     sent: dict[int, str] = field(default_factory=dict)
     # The journal, locked while this run resumes it: a second --resume refuses to.
     held: int | None = None
+    format: int = FORMAT  # how its fingerprints were taken
 
     def release(self) -> None:
         if self.held is not None:
@@ -258,7 +282,7 @@ class Resumed:
         mark = lines.get(record.line)
         if mark is None:
             return False
-        if mark != fingerprint(request):
+        if mark != fingerprint(request, self.format):
             raise UsageError(
                 f"The journal {self.path} does not match this input: line {record.line} "
                 "differs from what that run sent; nothing was sent.",
@@ -281,13 +305,21 @@ class Journal:
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._lock = threading.Lock()
         try:
-            self._write(json.dumps(header) + "\n")
+            self._write(json.dumps({"format": FORMAT, **header}) + "\n")
         except OSError as exc:  # a full disk, a file size limit: before anything is sent
             self.close(keep=False)
             raise _unwritable_journal(path, exc) from None
 
-    def sent(self, records: list[tuple[Record, APIRequest]]) -> None:
-        self._write("".join(f"S {r.line} {fingerprint(q)}\n" for r, q in records))
+    def sent(
+        self, records: list[tuple[Record, APIRequest]], encoded: list[bytes] | None = None
+    ) -> None:
+        """Before sending: each record's line and fingerprint, taken from `encoded` (each
+        request's batch item as sent, in the same order) when given."""
+        if encoded is None:
+            marks = [fingerprint(request) for _, request in records]
+        else:
+            marks = [mark(data) for data in encoded]
+        self._write("".join(f"S {r.line} {m}\n" for (r, _), m in zip(records, marks, strict=True)))
 
     def acked(self, records: list[Record]) -> None:
         self._write("".join(f"A {r.line}\n" for r in records))
@@ -322,13 +354,14 @@ def read_journal(path: Path) -> Resumed:
             lines = fh.read().splitlines()
         if not lines or not lines[0].startswith("{"):
             raise UsageError(f"{path} is not a journal of engage.")
+        version = _format(path, lines[0])
     except locks.Held as exc:
         os.close(fd)
         raise locks.refusal("journal", exc) from None
     except BaseException:
         os.close(fd)
         raise
-    resumed = Resumed(path, held=fd)
+    resumed = Resumed(path, held=fd, format=version)
     for text in lines[1:]:
         parts = text.split()
         if len(parts) == 3 and parts[0] == "S" and parts[1].isdigit():
@@ -338,6 +371,25 @@ def read_journal(path: Path) -> Resumed:
             resumed.acked[line] = resumed.sent.get(line, "")
         # anything else: a line cut short by the kill, ignored
     return resumed
+
+
+def _format(path: Path, header: str) -> int:
+    """The format of a journal from its first line (none said: 1); UsageError for one this
+    engage cannot read."""
+    try:
+        fields = json.loads(header)
+    except ValueError:
+        fields = None
+    version = fields.get("format", 1) if isinstance(fields, dict) else None
+    if type(version) is not int or version < 1:
+        raise UsageError(f"{path} is not a journal of engage.")
+    if version > FORMAT:
+        raise UsageError(
+            f"The journal {path} was written by a newer engage (format {version}); "
+            "nothing was sent.",
+            hint="Resume it with the engage that wrote it, or upgrade this one.",
+        )
+    return version
 
 
 def journal_prefix(job: Job, source_name: str) -> str:

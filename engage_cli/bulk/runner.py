@@ -26,7 +26,7 @@ from engage_cli.bulk.jobs import InvalidRecord, Job, batch_item, prepare, route_
 from engage_cli.bulk.ledger import Journal, LedgerError, RecordsFile, Resumed
 from engage_cli.bulk.pacing import Pacer
 from engage_cli.bulk.records import Record
-from engage_cli.endpoints import APIRequest, EncodedJSON
+from engage_cli.endpoints import APIRequest, EncodedJSON, encode_body
 from engage_cli.errors import ConfigError, EngageError, Interrupted, LongWait, TemporaryError
 
 # Every tunable number of a bulk run.
@@ -191,7 +191,7 @@ class Runner:
                     self.unread_after = last
                     break
                 last = record.line
-                self._count("read")
+                self.tally.read += 1  # only this thread counts it: no lock taken per record
                 if self.stop.is_set():
                     self._account(record, "not_sent", NOT_SENT)
                     continue
@@ -240,8 +240,6 @@ class Runner:
             n = zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.concurrency
             self._hand(n, workers, Chunk([item]))
             return
-        from engage_cli.client import encode_body
-
         try:
             entry = encode_body(batch_item(item[1]))
             grown = len(entry) + 1  # and its comma
@@ -325,9 +323,9 @@ class Runner:
                     continue
                 if self.batch:
                     request = APIRequest("POST", "/batch", body=chunk.body(), needs_secret=True)
+                    self._send(chunk.items, request, chunk.entries)
                 else:
-                    request = chunk.items[0][1]
-                self._send(chunk.items, request)
+                    self._send(chunk.items, chunk.items[0][1])
             except BaseException as exc:  # a bug must not lose the records or the worker
                 if exc in self._untold:  # the caller's callback: this worker ends, and the
                     raise  # records stay as counted (run_prepared fails those it had queued)
@@ -337,10 +335,13 @@ class Runner:
                 if chunk.keys:
                     self._finished(chunk)
 
-    def _send(self, chunk: list[Item], request: APIRequest) -> None:
-        """Send one request for the records of `chunk` and account for each of them."""
+    def _send(
+        self, chunk: list[Item], request: APIRequest, entries: list[bytes] | None = None
+    ) -> None:
+        """Send one request for the records of `chunk` (with --batch, `entries` are their
+        items as encoded in it) and account for each of them."""
         if self.journal is not None:
-            self._journal(lambda j: j.sent(chunk), chunk)
+            self._journal(lambda j: j.sent(chunk, entries), chunk)
         self._count("requests")
         self._count("sent", len(chunk))
         try:

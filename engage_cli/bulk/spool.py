@@ -69,7 +69,7 @@ class Spool:
             line, data, method, path, params, body, needs_secret = entry
             yield (
                 Record(line, data),
-                APIRequest(method, path, params=params, body=body, needs_secret=needs_secret),
+                APIRequest.checked(method, path, params, body, needs_secret),
             )
 
     def close(self) -> None:
