@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engage_cli.ids import is_valid_uid
+from engage_cli.strict import is_utf8_text, parse_iso8601
 
 # Checked with fullmatch: `$` would let a trailing newline through. The models use these too.
 NUMBER_PATTERN = re.compile(r"[0-9]+")
@@ -33,15 +34,7 @@ def _text(value: Any) -> bool:
 def _clean_text(value: Any) -> bool:
     """A str UTF-8 can carry: pydantic reads a constrained string (min_length) or a dict key
     through UTF-8, and a lone surrogate comes out refused or replaced."""
-    if type(value) is not str:
-        return False
-    if value.isascii():
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return type(value) is str and is_utf8_text(value)
 
 
 def _email(value: Any) -> bool:
@@ -65,8 +58,6 @@ def _meta(value: Any) -> bool:
 def _date(value: Any) -> bool:
     if type(value) is not str:
         return False
-    from engage_cli.strict import parse_iso8601
-
     try:
         parse_iso8601(value)
     except ValueError:

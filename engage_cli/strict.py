@@ -78,6 +78,17 @@ def loads_answer(text: str) -> Any:
     return value
 
 
+def is_utf8_text(value: str) -> bool:
+    """Whether UTF-8 can carry this text: it holds no lone surrogate."""
+    if value.isascii():  # most text, and checked without encoding a copy
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def describe_surrogate(char: str) -> str:
     if "\udc80" <= char <= "\udcff":  # how Python carries a byte that was not UTF-8
         return f"a byte that is not UTF-8 (0x{ord(char) - 0xDC00:02x})"

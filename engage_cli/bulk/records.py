@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engage_cli.strict import is_utf8_text
+
 ERROR_KEY = "_error"  # what a failures file adds to each record; readers drop it
 
 
@@ -38,10 +40,10 @@ def data_problems(value: Any) -> tuple[str, ...]:
                 return (f"nested more than {MAX_DEPTH} levels deep",)
             children = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in children:
-                if isinstance(key, str) and not _is_text(key):
+                if isinstance(key, str) and not is_utf8_text(key):
                     return (f"the key {_shown(key)} is not UTF-8 text",)
                 stack.append((child, depth + 1))
-        elif isinstance(item, str) and not _is_text(item):
+        elif isinstance(item, str) and not is_utf8_text(item):
             return (f"{_shown(item)} is not UTF-8 text",)
     return ()
 
@@ -51,17 +53,8 @@ def plainly_sound(text: str) -> bool:
     MAX_DEPTH (so none nests that deep), UTF-8 text itself, and no \\u escape that could be a
     lone surrogate (\\uD800-\\uDFFF all start \\uD). False only means: walk the value."""
     containers = text.count("{") + text.count("[")
-    return containers < MAX_DEPTH and "\\ud" not in text and "\\uD" not in text and _is_text(text)
-
-
-def _is_text(value: str) -> bool:
-    if value.isascii():  # most text, and checked without encoding a copy
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    escapes = "\\ud" in text or "\\uD" in text
+    return containers < MAX_DEPTH and not escapes and is_utf8_text(text)
 
 
 def _shown(value: str) -> str:
