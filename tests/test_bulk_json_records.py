@@ -106,6 +106,38 @@ def test_what_is_text_is_read_as_it_is(string: str, value: str) -> None:
     assert record == Record(1, {"id": "u1", "x": value})
 
 
+_CUT_START = '[{"id": "u1", "x": "'
+
+
+def _cut_at(string: str, cut: int) -> tuple[str, str]:
+    """A document whose first chunk (after the peeked "[") ends `cut` characters into
+    `string`, and the text padding it."""
+    pad = "a" * (1 + CHUNK_CHARS - len(_CUT_START) - cut)
+    return _CUT_START + pad + string + '"}]', pad
+
+
+@pytest.mark.parametrize(
+    ("string", "value"),
+    [
+        ("\\ud83d\\ude00", "\U0001f600"),
+        ("\\\\ud800", "\\ud800"),  # an escaped backslash, then text
+        ("\\\\\\\\ud800", "\\\\ud800"),
+        ("\\\\\\ud83d\\ude00", "\\\U0001f600"),
+    ],
+)
+def test_an_escape_cut_by_the_end_of_a_chunk_is_read_whole(string: str, value: str) -> None:
+    for cut in range(1, len(string)):
+        text, pad = _cut_at(string, cut)
+        assert read_text(text) == [Record(1, {"id": "u1", "x": pad + value})], cut
+
+
+@pytest.mark.parametrize("string", ["\\ud800x", "\\\\\\udc00", "\\ud800\\u0041"])
+def test_a_lone_surrogate_escape_cut_by_the_end_of_a_chunk_is_still_found(string: str) -> None:
+    for cut in range(1, len(string)):
+        text, _ = _cut_at(string, cut)
+        assert read_text(text) == [Record(1, None, (LONE.format(1),))], cut
+
+
 def test_a_surrogate_pair_is_text() -> None:
     (record,) = read_text('[{"id": "u1", "x": "\\ud83d\\ude00"}]')
     assert record == Record(1, {"id": "u1", "x": "\U0001f600"})

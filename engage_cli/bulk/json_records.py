@@ -171,21 +171,61 @@ _ESCAPE = re.compile(
 
 
 def _pieces(text: TextInput) -> Iterator[tuple[str, bool]]:
-    """The input in pieces of at most a chunk, cut after each newline, so that what a piece
-    completes is known to end on its line; a long line comes in several pieces."""
+    """The input in pieces of at most a chunk (and an escape), cut after each newline, so that
+    what a piece completes is known to end on its line; a long line comes in several pieces.
+    A piece never ends inside an escape: a surrogate pair cut in two would read as two lone
+    ones, an escaped backslash cut in two as an escape starting the next piece."""
+    held = ""  # the end of the last chunk, which may be the start of an escape
     while True:
         chunk = text.read(CHUNK_CHARS)
         if not chunk:
+            if held:
+                yield held, False
             return
+        chunk, held = held + chunk, ""
         start = 0
         while True:
             end = chunk.find("\n", start)
             if end < 0:
-                if start < len(chunk):
-                    yield chunk[start:], False
+                cut = max(_escape_start(chunk), start)
+                held = chunk[cut:]
+                if start < cut:
+                    yield chunk[start:cut], False
                 break
             yield chunk[start : end + 1], True
             start = end + 1
+
+
+_LONGEST_ESCAPE = len("\\ud83d\\ude00")
+_HIGH_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}")
+
+
+def _escape_start(chunk: str) -> int:
+    """Where an escape that may be unfinished at the end of `chunk` starts (len(chunk) if
+    none may be): the first escape in its last characters, or the high surrogate before it,
+    its pair's first half."""
+    end = len(chunk)
+    first = chunk.find("\\", max(end - _LONGEST_ESCAPE, 0))
+    if first < 0:
+        return end
+    start = _starting(chunk, first)
+    pair = start - 6
+    if (
+        pair >= 0
+        and _HIGH_SURROGATE.fullmatch(chunk, pair, start)
+        and _starting(chunk, pair) == pair
+    ):
+        return pair
+    return start
+
+
+def _starting(chunk: str, backslash: int) -> int:
+    """The escape start at or just before a backslash: a run of them is read by pairs from its
+    first, so the cut never falls between an escaped backslash's two."""
+    run = backslash
+    while run > 0 and chunk[run - 1] == "\\":
+        run -= 1
+    return backslash - (backslash - run) % 2
 
 
 class _LineCounter:
