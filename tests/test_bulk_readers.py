@@ -86,6 +86,9 @@ def test_read_takes_at_most_size_characters() -> None:
         ("      ab\ncd", 3, [None, "cd"]),  # ... even what was peeked of it
         ("     a\ncd", 3, [None, "cd"]),
         ("abc\rde", 3, ["abc\r", "de"]),
+        ("abc\r\nde", 3, ["abc\r\n", "de"]),  # a CRLF line just at the limit is one line
+        ("ab\r\r\nde", 3, ["ab\r", "\r\n", "de"]),
+        ("abc\r\r", 3, ["abc\r", "\r"]),
         ("abc\nde", 3, ["abc\n", "de"]),
         ("     \n{}", 3, [None, "{}"]),  # a blank line is a line like any other
         ("  \n  ", 3, ["  \n", "  "]),
@@ -108,6 +111,11 @@ def test_lines_over_the_limit_are_none(
 def test_a_long_line_is_dropped_in_chunks_to_its_end() -> None:
     text = "x" * (3 * CHUNK_CHARS + 5) + "\nnext\n" + "y" * (CHUNK_CHARS + 1)
     assert lines_of(text, 10) == [None, "next\n", None]
+
+
+def test_a_long_crlf_line_cut_between_its_cr_and_lf_is_still_one_line() -> None:
+    text = "x" * (11 + CHUNK_CHARS - 1) + "\r\nnext\r\n"  # the last chunk dropped ends at \r
+    assert lines_of(text, 10) == [None, "next\r\n"]
 
 
 # --- records ---------------------------------------------------------------------------------

@@ -48,14 +48,22 @@ class TextInput:
             yield line if len(line) <= limit else None
         while True:
             line = head + self._stream.readline(max(limit + 1 - len(head), 0))
-            head = ""
             if not line:
                 return
+            line, head = self._whole_crlf(line)
             if len(line) <= limit or line.endswith(("\n", "\r")):
                 yield line
                 continue
             while True:  # the rest of the long line, read and dropped
-                rest = self._stream.readline(CHUNK_CHARS)
+                rest, head = self._whole_crlf(self._stream.readline(CHUNK_CHARS))
                 if not rest or rest.endswith(("\n", "\r")):
                     break
             yield None
+
+    def _whole_crlf(self, line: str) -> tuple[str, str]:
+        """A line ending in \r, with the \n after it if there is one (readline's size may have
+        cut the two apart, making one line two), and what was read past it."""
+        if not line.endswith("\r"):
+            return line, ""
+        after = self._stream.read(1)
+        return (line + after, "") if after == "\n" else (line, after)
