@@ -4,6 +4,8 @@ every record keeps (records), and picking and opening the source (readers)."""
 from __future__ import annotations
 
 import io
+import tracemalloc
+from pathlib import Path
 
 import pytest
 
@@ -47,8 +49,18 @@ def test_a_json_lines_record_after_blank_lines_names_its_own_line(fmt: str | Non
     assert [(r.line, r.data) for r in records] == [(3, {"id": "u1"}), (4, {"id": "u2"})]
 
 
-def text_input(text: str) -> TextInput:
-    return TextInput(io.StringIO(text, newline=""), "t")
+class Pipe(io.StringIO):
+    """A stream that cannot be rewound, as stdin from a pipe."""
+
+    def seekable(self) -> bool:
+        return False
+
+
+STREAMS = pytest.mark.parametrize("stream", [io.StringIO, Pipe], ids=["file", "pipe"])
+
+
+def text_input(text: str, stream: type[io.StringIO] = io.StringIO) -> TextInput:
+    return TextInput(stream(text, newline=""), "t")
 
 
 @pytest.mark.parametrize(
@@ -62,8 +74,11 @@ def text_input(text: str) -> TextInput:
         ("\n\n id,x", "i", "\n\n id,x"),
     ],
 )
-def test_the_first_character_is_peeked_and_read_again(text: str, first: str, rest: str) -> None:
-    given = text_input(text)
+@STREAMS
+def test_the_first_character_is_peeked_and_read_again(
+    text: str, first: str, rest: str, stream: type[io.StringIO]
+) -> None:
+    given = text_input(text, stream)
     assert given.first_char() == first
     assert given.first_char() == first  # asked again: the same, nothing more read
     assert "".join(iter(lambda: given.read(3), "")) == rest
@@ -98,10 +113,11 @@ def test_read_takes_at_most_size_characters() -> None:
     ],
 )
 @pytest.mark.parametrize("peek", [True, False])
+@STREAMS
 def test_lines_over_the_limit_are_none(
-    text: str, limit: int, lines: list[str | None], peek: bool
+    text: str, limit: int, lines: list[str | None], peek: bool, stream: type[io.StringIO]
 ) -> None:
-    given = text_input(text)
+    given = text_input(text, stream)
     if peek:
         given.first_char()
     assert list(given.bounded_lines(limit)) == lines
@@ -111,6 +127,35 @@ def test_lines_over_the_limit_are_none(
 def test_a_long_line_is_dropped_in_chunks_to_its_end() -> None:
     text = "x" * (3 * CHUNK_CHARS + 5) + "\nnext\n" + "y" * (CHUNK_CHARS + 1)
     assert lines_of(text, 10) == [None, "next\n", None]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json", ""])
+def test_white_space_before_the_first_record_is_peeked_in_bounded_memory(
+    tmp_path: Path, suffix: str
+) -> None:
+    first = {".csv": "id,email\nu1,a@b.c\n", ".json": '[{"id": "u1", "email": "a@b.c"}]'}
+    path = tmp_path / f"input{suffix}"
+    path.write_text("\r\n" * 150_000 + first.get(suffix, '{"id": "u1", "email": "a@b.c"}\n'))
+    tracemalloc.start()
+    try:
+        records = list(readers.read_records(readers.Source(str(path), path=path), USER_CSV))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    line = 150_002 if suffix == ".csv" else 150_001
+    assert records == [Record(line, {"id": "u1", "email": "a@b.c"})]
+    assert peak < 1_000_000  # the 300 KB of white space is not held, nor split into lines
+
+
+@pytest.mark.parametrize(
+    ("first", "line"),
+    [("id,email\r\nu1,a@b.c\r\n", 40_002), ('{"id": "u1", "email": "a@b.c"}', 40_001)],
+)
+def test_a_pipe_is_read_whole_after_the_blank_lines_peeked(first: str, line: int) -> None:
+    text = "\r\n" * 40_000 + first + "\r\n"  # more than a chunk is peeked of a pipe
+    source = readers.Source("-", stdin=Pipe(text, newline=""))
+    records = list(readers.read_records(source, USER_CSV))
+    assert records == [Record(line, {"id": "u1", "email": "a@b.c"})]
 
 
 def test_a_long_crlf_line_cut_between_its_cr_and_lf_is_still_one_line() -> None:

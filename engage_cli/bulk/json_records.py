@@ -91,9 +91,11 @@ def read_json(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -
     undecodable = ""  # the first byte that was not UTF-8, which stops the parser
     nesting = NestingGuard(MAX_DEPTH + (first == "["))  # the array holding the records
     unfinished = 0  # characters of the record being built
+    starts_line = True
     try:
         for piece, ends_line in _pieces(text):
-            unfinished += len(piece)
+            unfinished += _content(piece, starts_line, ends_line)
+            starts_line = ends_line or (starts_line and piece.isspace())  # still at its start
             too_deep = not nesting.feed(piece)
             if too_deep or unfinished > MAX_RECORD_CHARS + CHUNK_CHARS:
                 # Stopped before the parser builds it; what follows cannot be trusted.
@@ -130,6 +132,17 @@ def read_json(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) -
 
 
 LONE_SURROGATE = "holds a lone surrogate escape, which is not text"
+
+
+def _content(piece: str, starts_line: bool, ends_line: bool) -> int:
+    """The characters of a piece that a record may hold: white space at either end of a line
+    is between tokens (a string holds no newline), and the parser keeps none of it, so blank
+    lines and indentation count for nothing against a record's size."""
+    if starts_line:
+        piece = piece.lstrip()
+    if ends_line:
+        piece = piece.rstrip()
+    return len(piece)
 
 
 def _parts(piece: str) -> Iterator[tuple[str, bool]]:

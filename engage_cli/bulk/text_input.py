@@ -17,26 +17,61 @@ class TextInput:
     def __init__(self, stream: IO[str], name: str) -> None:
         self.name = name
         self._stream = stream
-        self._head = ""
+        self._head = ""  # what first_char read of a stream it cannot rewind, not yet read
+        self._started = False  # whether anything was read: a byte order mark only leads
 
     def first_char(self) -> str:
-        """The first character that is not white space ('' for an empty input)."""
-        if self._head.strip():
-            return self._head.strip()[0]
-        while True:
-            char = self._stream.read(1)
-            if not char:
-                return ""
-            if char == "\ufeff" and not self._head:
-                continue
-            self._head += char
-            if not char.isspace():
-                return char
+        """The first character that is not white space ('' for an empty input). The white
+        space before it is read a chunk at a time; a file is then rewound, so that it is
+        never held (1 GB of blank lines is not 1 GB of memory), a pipe's is kept to be read."""
+        stripped = self._head.lstrip()
+        if stripped:
+            return stripped[0]
+        if not self._head and self._rewindable():
+            start = self._stream.tell()
+            found, marks = self._peek()
+            self._stream.seek(start)
+            self._stream.read(marks)
+            return found
+        found, _ = self._peek(keep=True)
+        return found
+
+    def _peek(self, keep: bool = False) -> tuple[str, int]:
+        """Read on to the first character that is not white space (keeping what was read if
+        `keep`); that character, and how many byte order marks leading the input it dropped."""
+        marks = 0
+        kept = [self._head]  # joined once: adding to a string a chunk at a time is quadratic
+        try:
+            while True:
+                chunk = self._stream.read(CHUNK_CHARS)
+                if not chunk:
+                    return "", marks
+                if not self._started:
+                    unmarked = chunk.lstrip("\ufeff")
+                    marks += len(chunk) - len(unmarked)
+                    chunk = unmarked
+                    self._started = bool(chunk)
+                if keep:
+                    kept.append(chunk)
+                stripped = chunk.lstrip()
+                if stripped:
+                    return stripped[0], marks
+        finally:
+            self._head = "".join(kept)
+
+    def _rewindable(self) -> bool:
+        try:
+            return self._stream.seekable()
+        except (OSError, ValueError):
+            return False
 
     def read(self, size: int) -> str:
         """At most `size` characters, '' at the end: first what first_char peeked, if any."""
-        head, self._head = self._head, ""
-        return head or self._stream.read(size)
+        self._started = True
+        if self._head:
+            head, self._head = self._head[:size], self._head[size:]
+            return head
+        return self._stream.read(size)
 
     def bounded_lines(self, limit: int) -> Iterator[str | None]:
         """Each line, or None for a line longer than `limit`, skipped without being held:
@@ -44,8 +79,12 @@ class TextInput:
         # What first_char peeked: blank lines, whole, then the start of the first other line.
         *whole, head = io.StringIO(self._head, newline="").readlines() or [""]
         self._head = ""
+        self._started = True
+        if head.endswith("\r"):  # a line, whether or not \n follows it
+            line, head = self._whole_crlf(head)
+            whole.append(line)
         for line in whole:
-            yield line if len(line) <= limit else None
+            yield line if len(line.rstrip("\r\n")) <= limit else None  # as a line read below
         while True:
             line = head + self._stream.readline(max(limit + 1 - len(head), 0))
             if not line:
