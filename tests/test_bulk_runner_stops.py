@@ -35,6 +35,7 @@ from tests.runner_harness import (
     gated,
     make,
     run,
+    uid,
     users,
 )
 
@@ -363,6 +364,36 @@ def test_a_worker_ended_by_its_outcome_callback_hangs_no_run_and_loses_no_record
     assert failures.lines() == failed
     assert set(failures.messages().values()) == {running.WORKER_ENDED}
     assert told.by_outcome() == {"landed": [3 + queued, 4 + queued], "failed": failed}
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+@pytest.mark.parametrize("broken", ["landed", "failed"])
+def test_a_progress_display_that_raises_counts_no_record_twice(
+    concurrency: int, broken: str
+) -> None:
+    """Progress is shown from inside the count of a record's outcome: when the display raised,
+    a landed record was failed as well, a failed one set apart as unsaved too. The display
+    is dropped for the rest of the run, and every record is counted once."""
+    calls: list[int] = []
+
+    def progress(tally: running.Tally) -> None:
+        calls.append(tally.landed + tally.failed)
+        if len(calls) == 1:
+            raise RuntimeError("the terminal went away")
+
+    def answer(request: APIRequest, calls: int) -> dict[str, str]:
+        if broken == "failed" and uid(request) == "u0":
+            raise APIRefusedError("Invalid", status=400)
+        return {}
+
+    client, failures = Client(answer), Ledger()
+    runner = make(client, failures=failures, progress=progress, concurrency=concurrency)
+    tally = run(runner, users(3))
+    assert tally.read == 3 and accounted(tally) == 3
+    landed = 2 if broken == "failed" else 3
+    assert (tally.landed, tally.failed, tally.unsaved) == (landed, 3 - landed, 0)
+    assert failures.lines() == ([2] if broken == "failed" else [])
+    assert len(calls) == 1
 
 
 def test_a_hand_off_never_waits_on_workers_that_are_gone() -> None:

@@ -20,7 +20,9 @@ Contract
   dry run would send, the start of the send pass, progress, the Ctrl-C stop, and every
   record's outcome (landed, failed, unknown, not_sent, invalid) with its error. The record
   an outcome names has the `line` and `data` it was given (it may be a copy: match on
-  `line`). Its methods must not raise.
+  `line`). Its methods must not raise; if they do, no record is counted twice (progress
+  that raised is not shown again, an outcome that raised ends its worker, whose queued
+  records fail).
 - `confirm(total)` runs after the check pass and before anything is sent, with the number of
   records that will be sent; it refuses by raising. Its time is not counted in the run's.
 

@@ -341,7 +341,7 @@ class Runner:
         """Send one request for the records of `chunk` (with --batch, `entries` are their
         items as encoded in it) and account for each of them."""
         if self.journal is not None:
-            self._journal(lambda j: j.sent(chunk, entries), chunk)
+            self._journal(lambda j: j.sent(chunk, entries))
         self._count("requests")
         self._count("sent", len(chunk))
         try:
@@ -369,13 +369,13 @@ class Runner:
 
     def _landed(self, chunk: list[Item]) -> None:
         if self.journal is not None:
-            self._journal(lambda j: j.acked([r for r, _ in chunk]), chunk)
+            self._journal(lambda j: j.acked([r for r, _ in chunk]))
         self._count("landed", len(chunk))
         if self._outcome is not None:
             for record, _ in chunk:
                 self._tell(record, "landed", None, None)
 
-    def _journal(self, write: Callable[[Journal], None], chunk: list[Item]) -> None:
+    def _journal(self, write: Callable[[Journal], None]) -> None:
         assert self.journal is not None
         try:
             write(self.journal)
@@ -421,7 +421,7 @@ class Runner:
         if pause and self._progress is not None:  # a terminal shows that the run waits
             with self._lock:
                 self.tally.waiting_until = max(self.tally.waiting_until, time.monotonic() + pause)
-                self._progress(self.tally)
+                self._show()
         if not self.pacer.wait(self.stop):
             raise Interrupted("Stopped while waiting out a rate limit; not sent again.")
 
@@ -464,8 +464,17 @@ class Runner:
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:
             setattr(self.tally, name, getattr(self.tally, name) + n)
-            if self._progress is not None and name in ("landed", "failed", "unknown"):
+            if name in ("landed", "failed", "unknown"):
+                self._show()
+
+    def _show(self) -> None:
+        """The progress callback, under the lock. A display that raises is dropped for the
+        rest of the run, so that no record counted already is counted again as failed."""
+        if self._progress is not None:
+            try:
                 self._progress(self.tally)
+            except Exception:
+                self._progress = None
 
 
 NOT_SENT = "not sent: the run was stopped before this record"
