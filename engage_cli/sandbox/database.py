@@ -67,6 +67,12 @@ CREATE TABLE IF NOT EXISTS batches (
 """
 
 
+def email_key(user: JSONObject) -> str | None:
+    """What a user's email is matched by (the users table's email column): lower case."""
+    email = user.get("email")
+    return email.lower() if isinstance(email, str) else None
+
+
 class StoreClosedError(RuntimeError):
     """The store was used after close()."""
 
@@ -249,15 +255,9 @@ class Database:
             for table in ("users", "lists", "events", "batches"):
                 conn.execute(f"DELETE FROM {table}")
             for user in users:
-                email = user.get("email")
                 conn.execute(
                     "INSERT INTO users (id, uid, email, body) VALUES (?, ?, ?, ?)",
-                    (
-                        user["id"],
-                        user["uid"],
-                        email.lower() if isinstance(email, str) else None,
-                        json.dumps(user),
-                    ),
+                    (user["id"], user["uid"], email_key(user), json.dumps(user)),
                 )
             for stored in lists:
                 conn.execute(

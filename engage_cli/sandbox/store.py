@@ -14,7 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engage_cli.sandbox.database import SCHEMA_VERSION, Database, StoreClosedError, decode
+from engage_cli.sandbox.database import (
+    SCHEMA_VERSION,
+    Database,
+    StoreClosedError,
+    decode,
+    email_key,
+)
 from engage_cli.sandbox.documents import (
     MAX_DEVICES,
     JSONObject,
@@ -86,11 +92,6 @@ class Page:
 
 
 UserPage = Page
-
-
-def _email_key(user: JSONObject) -> str | None:
-    email = user.get("email")
-    return email.lower() if isinstance(email, str) else None
 
 
 class SandboxStore(Database):
@@ -183,7 +184,7 @@ class SandboxStore(Database):
     def _save(conn: sqlite3.Connection, user: JSONObject) -> None:
         conn.execute(
             "UPDATE users SET email = ?, body = ? WHERE uid = ?",
-            (_email_key(user), json.dumps(user), user["uid"]),
+            (email_key(user), json.dumps(user), user["uid"]),
         )
 
     def _insert(
@@ -196,7 +197,7 @@ class SandboxStore(Database):
         try:
             conn.execute(
                 "INSERT INTO users (id, uid, email, body) VALUES (?, ?, ?, ?)",
-                (user["id"], user["uid"], _email_key(user), json.dumps(user)),
+                (user["id"], user["uid"], email_key(user), json.dumps(user)),
             )
         except sqlite3.IntegrityError as exc:
             raise DuplicateUserError(uid) from exc
@@ -220,7 +221,7 @@ class SandboxStore(Database):
             if user is None:
                 return self._present(conn, self._insert(conn, uid, changes)), True
             if not may_change_email and "email" in changes:
-                if _email_key(user) != changes["email"].lower():
+                if email_key(user) != changes["email"].lower():
                     raise EmailChangeError(uid)
                 changes = {**changes}
                 del changes["email"]
