@@ -72,6 +72,9 @@ def text_input(text: str, stream: type[io.StringIO] = io.StringIO) -> TextInput:
         ("\ufeff\ufeff{", "{", "{"),
         (" \ufeff", "\ufeff", " \ufeff"),
         ("\n\n id,x", "i", "\n\n id,x"),
+        ("XY", "X", "XY"),  # only a byte order mark is dropped
+        (" " * CHUNK_CHARS + "\ufeffx", "\ufeff", " " * CHUNK_CHARS + "\ufeffx"),  # not leading
+        ("\ufeff" * (CHUNK_CHARS + 2) + "{", "{", "{"),  # leading, over two chunks
     ],
 )
 @STREAMS
@@ -82,6 +85,41 @@ def test_the_first_character_is_peeked_and_read_again(
     assert given.first_char() == first
     assert given.first_char() == first  # asked again: the same, nothing more read
     assert "".join(iter(lambda: given.read(3), "")) == rest
+
+
+@STREAMS
+def test_a_byte_order_mark_after_the_start_is_text(stream: type[io.StringIO]) -> None:
+    given = text_input("ab\ufeffc", stream)
+    assert given.read(2) == "ab"
+    assert given.first_char() == "\ufeff"
+    assert given.read(5) == "\ufeffc"
+
+
+def test_a_byte_order_mark_after_the_first_line_is_text() -> None:
+    given = text_input("a\n\ufeffb\n")  # a file: peeking again mid-way reads it as it is
+    lines = given.bounded_lines(10)
+    assert next(lines) == "a\n"
+    assert given.first_char() == "\ufeff"
+    assert list(lines) == ["\ufeffb\n"]
+
+
+class Unknowable(io.StringIO):
+    """A stream that cannot say whether it can be rewound, nor be."""
+
+    def seekable(self) -> bool:
+        raise OSError("no idea")
+
+    def tell(self) -> int:
+        raise OSError("cannot tell")
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise OSError("cannot seek")
+
+
+def test_a_stream_that_cannot_say_it_rewinds_is_read_as_a_pipe() -> None:
+    given = text_input("  \n{}", Unknowable)
+    assert given.first_char() == "{"
+    assert list(given.bounded_lines(10)) == ["  \n", "{}"]
 
 
 def test_read_takes_at_most_size_characters() -> None:
@@ -109,6 +147,7 @@ def test_read_takes_at_most_size_characters() -> None:
         ("  \n  ", 3, ["  \n", "  "]),
         ("  \n  \n", 3, ["  \n", "  \n"]),
         (" a\n", 3, [" a\n"]),
+        ("x\rabcd\nz", 3, ["x\r", None, "z"]),  # what was read past a \r counts in its line
         ("", 3, []),
     ],
 )
@@ -156,6 +195,21 @@ def test_a_pipe_is_read_whole_after_the_blank_lines_peeked(first: str, line: int
     source = readers.Source("-", stdin=Pipe(text, newline=""))
     records = list(readers.read_records(source, USER_CSV))
     assert records == [Record(line, {"id": "u1", "email": "a@b.c"})]
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("a" * (CHUNK_CHARS - 1) + "\rb\n", ["a" * (CHUNK_CHARS - 1) + "\r", "b\n"]),
+        ("a" * CHUNK_CHARS + "\nz", [None, "z"]),  # peeked past the limit, to its newline
+    ],
+)
+def test_a_pipe_peeked_to_the_end_of_a_chunk_keeps_its_lines(
+    text: str, lines: list[str | None]
+) -> None:
+    given = text_input(text, Pipe)
+    given.first_char()
+    assert list(given.bounded_lines(CHUNK_CHARS if lines[0] else 3)) == lines
 
 
 def test_a_long_crlf_line_cut_between_its_cr_and_lf_is_still_one_line() -> None:
