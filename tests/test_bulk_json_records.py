@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engage_cli.bulk import readers
+from engage_cli.bulk import json_records, readers
 from engage_cli.bulk.csv_records import USER_CSV
 from engage_cli.bulk.records import MAX_DEPTH, MAX_RECORD_CHARS, TOO_LARGE, Record
 from engage_cli.bulk.text_input import CHUNK_CHARS
@@ -136,6 +136,71 @@ def test_a_lone_surrogate_escape_cut_by_the_end_of_a_chunk_is_still_found(string
     for cut in range(1, len(string)):
         text, _ = _cut_at(string, cut)
         assert read_text(text) == [Record(1, None, (LONE.format(1),))], cut
+
+
+@pytest.mark.parametrize(
+    ("chunk", "start"),
+    [
+        ("", 0),
+        ("abc", 3),
+        ("\\", 0),  # a backslash alone: the start of an escape
+        ("\\ab", 0),
+        ("\\n" + "a" * 20, 22),  # an escape long finished is not held
+        ("x\\ty\\u12", 1),  # the first escape in the last characters
+        ("zzzzzz\\ud83d\\ude00zz", 6),  # a pair's second half: held with its first
+        ("zzzzz\\\\ud83d\\ude00zz", 12),  # after an escaped backslash, ud83d is text
+        ("zzzzzz\\u0041\\ud8", 6),  # an escape before it that is no high surrogate
+        ("abcdefgh\\u12", 8),
+    ],
+)
+def test_a_piece_is_cut_before_an_escape_that_may_be_unfinished(chunk: str, start: int) -> None:
+    assert json_records._escape_start(chunk) == start
+
+
+@pytest.mark.parametrize(
+    ("chunk", "backslash", "start"),
+    [
+        ("\\x\\", 0, 0),  # the first character: nothing before it to step back over
+        ("a\\\\x", 2, 1),  # the second of an escaped backslash: the cut goes before the first
+        ("a\\\\\\x", 3, 3),  # the third: an escape of its own
+        ("\\\\", 1, 0),
+    ],
+)
+def test_an_escape_starts_at_an_even_step_into_a_run_of_backslashes(
+    chunk: str, backslash: int, start: int
+) -> None:
+    assert json_records._starting(chunk, backslash) == start
+
+
+@pytest.mark.parametrize(
+    ("starts_line", "ends_line", "size"),
+    [(True, True, 2), (True, False, 3), (False, True, 4), (False, False, 5)],
+)
+def test_only_white_space_at_the_edges_of_a_line_is_not_a_records(
+    starts_line: bool, ends_line: bool, size: int
+) -> None:
+    assert json_records._content("  ab ", starts_line, ends_line) == size
+
+
+def test_white_space_between_tokens_counts_nothing_against_a_record() -> None:
+    indented = "".join(f'{" " * 1000}"k{n}": {n},\n' for n in range(250))
+    trailing = "".join(f'"t{n}": {n},{" " * 1000}\n' for n in range(250))
+    lead = " " * 300_000  # the first line's white space before the document, in pieces
+    text = lead + '[{"id": "u1",\n' + indented + trailing + '"z": 0}]'
+    (record,) = read_text(text)
+    assert record.problems == () and record.data is not None and len(record.data) == 502
+
+
+def test_white_space_inside_a_string_counts_wherever_a_piece_starts() -> None:
+    text = '[{"id": "u1", "x": "a' + " " * 300_000 + 'b"}]'
+    assert read_text(text) == [Record(1, None, (TOO_LARGE + NOT_READ,))]
+
+
+def test_an_error_at_the_end_names_the_line_of_a_piece_held_for_an_escape() -> None:
+    records = read_text('[{"id": "u1", "x": "a\\tb"}')
+    assert records[1] == Record(
+        1, None, (f"not valid JSON (parse error: premature EOF){NOT_READ}",)
+    )
 
 
 def test_a_surrogate_pair_is_text() -> None:
