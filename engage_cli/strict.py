@@ -79,14 +79,8 @@ def loads_answer(text: str) -> Any:
 
 
 def is_utf8_text(value: str) -> bool:
-    """Whether UTF-8 can carry this text: it holds no lone surrogate."""
-    if value.isascii():  # most text, and checked without encoding a copy
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """Whether UTF-8 can carry this text: it holds no surrogate (isascii() reads a flag)."""
+    return value.isascii() or SURROGATE.search(value) is None
 
 
 def describe_surrogate(char: str) -> str:

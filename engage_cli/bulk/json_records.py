@@ -19,6 +19,7 @@ from engage_cli.bulk.records import (
     plainly_sound,
 )
 from engage_cli.bulk.text_input import CHUNK_CHARS, TextInput
+from engage_cli.endpoints import compact_json  # as a body is sent: a record's size is sent
 from engage_cli.strict import (
     SURROGATE,
     NestingError,
@@ -27,8 +28,6 @@ from engage_cli.strict import (
     loads_answer,
 )
 
-# As the client encodes a request's body: the size a record takes is the size sent.
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # Sent, JSON text is at most 4.5 times as long as written ("1e15" is sent as
 # 1000000000000000.0); text shorter than this cannot be a record too large to send.
 MAY_BE_TOO_LARGE = MAX_RECORD_CHARS // 5
@@ -65,7 +64,7 @@ def read_jsonl(text: TextInput, schema: CsvSchema, warn: Callable[[str], None]) 
         except ValueError as exc:
             yield Record(number, line.rstrip("\r\n"), (f"not valid JSON ({exc})",))
             continue
-        if len(line) > MAY_BE_TOO_LARGE and len(_COMPACT.encode(value)) > MAX_RECORD_CHARS:
+        if len(line) > MAY_BE_TOO_LARGE and len(compact_json(value)) > MAX_RECORD_CHARS:
             yield Record(number, None, (TOO_LARGE,))
             continue
         yield record_from_json(number, value, text=line)
@@ -169,16 +168,16 @@ def _sized(line: int, value: Any, problems: tuple[str, ...], fed: int) -> Record
     when the characters fed since the last record ended (`fed`) could send one that large."""
     if problems:  # a lone surrogate escape: the value holds \ufffd in its place
         return Record(line, None, problems)
-    if fed > MAY_BE_TOO_LARGE and len(_COMPACT.encode(value)) > MAX_RECORD_CHARS:
+    if fed > MAY_BE_TOO_LARGE and len(compact_json(value)) > MAX_RECORD_CHARS:
         return Record(line, None, (TOO_LARGE,))
     return record_from_json(line, value)
 
 
+_HIGH = r"\\u[dD][89abAB][0-9a-fA-F]{2}"  # a high surrogate escape: a pair's first half
 # Every escape, left to right (so that an escaped backslash is never read as starting one): a
 # surrogate pair, a lone surrogate (group 1), or any other.
 _ESCAPE = re.compile(
-    r"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-    r"|(u[dD][89a-fA-F][0-9a-fA-F]{2})|.)",
+    rf"{_HIGH}\\u[dD][c-fC-F][0-9a-fA-F]{{2}}|\\(u[dD][89a-fA-F][0-9a-fA-F]{{2}})|\\.",
     re.S,
 )
 
@@ -210,7 +209,7 @@ def _pieces(text: TextInput) -> Iterator[tuple[str, bool]]:
 
 
 _LONGEST_ESCAPE = len("\\ud83d\\ude00")
-_HIGH_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}")
+_HIGH_SURROGATE = re.compile(_HIGH)
 
 
 def _escape_start(chunk: str) -> int:
