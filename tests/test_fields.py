@@ -174,6 +174,13 @@ def test_plain_records_take_the_short_path(mode: str) -> None:
         {"nickname": "Ace"},
         {"email": "not an email"},
         {"created_at": "yesterday"},
+        {"device_token": "tok", "device_platform": "web"},  # each check on its own
+        {"device_token": "tok", "device_platform": "Android"},
+        {"device_token": "", "device_platform": "ios"},
+        {"is_account": "true"},  # text the model reads as a boolean
+        {"is_account": 1},
+        {"meta": {"plan": ["pro"]}},
+        {"last_name": None},
     ],
 )
 def test_anything_unusual_is_left_to_the_model(given: dict[str, Any]) -> None:
