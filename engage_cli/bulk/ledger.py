@@ -226,10 +226,10 @@ FORMAT = 2
 _SORTED_JSON = json.JSONEncoder(sort_keys=True)
 
 
-def fingerprint(request: APIRequest, format: int = FORMAT) -> str:
+def fingerprint(request: APIRequest, version: int = FORMAT) -> str:
     """What identifies a record's request, so that a journal is never applied to another
     input: method, path and body, as a journal of that format wrote it."""
-    if format == 1:
+    if version == 1:
         text = _SORTED_JSON.encode([request.method, request.path, request.body])
         return mark(text.encode("utf-8", "surrogatepass"))
     return mark(request_bytes(request))
